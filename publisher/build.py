@@ -1,0 +1,98 @@
+"""Plan every feed output in memory: ``{relative path: bytes}``, nothing written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from publisher.config import Config
+from publisher.feeds import (
+    FeedInfo,
+    FeedListing,
+    render_atom,
+    render_index,
+    render_json_feed,
+    render_opml,
+    render_rss,
+)
+from publisher.model import Article, Topic
+from publisher.selection import articles_by_topic, assign_slugs, rules_for, select
+
+FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """One feed: which topic (``None`` for all topics), where, and its articles."""
+
+    topic: Topic | None
+    folder: str
+    info: FeedInfo
+    articles: tuple[Article, ...]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Every output file of a build, with what the report needs to say about it."""
+
+    outputs: dict[str, bytes]
+    feeds: tuple[FeedPlan, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def selected(self) -> int:
+        """Distinct articles that appear in at least one feed."""
+        return len({article.url for feed in self.feeds for article in feed.articles})
+
+
+def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPlan], list[str]]:
+    """The all-topics feed, then one feed per topic that has selected articles."""
+    site = config.site
+    base = site.url if site.url.endswith("/") else f"{site.url}/"
+    everything = FeedInfo(site.title, site.description, site.home, base, site.language)
+    plans = [
+        FeedPlan(
+            None,
+            "",
+            everything,
+            tuple(select(articles, rules_for(None, config.selection, config.topics))),
+        )
+    ]
+    chosen: dict[str, list[Article]] = {}
+    for name, tagged in articles_by_topic(articles).items():
+        picked = select(tagged, rules_for(name, config.selection, config.topics))
+        if picked:
+            chosen[name] = picked
+    topics, warnings = assign_slugs(chosen)
+    for topic in topics:
+        info = FeedInfo(
+            title=f"{site.title}: {topic.name}",
+            description=f"{site.description}: {topic.name}",
+            home=site.home,
+            base_url=f"{base}{topic.slug}/",
+            language=site.language,
+        )
+        plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen[topic.name])))
+    return plans, warnings
+
+
+def build(config: Config, articles: Sequence[Article]) -> BuildPlan:
+    """Render every feed, the OPML list and the index page."""
+    plans, warnings = plan_feeds(config, articles)
+    outputs: dict[str, bytes] = {}
+    for plan in plans:
+        outputs[f"{plan.folder}rss.xml"] = render_rss(plan.info, plan.articles)
+        outputs[f"{plan.folder}atom.xml"] = render_atom(plan.info, plan.articles)
+        outputs[f"{plan.folder}feed.json"] = render_json_feed(plan.info, plan.articles)
+    listings = [
+        FeedListing(
+            plan.info,
+            len(plan.articles),
+            plan.articles[0].published_at if plan.articles else None,
+        )
+        for plan in plans
+    ]
+    site = config.site
+    outputs["feeds.opml"] = render_opml(site.title, listings)
+    outputs["index.html"] = render_index(site.title, site.description, site.language, listings)
+    return BuildPlan(outputs, tuple(plans), tuple(warnings))

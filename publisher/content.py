@@ -1,0 +1,361 @@
+"""The only reader of article files: front matter → :class:`Article`, or a problem."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import ftfy
+import yaml
+
+from publisher.errors import ArticleError
+from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
+from publisher.model import Article, ArticleType, Image, Provider
+
+URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
+AMP_FIELDS = ("ampWebUrl", "cdnAmpWebUrl")
+ARTICLE_TYPES: tuple[ArticleType, ...] = ("article", "video")
+MAX_NODES = 20_000
+"""More values than this in one front matter is an alias bomb, not an article."""
+
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_WHITESPACE = re.compile(r"\s+")
+_MOJIBAKE_FIXER = ftfy.TextFixerConfig(
+    # Curly quotes, ligatures and full-width forms are the author's choice, not damage.
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    unescape_html=False,
+    explain=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why one file was skipped; reads ``path: field: message``."""
+
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.path, self.field, self.message) if part)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What loading a content folder gave: the good articles and the problems."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+
+def article_files(content_dir: Path) -> list[Path]:
+    """The ``*.md`` files of a content folder, sorted so every run sees the same order."""
+    if not content_dir.is_dir():
+        raise ArticleError("content folder not found", path=str(content_dir))
+    return sorted(content_dir.glob("*.md"))
+
+
+def load_articles(content_dir: Path) -> LoadResult:
+    """Read and normalise every article file of ``content_dir``; bad files become problems."""
+    paths = article_files(content_dir)
+    articles, problems = read_articles(paths)
+    return LoadResult(tuple(articles), tuple(problems), len(paths))
+
+
+def read_articles(paths: Iterable[Path]) -> tuple[list[Article], list[Problem]]:
+    """Read the given files; each one gives an article or a problem."""
+    articles: list[Article] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            articles.append(read_article(path))
+        except ArticleError as error:
+            problems.append(Problem(error.path, error.field, error.reason))
+    return articles, problems
+
+
+def read_article(path: Path) -> Article:
+    """One file → an article; raises :class:`ArticleError` naming the file and field."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArticleError(f"cannot read: {error.strerror or error}", path=str(path)) from None
+    return parse_article(data, str(path))
+
+
+def parse_article(data: bytes, path: str) -> Article:
+    """The bytes of one article file → an article."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleError(
+            f"not UTF-8 (byte {error.start}: {data[error.start]:#04x})", path=path
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        front_matter = split_front_matter(text)
+    except NotFrontMatter as error:
+        raise ArticleError(str(error), path=path) from None
+    try:
+        raw = parse_yaml(front_matter)
+    except yaml.YAMLError as error:
+        raise ArticleError(_describe_yaml_error(error), path=path) from None
+    except RecursionError:
+        raise ArticleError("front matter is nested too deeply", path=path) from None
+    if not isinstance(raw, dict):
+        raise ArticleError("front matter is not a mapping of fields", path=path)
+    _check_size(raw, path)
+    return article_from_fields(raw, path)
+
+
+def article_from_fields(raw: Mapping[str, Any], path: str) -> Article:
+    """Check and normalise the front-matter fields of one article."""
+    fields = _Fields(raw, path)
+    provider = fields.provider()
+    return Article(
+        path=path,
+        title=fields.text("title", required=True),
+        url=fields.url(),
+        published_at=fields.datetime("publishedDateTime"),
+        excerpt=fields.text("excerpt"),
+        type=fields.article_type(),
+        quality=fields.integer("quality"),
+        heat=_unknown_heat(fields.integer("heat")),
+        published=fields.published(),
+        provider=provider,
+        topics=fields.topics(),
+        images=fields.images("images", raw.get("images"), provider),
+        amp_url=fields.amp_url(),
+    )
+
+
+def clean_text(value: str) -> str:
+    """Decode entities, repair mojibake, drop soft hyphens and control characters, fold spaces."""
+    text = value
+    # Scraped excerpts are often escaped twice ("&amp;amp;"); two passes undo both.
+    for _ in range(2):
+        if "&" not in text:
+            break
+        text = html.unescape(text)
+    if not text.isascii():
+        text = ftfy.fix_text(text, _MOJIBAKE_FIXER).replace("\xad", "")
+    text = _CONTROL_CHARS.sub("", text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def absolute_url(value: str, *, base: str = "", https_only: bool = False) -> str | None:
+    """An absolute http(s) URL with entities decoded, or ``None`` when it cannot be one."""
+    url = html.unescape(value.strip()) if "&" in value else value.strip()
+    if base and not urlsplit(url).scheme:
+        url = urljoin(base, url)
+    parts = urlsplit(url)
+    allowed = ("https",) if https_only else ("http", "https")
+    if parts.scheme.lower() not in allowed or not parts.hostname or _CONTROL_CHARS.search(url):
+        return None
+    if any(char.isspace() for char in url):
+        return None
+    return url
+
+
+def _unknown_heat(heat: int | None) -> int | None:
+    return None if heat is None or heat < 0 else heat
+
+
+def _describe_yaml_error(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    # +2: the opening '---' line, and libyaml counts lines from zero.
+    where = f" (line {mark.line + 2})" if mark is not None else ""
+    return f"invalid YAML: {problem}{where}"
+
+
+def _check_size(raw: Any, path: str) -> None:
+    budget = MAX_NODES
+    stack = [raw]
+    while stack:
+        value = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ArticleError("front matter has too many values (alias bomb?)", path=path)
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+
+
+class _Fields:
+    """Typed access to one file's raw fields; every failure names the field."""
+
+    def __init__(self, raw: Mapping[str, Any], path: str) -> None:
+        self.raw = raw
+        self.path = path
+
+    def fail(self, field: str, reason: str) -> ArticleError:
+        return ArticleError(reason, path=self.path, field=field)
+
+    def text(self, field: str, *, required: bool = False) -> str:
+        value = self.raw.get(field)
+        if value is None:
+            if required:
+                raise self.fail(field, "missing")
+            return ""
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(field, f"expected text, got {_kind(value)}")
+        text = clean_text(str(value))
+        if required and not text:
+            raise self.fail(field, "empty")
+        return text
+
+    def url(self) -> str:
+        for field in URL_FIELDS:
+            value = self.raw.get(field)
+            if value is None or value == "":
+                continue
+            if not isinstance(value, str):
+                raise self.fail(field, f"expected a URL, got {_kind(value)}")
+            url = absolute_url(value)
+            if url is None:
+                raise self.fail(field, f"not an absolute http(s) URL: {value[:80]!r}")
+            return url
+        raise self.fail("webUrl", "missing (no webUrl, sourceUrl or originalUrl)")
+
+    def amp_url(self) -> str | None:
+        for field in AMP_FIELDS:
+            value = self.raw.get(field)
+            if isinstance(value, str) and (url := absolute_url(value)):
+                return url
+        return None
+
+    def datetime(self, field: str) -> datetime:
+        value = self.raw.get(field)
+        if value is None:
+            raise self.fail(field, "missing")
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                value = datetime.fromisoformat(text)
+            except ValueError:
+                raise self.fail(field, f"not a date and time: {text[:40]!r}") from None
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if not isinstance(value, datetime):
+            raise self.fail(field, f"expected a date and time, got {_kind(value)}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def integer(self, field: str) -> int | None:
+        value = self.raw.get(field)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                raise self.fail(field, f"expected a whole number, got {value[:20]!r}") from None
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(field, f"expected a whole number, got {_kind(value)}")
+        return value
+
+    def published(self) -> bool:
+        value = self.raw.get("published", True)
+        if value is None:
+            return True
+        if not isinstance(value, bool):
+            raise self.fail("published", f"expected true or false, got {value!r}"[:80])
+        return value
+
+    def article_type(self) -> ArticleType:
+        value = self.raw.get("type")
+        if value is None:
+            return "article"
+        for known in ARTICLE_TYPES:
+            if value == known:
+                return known
+        raise self.fail("type", f"expected article or video, got {value!r}"[:80])
+
+    def topics(self) -> tuple[str, ...]:
+        value = self.raw.get("topics")
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise self.fail("topics", f"expected a list of names, got {_kind(value)}")
+        names: list[str] = []
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise self.fail("topics", f"expected a topic name, got {_kind(item)}")
+            name = clean_text(str(item))
+            if name and name not in names:
+                names.append(name)
+        return tuple(names)
+
+    def provider(self) -> Provider | None:
+        value = self.raw.get("provider")
+        if value is None:
+            return None
+        if isinstance(value, str):
+            name = clean_text(value)
+            return Provider(name) if name else None
+        if not isinstance(value, dict):
+            raise self.fail("provider", f"expected a name and domain, got {_kind(value)}")
+        raw_name, raw_domain = value.get("name"), value.get("domain")
+        domain = clean_text(raw_domain).lower() if isinstance(raw_domain, str) else ""
+        name = clean_text(raw_name) if isinstance(raw_name, str) else domain
+        if not name:
+            return None
+        site = Provider(name, domain)
+        logos = self.images("provider.images", value.get("images"), site)
+        return Provider(name, domain, logos[0] if logos else None)
+
+    def images(self, field: str, value: Any, provider: Provider | None) -> tuple[Image, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.fail(field, f"expected a list of images, got {_kind(value)}")
+        base = f"https://{provider.domain}/" if provider and provider.domain else ""
+        images: list[Image] = []
+        for item in value:
+            raw_url = item.get("url") if isinstance(item, dict) else item
+            if not isinstance(raw_url, str):
+                continue
+            # Relative paths are resolved against the provider's site; http images are
+            # dropped, since readers and mail clients block mixed content.
+            url = absolute_url(raw_url, base=base, https_only=True)
+            if url is None:
+                continue
+            size = item if isinstance(item, dict) else {}
+            title = size.get("title")
+            images.append(
+                Image(
+                    url=url,
+                    width=_dimension(size.get("width")),
+                    height=_dimension(size.get("height")),
+                    title=clean_text(title) if isinstance(title, str) else "",
+                )
+            )
+        return tuple(images)
+
+
+def _dimension(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", bool: "true/false"}
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,64 @@
+"""The clean, frozen records the rest of publisher works on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+ArticleType = Literal["article", "video"]
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An absolute https image with its size when the source gave one."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """The publication an article comes from."""
+
+    name: str
+    domain: str = ""
+    logo: Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic name and the unique slug its feeds live under."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article, normalised: URLs absolute, dates aware UTC, text repaired."""
+
+    path: str
+    title: str
+    url: str
+    published_at: datetime
+    excerpt: str = ""
+    type: ArticleType = "article"
+    quality: int | None = None
+    heat: int | None = None
+    published: bool = True
+    provider: Provider | None = None
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    amp_url: str | None = None
+
+    @property
+    def lead_image(self) -> Image | None:
+        """The first image, the one feeds and the newsletter show."""
+        return self.images[0] if self.images else None
+
+    @property
+    def is_video(self) -> bool:
+        return self.type == "video"

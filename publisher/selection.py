@@ -1,0 +1,124 @@
+"""Pure selection: which articles go into which feed, in which order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from slugify import slugify
+
+from publisher.config import SelectionConfig, TopicRule
+from publisher.model import Article, Topic
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The selection rules for one feed."""
+
+    min_quality: int = 50
+    include_unrated: bool = False
+    limit: int = 50
+
+
+def rules_for(
+    topic: str | None, selection: SelectionConfig, topics: Mapping[str, TopicRule]
+) -> Rules:
+    """The site-wide rules, with a topic's overrides applied when it has any."""
+    override = topics.get(topic, TopicRule()) if topic else TopicRule()
+    return Rules(
+        min_quality=selection.min_quality if override.min_quality is None else override.min_quality,
+        include_unrated=selection.include_unrated,
+        limit=selection.limit if override.limit is None else override.limit,
+    )
+
+
+def canonical_url(url: str) -> str:
+    """The URL two copies of one story share: case, trailing slash, fragment and utm_* ignored."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port not in (None, 80, 443):
+        host = f"{host}:{parts.port}"
+    query = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not key.lower().startswith("utm_")
+    ]
+    # http and https copies of one story are the same story.
+    return urlunsplit(("https", host, parts.path.rstrip("/"), urlencode(query), ""))
+
+
+def is_selectable(article: Article, rules: Rules) -> bool:
+    """Published, and rated at least ``min_quality`` (or unrated, when that is allowed)."""
+    if not article.published:
+        return False
+    if article.quality is None:
+        return rules.include_unrated
+    return article.quality >= rules.min_quality
+
+
+def newest_first(articles: Iterable[Article]) -> list[Article]:
+    """Newest first; ties broken by URL then path, so the order never depends on file order."""
+    return sorted(
+        articles, key=lambda article: (-article.published_at.timestamp(), article.url, article.path)
+    )
+
+
+def _preference(article: Article) -> tuple[int, int, float, str]:
+    return (
+        article.quality if article.quality is not None else -1,
+        article.heat if article.heat is not None else -1,
+        article.published_at.timestamp(),
+        article.path,
+    )
+
+
+def deduplicate(articles: Iterable[Article]) -> list[Article]:
+    """One article per canonical URL: the best copy (quality, heat, newest, then path)."""
+    best: dict[str, Article] = {}
+    for article in articles:
+        key = canonical_url(article.url)
+        kept = best.get(key)
+        if kept is None or _preference(article) > _preference(kept):
+            best[key] = article
+    return list(best.values())
+
+
+def select(articles: Iterable[Article], rules: Rules) -> list[Article]:
+    """The feed's articles: selectable, deduplicated, newest first, at most ``limit``."""
+    chosen = deduplicate(article for article in articles if is_selectable(article, rules))
+    return newest_first(chosen)[: rules.limit]
+
+
+def assign_slugs(names: Iterable[str]) -> tuple[list[Topic], list[str]]:
+    """Topics sorted by name, each with a unique, stable slug, and a warning per clash.
+
+    Names that slugify alike ("C++" and "C") keep the plain slug for the first name in
+    sorted order and get ``-2``, ``-3``… after it, so a slug never depends on file order.
+    """
+    topics: list[Topic] = []
+    warnings: list[str] = []
+    taken: dict[str, str] = {}
+    for name in sorted(set(names), key=lambda name: (name.casefold(), name)):
+        base = slugify(name) or "topic"
+        slug, counter = base, 1
+        while slug in taken:
+            counter += 1
+            slug = f"{base}-{counter}"
+        if slug != base:
+            warnings.append(
+                f"topics: {name!r} and {taken[base]!r} share the slug {base!r};"
+                f" {name!r} uses {slug!r}"
+            )
+        taken[slug] = name
+        topics.append(Topic(name, slug))
+    return topics, warnings
+
+
+def articles_by_topic(articles: Sequence[Article]) -> dict[str, list[Article]]:
+    """Every topic name with the articles that carry it, in input order."""
+    grouped: dict[str, list[Article]] = {}
+    for article in articles:
+        for name in article.topics:
+            grouped.setdefault(name, []).append(article)
+    return grouped
