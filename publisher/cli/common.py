@@ -1,0 +1,94 @@
+"""What every command shares: options, config loading, exit codes and one-line failures."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from publisher.config import Config, load_config
+from publisher.content import LoadResult, load_articles
+from publisher.errors import PublisherError
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_OUTPUT = 3
+EXIT_LOCKED = 4
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each stage, for ``--json``."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(time.perf_counter() - start, 4)
+
+
+def config_options(command: F) -> F:
+    """The options every command shares; they override config.toml."""
+    command = click.option(
+        "--content", type=click.Path(path_type=Path), help="Folder of article files (*.md)."
+    )(command)
+    command = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        help="Config file [default: ./config.toml when present].",
+    )(command)
+    return command
+
+
+def json_option(command: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(
+        command
+    )
+
+
+def load_settings(
+    config_path: Path | None, *, site_url: str | None = None, **paths: Path | None
+) -> Config:
+    try:
+        config = load_config(config_path)
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
+    config = config.with_overrides(**{key: str(value) for key, value in paths.items() if value})
+    if site_url:
+        if not site_url.startswith(("http://", "https://")):
+            fail("--site-url: must be an absolute http(s) URL", EXIT_USAGE)
+        config = replace(config, site=replace(config.site, url=site_url))
+    return config
+
+
+def load_content(config: Config) -> LoadResult:
+    try:
+        return load_articles(Path(config.content))
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
+
+
+def report_problems(loaded: LoadResult, *, quiet: bool) -> None:
+    if quiet:
+        return
+    for problem in loaded.problems:
+        click.echo(str(problem), err=True)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"publisher: error: {message}", err=True)
+    sys.exit(code)
