@@ -77,8 +77,13 @@ def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPl
 
 
 def build(config: Config, articles: Sequence[Article]) -> BuildPlan:
-    """Render every feed, the OPML list and the index page."""
+    """Select and render every feed, the OPML list and the index page."""
     plans, warnings = plan_feeds(config, articles)
+    return render_feeds(config, plans, warnings)
+
+
+def render_feeds(config: Config, plans: Sequence[FeedPlan], warnings: Sequence[str]) -> BuildPlan:
+    """Render planned feeds, the OPML list and the index page into ``{path: bytes}``."""
     outputs: dict[str, bytes] = {}
     for plan in plans:
         outputs[f"{plan.folder}rss.xml"] = render_rss(plan.info, plan.articles)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+import multiprocessing
+import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import ftfy
 import yaml
 
+from publisher.cache import CachedProblem, FileStamp, cache_file, read_cache, write_cache
 from publisher.errors import ArticleError
 from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
 from publisher.model import Article, ArticleType, Image, Provider
@@ -25,7 +29,9 @@ MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_WHITESPACE = re.compile(r"\s+")
+# UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
+# C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
+_MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
 _MOJIBAKE_FIXER = ftfy.TextFixerConfig(
     # Curly quotes, ligatures and full-width forms are the author's choice, not damage.
     uncurl_quotes=False,
@@ -50,37 +56,121 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
-    """What loading a content folder gave: the good articles and the problems."""
+    """What loading a content folder gave: the good articles, the problems, and cache use."""
 
     articles: tuple[Article, ...]
     problems: tuple[Problem, ...]
     files: int
+    cache_hits: int = 0
+    warnings: tuple[str, ...] = ()
 
 
-def article_files(content_dir: Path) -> list[Path]:
-    """The ``*.md`` files of a content folder, sorted so every run sees the same order."""
+PARALLEL_MIN_FILES = 2000
+"""Below this many files to parse, starting worker processes costs more than it saves."""
+
+Progress = Callable[[int, int], None]
+"""Called with (files parsed so far, files to parse) while a load parses files."""
+
+
+def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
+    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime."""
+    try:
+        with os.scandir(content_dir) as entries:
+            stamps = {
+                entry.name: FileStamp(stat.st_size, stat.st_mtime_ns)
+                for entry in entries
+                if entry.name.endswith(".md") and entry.is_file()
+                for stat in (entry.stat(),)
+            }
+    except FileNotFoundError:
+        raise ArticleError("content folder not found", path=str(content_dir)) from None
+    except NotADirectoryError:
+        raise ArticleError("not a folder", path=str(content_dir)) from None
+    except OSError as error:
+        raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
+    return dict(sorted(stamps.items()))
+
+
+def load_articles(
+    content_dir: Path,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Read and normalise every article file of ``content_dir``; bad files become problems.
+
+    Files whose size and mtime match the cache are not read again; the rest are parsed in
+    ``workers`` processes when there are many (default: one per core).
+    """
+    stamps = scan_folder(content_dir)
+    cache_path = cache_file(cache_dir, content_dir) if cache_dir else None
+    cached = read_cache(cache_path) if cache_path else {}
+    results: dict[str, Article | CachedProblem] = {}
+    todo: list[str] = []
+    for name, stamp in stamps.items():
+        hit = cached.get(name)
+        if hit is not None and hit[0] == stamp:
+            results[name] = hit[1]
+        else:
+            todo.append(name)
+    results.update(_parse_files(content_dir, todo, workers, progress))
     if not content_dir.is_dir():
-        raise ArticleError("content folder not found", path=str(content_dir))
-    return sorted(content_dir.glob("*.md"))
-
-
-def load_articles(content_dir: Path) -> LoadResult:
-    """Read and normalise every article file of ``content_dir``; bad files become problems."""
-    paths = article_files(content_dir)
-    articles, problems = read_articles(paths)
-    return LoadResult(tuple(articles), tuple(problems), len(paths))
-
-
-def read_articles(paths: Iterable[Path]) -> tuple[list[Article], list[Problem]]:
-    """Read the given files; each one gives an article or a problem."""
+        raise ArticleError("content folder disappeared during the run", path=str(content_dir))
+    warnings: list[str] = []
+    if cache_path and (todo or len(cached) != len(stamps)):
+        entries = {name: (stamps[name], results[name]) for name in stamps}
+        if warning := write_cache(cache_path, entries):
+            warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []
-    for path in paths:
-        try:
-            articles.append(read_article(path))
-        except ArticleError as error:
-            problems.append(Problem(error.path, error.field, error.reason))
-    return articles, problems
+    for name in stamps:
+        result = results[name]
+        path = str(content_dir / name)
+        if isinstance(result, CachedProblem):
+            problems.append(Problem(path, result.field, result.message))
+        else:
+            articles.append(result if result.path == path else replace(result, path=path))
+    return LoadResult(
+        tuple(articles), tuple(problems), len(stamps), len(stamps) - len(todo), tuple(warnings)
+    )
+
+
+def _parse_files(
+    content_dir: Path, names: list[str], workers: int | None, progress: Progress | None
+) -> Iterator[tuple[str, Article | CachedProblem]]:
+    workers = workers or os.cpu_count() or 1
+    done = 0
+    if workers < 2 or len(names) < PARALLEL_MIN_FILES:
+        for name in names:
+            yield name, _parse_file(content_dir, name)
+            done += 1
+            if progress and done % 100 == 0:
+                progress(done, len(names))
+        return
+    chunk_size = max(100, len(names) // (workers * 8))
+    chunks = [names[start : start + chunk_size] for start in range(0, len(names), chunk_size)]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for chunk, parsed in zip(
+            chunks, pool.map(_parse_chunk, [content_dir] * len(chunks), chunks), strict=True
+        ):
+            yield from zip(chunk, parsed, strict=True)
+            done += len(chunk)
+            if progress:
+                progress(done, len(names))
+
+
+def _parse_chunk(content_dir: Path, names: list[str]) -> list[Article | CachedProblem]:
+    return [_parse_file(content_dir, name) for name in names]
+
+
+def _parse_file(content_dir: Path, name: str) -> Article | CachedProblem:
+    try:
+        return read_article(content_dir / name)
+    except ArticleError as error:
+        return CachedProblem(error.field, error.reason)
 
 
 def read_article(path: Path) -> Article:
@@ -147,23 +237,30 @@ def clean_text(value: str) -> str:
             break
         text = html.unescape(text)
     if not text.isascii():
-        text = ftfy.fix_text(text, _MOJIBAKE_FIXER).replace("\xad", "")
-    text = _CONTROL_CHARS.sub("", text)
-    return _WHITESPACE.sub(" ", text).strip()
+        if _MOJIBAKE_HINT.search(text):
+            text = ftfy.fix_text(text, _MOJIBAKE_FIXER)
+        text = text.replace("\xad", "")
+    if not text.isprintable():
+        text = _CONTROL_CHARS.sub("", text)
+    return " ".join(text.split())
 
 
 def absolute_url(value: str, *, base: str = "", https_only: bool = False) -> str | None:
     """An absolute http(s) URL with entities decoded, or ``None`` when it cannot be one."""
     url = html.unescape(value.strip()) if "&" in value else value.strip()
-    if base and not urlsplit(url).scheme:
-        url = urljoin(base, url)
-    parts = urlsplit(url)
-    allowed = ("https",) if https_only else ("http", "https")
-    if parts.scheme.lower() not in allowed or not parts.hostname or _CONTROL_CHARS.search(url):
+    # Spaces and control characters make a link that readers and mail clients break.
+    if not url.isprintable() or " " in url:
         return None
-    if any(char.isspace() for char in url):
-        return None
-    return url
+    schemes = ("https://",) if https_only else ("https://", "http://")
+    lowered = url[:8].lower()
+    scheme = next((prefix for prefix in schemes if lowered.startswith(prefix)), None)
+    if scheme is None:
+        if not base or urlsplit(url).scheme:
+            return None
+        return absolute_url(urljoin(base, url), https_only=https_only)
+    authority = url[len(scheme) :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = authority.rpartition("@")[2].split(":", 1)[0]
+    return url if host.strip(".") else None
 
 
 def _unknown_heat(heat: int | None) -> int | None:

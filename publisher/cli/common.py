@@ -75,16 +75,44 @@ def load_settings(
     return config
 
 
-def load_content(config: Config) -> LoadResult:
-    try:
-        return load_articles(Path(config.content))
-    except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
+def load_content(config: Config, *, use_cache: bool = True, quiet: bool = False) -> LoadResult:
+    """Load the articles, with a progress bar on a terminal for long parses."""
+    cache_dir = Path(config.cache_dir) if use_cache else None
+    show_progress = not quiet and sys.stderr.isatty()
+    with ParseProgress(show_progress) as progress:
+        try:
+            return load_articles(Path(config.content), cache_dir=cache_dir, progress=progress)
+        except PublisherError as error:
+            fail(str(error), EXIT_USAGE)
 
 
-def report_problems(loaded: LoadResult, *, quiet: bool) -> None:
-    if quiet:
-        return
+class ParseProgress:
+    """A progress bar on stderr, shown once a parse is long enough to be worth one."""
+
+    MIN_FILES = 2000
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __enter__(self) -> ParseProgress:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < self.MIN_FILES:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Parsing articles", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def report_problems(loaded: LoadResult) -> None:
+    """Each bad file on one line of stderr: ``path: field: message``."""
     for problem in loaded.problems:
         click.echo(str(problem), err=True)
 

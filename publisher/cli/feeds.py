@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from publisher.build import build as build_feeds
+from publisher.build import plan_feeds, render_feeds
 from publisher.cli.common import (
     EXIT_LOCKED,
     EXIT_OUTPUT,
@@ -38,6 +38,7 @@ from publisher.output import WriteReport, locked, write_outputs
     help="Seconds to wait for another run's lock.",
 )
 @json_option
+@click.option("--no-cache", is_flag=True, help="Parse every file again; ignore the parse cache.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
 def build(
     config_path: Path | None,
@@ -47,6 +48,7 @@ def build(
     strict: bool,
     wait: float,
     as_json: bool,
+    no_cache: bool,
     quiet: bool,
 ) -> None:
     """Write RSS, Atom and JSON feeds for all topics and for each topic.
@@ -56,31 +58,36 @@ def build(
     timings = Timings()
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
     with timings.stage("load"):
-        loaded = load_content(config)
-    report_problems(loaded, quiet=False)
+        loaded = load_content(config, use_cache=not no_cache, quiet=quiet or as_json)
+    report_problems(loaded)
     if strict and loaded.problems:
         fail(
             f"{len(loaded.problems)} bad article file(s); nothing written (--strict)", EXIT_PROBLEMS
         )
+    with timings.stage("select"):
+        feeds, slug_warnings = plan_feeds(config, loaded.articles)
     with timings.stage("render"):
-        plan = build_feeds(config, loaded.articles)
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        plan = render_feeds(config, feeds, slug_warnings)
+    warnings = [*loaded.warnings, *plan.warnings]
+    if not as_json:
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
     with timings.stage("write"):
         report = _write(Path(config.out), plan.outputs, wait)
-    summary = {
-        "articles": loaded.files,
-        "loaded": len(loaded.articles),
-        "selected": plan.selected,
-        "feeds": len(plan.feeds),
-        "skipped": [{"path": p.path, "error": str(p)} for p in loaded.problems],
-        "warnings": list(plan.warnings),
-        "written": report.written,
-        "unchanged": report.unchanged,
-        "removed": report.removed,
-        "timings": timings.stages,
-    }
     if as_json:
+        summary = {
+            "articles": loaded.files,
+            "loaded": len(loaded.articles),
+            "selected": plan.selected,
+            "feeds": len(plan.feeds),
+            "cache_hits": loaded.cache_hits,
+            "skipped": [{"path": p.path, "error": str(p)} for p in loaded.problems],
+            "warnings": warnings,
+            "written": report.written,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
+            "timings": timings.stages,
+        }
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif not quiet:
         click.echo(
@@ -114,7 +121,7 @@ def check(config_path: Path | None, content: Path | None, as_json: bool) -> None
             )
         )
     else:
-        report_problems(loaded, quiet=False)
+        report_problems(loaded)
         click.echo(f"{loaded.files} articles read, {len(loaded.problems)} with problems")
     if loaded.problems:
         sys.exit(EXIT_PROBLEMS)
