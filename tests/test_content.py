@@ -58,7 +58,9 @@ def test_minimal_article_loads():
 
 def test_utf8_bom_is_accepted():
     """A byte order mark before the opening --- is not a problem."""
-    article = parse_article(b"\xef\xbb\xbf" + front(title='"Caf\xc3\xa9"'.encode().decode()), "a.md")
+    article = parse_article(
+        b"\xef\xbb\xbf" + front(title='"Caf\xc3\xa9"'.encode().decode()), "a.md"
+    )
     assert "Café" == article.title
 
 
@@ -105,7 +107,9 @@ def test_front_matter_that_is_a_list_is_a_problem():
 
 def test_invalid_yaml_names_the_file_line():
     """The line number counts from the top of the file, opening --- included."""
-    data = b'---\ntitle: "A"\nwebUrl: https://e.com/\n  oops: 1\npublishedDateTime: 2024-05-01\n---\n'
+    data = (
+        b'---\ntitle: "A"\nwebUrl: https://e.com/\n  oops: 1\npublishedDateTime: 2024-05-01\n---\n'
+    )
     message = parse(data, "a.md")
     # libyaml and pure-Python PyYAML word the problem differently; the line is what matters.
     assert message.startswith("a.md: invalid YAML: mapping values are not allowed")
@@ -123,9 +127,7 @@ def test_python_tag_never_executes(tmp_path: Path):
 
 def test_python_name_tag_is_refused():
     """Another python tag, on the title itself, is also a problem."""
-    assert parse(front(title="!!python/name:os.system"), "a.md").startswith(
-        "a.md: invalid YAML: "
-    )
+    assert parse(front(title="!!python/name:os.system"), "a.md").startswith("a.md: invalid YAML: ")
 
 
 def test_alias_bomb_is_a_problem_and_fast():
@@ -264,7 +266,9 @@ def test_url_prefers_web_url():
 
 def test_url_falls_back_to_source_url():
     """Without webUrl, sourceUrl is used (one seed does this)."""
-    data = front('sourceUrl: "https://s.example/x"', 'originalUrl: "https://o.example/"', webUrl=None)
+    data = front(
+        'sourceUrl: "https://s.example/x"', 'originalUrl: "https://o.example/"', webUrl=None
+    )
     assert "https://s.example/x" == parse_article(data, "a.md").url
 
 

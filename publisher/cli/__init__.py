@@ -3,6 +3,7 @@
 import click
 
 from publisher import __version__
+from publisher.cli.digest import digest
 from publisher.cli.feeds import build, check
 
 
@@ -14,5 +15,6 @@ def main() -> None:
 
 main.add_command(build)
 main.add_command(check)
+main.add_command(digest)
 
 __all__ = ["main"]

@@ -1,0 +1,182 @@
+"""``publisher digest``: a week's articles → the newsletter files, optionally sent."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from publisher.cli.common import (
+    EXIT_LOCKED,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    config_options,
+    fail,
+    json_option,
+    load_content,
+    load_settings,
+    report_problems,
+)
+from publisher.digest import IsoWeek, plan_digest, render_digest
+from publisher.errors import LockTimeout, OutputError, PublisherError, SendError
+from publisher.mail import envelope_address, send_message
+from publisher.output import locked, write_outputs
+
+EXIT_EMPTY_WEEK = 5
+EXIT_SEND_FAILED = 6
+EXIT_NO_BROWSER = 7
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+PREVIEW_WIDTH = 600
+
+
+@click.command()
+@config_options
+@click.option(
+    "--week",
+    is_flag=False,
+    flag_value="",
+    metavar="[YYYY-Www]",
+    help="ISO week to publish [default, or --week alone: the last complete week].",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for the issue files.")
+@click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
+@click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
+@click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
+@click.option(
+    "--wait", type=float, default=60.0, show_default=True, help="Seconds to wait for a lock."
+)
+@json_option
+def digest(
+    config_path: Path | None,
+    content: Path | None,
+    week: str | None,
+    out: Path | None,
+    send: bool,
+    recipients: tuple[str, ...],
+    preview: Path | None,
+    wait: float,
+    as_json: bool,
+) -> None:
+    """Write a week's newsletter: HTML (CSS inlined), text, .eml and a Jekyll archive page.
+
+    Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
+    writable, 4 output locked, 5 no articles that week (nothing written, nothing sent),
+    6 sending failed (files are written), 7 --preview without Chromium.
+
+    Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
+    """
+    config = load_settings(config_path, content=content)
+    if out:
+        config = replace(config, digest=replace(config.digest, out=str(out)))
+    browser = _browser() if preview else None
+    if preview and not browser:
+        fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
+    try:
+        today = datetime.now(ZoneInfo(config.digest.timezone)).date()
+        chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(today)
+        loaded = load_content(config)
+        report_problems(loaded)
+        issue = plan_digest(config, loaded.articles, chosen)
+        if issue.is_empty:
+            click.echo(f"{chosen}: no articles selected for {issue.period}; nothing written")
+            sys.exit(EXIT_EMPTY_WEEK)
+        rendered = render_digest(config, issue)
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
+    for warning in rendered.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    written = _write(Path(config.digest.out), rendered.files, wait)
+    written += _write(
+        Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}, wait
+    )
+    if preview and browser:
+        _screenshot(browser, rendered.html, preview)
+    sent_to = list(recipients) or [envelope_address(config.digest.list_address)]
+    if send:
+        try:
+            send_message(
+                config.digest.smtp,
+                rendered.message,
+                sender=envelope_address(config.digest.sender),
+                recipients=sent_to,
+                password=os.environ.get(config.digest.smtp.password_env),
+            )
+        except SendError as error:
+            fail(f"not sent: {error}", EXIT_SEND_FAILED)
+    summary = {
+        "week": chosen.label,
+        "stories": len(issue.stories),
+        "sections": [section.topic for section in issue.sections],
+        "files": written,
+        "html_bytes": len(rendered.html.encode("utf-8")),
+        "sent_to": sent_to if send else [],
+        "preview": str(preview) if preview else None,
+    }
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        sent = f"; sent to {', '.join(sent_to)}" if send else ""
+        click.echo(
+            f"{chosen}: {len(issue.stories)} stories in {len(issue.sections)} topics; "
+            f"wrote {', '.join(written)}{sent}"
+        )
+
+
+def _write(folder: Path, files: dict[str, bytes], wait: float) -> list[str]:
+    try:
+        with locked(folder, wait):
+            write_outputs(folder, files, prune=False)
+    except LockTimeout as error:
+        fail(str(error), EXIT_LOCKED)
+    except OutputError as error:
+        fail(str(error), EXIT_OUTPUT)
+    return [str(folder / name) for name in sorted(files)]
+
+
+def _browser() -> str | None:
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+def _screenshot(browser: str, html: str, target: Path) -> None:
+    """Two headless runs: one measures the page height, one shoots the whole page."""
+    probe = "<script>document.title='height:'+document.documentElement.scrollHeight</script>"
+    with tempfile.TemporaryDirectory(prefix="publisher-preview-") as scratch:
+        page = Path(scratch) / "issue.html"
+        page.write_text(html.replace("</body>", f"{probe}</body>"), encoding="utf-8")
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--disable-sync",
+            "--disable-component-update",
+            f"--user-data-dir={scratch}/profile",
+        ]
+        try:
+            dom = _run([browser, *flags, "--window-size=600,800", "--dump-dom", page.as_uri()])
+            found = re.search(r"<title>height:(\d+)</title>", dom)
+            height = min(int(found[1]), 16_000) if found else 3_000
+            target.parent.mkdir(parents=True, exist_ok=True)
+            size = f"--window-size={PREVIEW_WIDTH},{height}"
+            _run([browser, *flags, size, f"--screenshot={target.resolve()}", page.as_uri()])
+        except (OSError, subprocess.SubprocessError) as error:
+            fail(f"--preview: Chromium failed: {error}", EXIT_NO_BROWSER)
+    if not target.is_file():
+        fail(f"--preview: Chromium wrote no screenshot at {target}", EXIT_NO_BROWSER)
+    click.echo(f"preview: {target} ({PREVIEW_WIDTH} px wide)", err=True)
+
+
+def _run(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
