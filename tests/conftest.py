@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from publisher.model import Article, Image, Provider
+from publisher.model import Article
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
