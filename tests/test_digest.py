@@ -1,0 +1,590 @@
+"""The newsletter core: week, selection, rendering, and email-safety of the generated files."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html
+import pytest
+import yaml
+
+from publisher.config import Config, DigestConfig, SiteConfig, load_config
+from publisher.content import load_articles
+from publisher.digest import (
+    GMAIL_CLIP_BYTES,
+    PACKAGE_TEMPLATES,
+    IsoWeek,
+    RenderedDigest,
+    TemplateError,
+    add_utm,
+    arrange,
+    inline_css,
+    make_digest,
+    plan_digest,
+    shorten,
+    week_articles,
+)
+from publisher.errors import ConfigError
+from publisher.model import Article, Image, Provider
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
+GOLDEN = Path(__file__).parent / "golden" / "digest"
+SAMPLE_WEEK = IsoWeek(2026, 47)
+CORPUS_WEEK = IsoWeek(2020, 47)
+
+MakeArticle = Callable[..., Article]
+
+
+def sample_config() -> Config:
+    """The repository's config.toml, paths resolved against the repository."""
+    return load_config(ROOT / "config.toml")
+
+
+def list_config(**digest: object) -> Config:
+    """A small config with every setting a mailing list must have."""
+    settings = DigestConfig(
+        templates=str(ROOT / "templates" / "email"),
+        timezone="Europe/London",
+        sender="Test News <news@test.example>",
+        list_address="readers@test.example",
+        unsubscribe_url="https://test.example/unsubscribe",
+        unsubscribe_mailto="leave@test.example",
+        postal_address="Test News, 2 Sample Road, Testville",
+    )
+    return Config(
+        site=SiteConfig(title="Test News", url="https://test.example/feeds/"),
+        digest=replace(settings, **digest),  # type: ignore[arg-type]
+    )
+
+
+def render_sample() -> RenderedDigest:
+    config = sample_config()
+    return make_digest(config, load_articles(Path(config.content)).articles, SAMPLE_WEEK)
+
+
+def render_corpus() -> RenderedDigest:
+    if not CORPUS_NEWS.is_dir():
+        pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
+    config = replace(sample_config(), content=str(CORPUS_NEWS))
+    return make_digest(config, load_articles(CORPUS_NEWS).articles, CORPUS_WEEK)
+
+
+@pytest.fixture(scope="module", params=["sample", "corpus"])
+def rendered(request: pytest.FixtureRequest) -> RenderedDigest:
+    """The sample week's issue, then the real corpus's 2020-W47 issue."""
+    return render_sample() if request.param == "sample" else render_corpus()
+
+
+def at(day: str, hour: int = 12) -> datetime:
+    return datetime.fromisoformat(f"{day}T{hour:02}:00:00").replace(tzinfo=UTC)
+
+
+# Weeks -----------------------------------------------------------------------------------------
+
+
+def test_week_parses_iso_labels() -> None:
+    """2020-W47 and 2020w47 are the same week, Monday 16 to Sunday 22 November."""
+    assert (IsoWeek(2020, 47), IsoWeek(2020, 47)) == (
+        IsoWeek.parse("2020-W47"),
+        IsoWeek.parse("2020w47"),
+    )
+    assert (date(2020, 11, 16), date(2020, 11, 22)) == (
+        IsoWeek(2020, 47).monday,
+        IsoWeek(2020, 47).sunday,
+    )
+
+
+@pytest.mark.parametrize("text", ["2020-47", "W47", "2021-W53", "2020-W00", "next week"])
+def test_week_rejects_what_is_not_a_week(text: str) -> None:
+    """A malformed label, or a week the year does not have, is a one-line error."""
+    with pytest.raises(ConfigError, match="--week"):
+        IsoWeek.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 23), IsoWeek(2026, 47)),  # Monday: last week just ended
+        (date(2026, 11, 29), IsoWeek(2026, 47)),  # Sunday: this week is not over yet
+        (date(2026, 11, 30), IsoWeek(2026, 48)),
+        (date(2021, 1, 4), IsoWeek(2020, 53)),  # across a 53-week year
+    ],
+)
+def test_last_complete_week_is_the_one_before_today(today: date, expected: IsoWeek) -> None:
+    """--week alone means the last Monday-to-Sunday week that has ended."""
+    assert expected == IsoWeek.last_complete(today)
+
+
+# Selection -------------------------------------------------------------------------------------
+
+
+def test_week_articles_use_the_configured_time_zone(make_article: MakeArticle) -> None:
+    """Sunday 23:30 UTC is Monday in Tokyo, so it belongs to the next week there."""
+    late_sunday = make_article(published_at=datetime(2026, 11, 22, 23, 30, tzinfo=UTC))
+    in_london = week_articles(list_config(timezone="Europe/London"), [late_sunday], SAMPLE_WEEK)
+    in_tokyo = week_articles(list_config(timezone="Asia/Tokyo"), [late_sunday], SAMPLE_WEEK)
+    assert ([late_sunday], []) == (in_london, in_tokyo)
+
+
+def test_week_articles_select_as_feeds_do(make_article: MakeArticle) -> None:
+    """Unpublished, low-quality, unrated and other-week articles are left out; copies merge."""
+    day = at("2026-11-18")
+    good = make_article(published_at=day, url="https://a.example/story", quality=80)
+    copy = make_article(published_at=day, url="http://a.example/story/?utm_source=x", quality=60)
+    articles = [
+        good,
+        copy,
+        make_article(published_at=day, published=False),
+        make_article(published_at=day, quality=20),
+        make_article(published_at=day, quality=None),
+        make_article(published_at=at("2026-11-24")),
+    ]
+    assert [good] == week_articles(list_config(), articles, SAMPLE_WEEK)
+
+
+def test_week_articles_rank_by_quality_then_heat_then_date(make_article: MakeArticle) -> None:
+    """Quality first, heat breaks ties, then the newer story."""
+    older = make_article(published_at=at("2026-11-16"), quality=70, heat=5)
+    newer = make_article(published_at=at("2026-11-20"), quality=70, heat=5)
+    hotter = make_article(published_at=at("2026-11-16"), quality=70, heat=50)
+    best = make_article(published_at=at("2026-11-16"), quality=90, heat=0)
+    ranked = week_articles(list_config(), [older, newer, hotter, best], SAMPLE_WEEK)
+    assert [best, hotter, newer, older] == ranked
+
+
+def test_arrange_shows_each_article_once(make_article: MakeArticle) -> None:
+    """A story with two topics is listed under its first topic only; the lead is not repeated."""
+    image = (Image("https://cdn.example/lead.jpg", 800, 400),)
+    lead = make_article(quality=90, topics=("Space", "Climate"), images=image)
+    both = make_article(quality=80, topics=("Climate", "Space"))
+    space = make_article(quality=70, topics=("Space",))
+    lead_story, sections = arrange(list_config(), [lead, both, space])
+    assert (lead, [("Climate", [both]), ("Space", [space])]) == (lead_story, sections)
+
+
+def test_arrange_limits_topics_and_spills_over(make_article: MakeArticle) -> None:
+    """At most per_topic stories a topic; a story whose first topic is full goes to its next."""
+    articles = [make_article(quality=90 - n, topics=("Space", "Climate")) for n in range(4)]
+    _, sections = arrange(list_config(per_topic=2), articles)
+    assert [("Space", articles[1:3]), ("Climate", articles[3:])] == sections
+
+
+def test_arrange_orders_topics_by_config_then_size(make_article: MakeArticle) -> None:
+    """digest.topic_order comes first; other topics follow, largest first."""
+    articles = [
+        make_article(quality=99, topics=("Lead",)),
+        make_article(topics=("Small",)),
+        make_article(topics=("Big",)),
+        make_article(topics=("Big",)),
+        make_article(topics=("Chosen",)),
+    ]
+    _, sections = arrange(list_config(topic_order=("Chosen", "Absent")), articles)
+    expected = ["Chosen", "Big", "Small"]
+    assert expected == [topic for topic, _ in sections]
+
+
+def test_lead_is_the_best_story_with_an_image(make_article: MakeArticle) -> None:
+    """The top story has a picture when any story does."""
+    plain = make_article(quality=95)
+    pictured = make_article(quality=60, images=(Image("https://cdn.example/a.jpg", 1200, 600),))
+    lead, _ = arrange(list_config(), [plain, pictured])
+    assert pictured == lead
+
+
+def test_empty_week_plans_an_empty_issue(make_article: MakeArticle) -> None:
+    """No selected article that week: the digest says it is empty."""
+    digest = plan_digest(list_config(), [make_article(quality=10)], IsoWeek(2024, 18))
+    expected = (True, None, ())
+    assert expected == (digest.is_empty, digest.lead, digest.sections)
+
+
+# Links and text --------------------------------------------------------------------------------
+
+
+def test_utm_keeps_other_parameters_and_the_fragment() -> None:
+    """Existing parameters stay byte for byte; old utm values are replaced by the email's."""
+    url = "https://a.example/p?id=7&q=a%20b&utm_source=twitter#top"
+    expected = (
+        "https://a.example/p?id=7&q=a%20b&utm_source=news&utm_medium=email"
+        "&utm_campaign=2026-W47#top"
+    )
+    assert expected == add_utm(url, source="news", campaign="2026-W47")
+
+
+def test_utm_can_be_turned_off(make_article: MakeArticle) -> None:
+    """digest.utm = false leaves article links as the source wrote them."""
+    article = make_article(published_at=at("2026-11-18"), url="https://a.example/x?id=1")
+    digest = plan_digest(list_config(utm=False), [article], SAMPLE_WEEK)
+    expected = "https://a.example/x?id=1"
+    assert expected == digest.stories[0].url
+
+
+def test_shorten_cuts_at_a_word() -> None:
+    """Long excerpts end at a word boundary with an ellipsis."""
+    expected = "alpha beta…"
+    assert expected == shorten("alpha beta gamma", 12)
+
+
+# Settings a list must have ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "field"),
+    [
+        ({"unsubscribe_url": "", "unsubscribe_mailto": ""}, "digest"),
+        ({"unsubscribe_url": "http://test.example/u"}, "digest.unsubscribe_url"),
+        ({"postal_address": " "}, "digest.postal_address"),
+        ({"sender": "nobody"}, "digest.sender"),
+    ],
+)
+def test_missing_list_settings_are_config_errors(setting: dict[str, str], field: str) -> None:
+    """No unsubscribe link or postal address (CAN-SPAM) means no issue, and says which key."""
+    with pytest.raises(ConfigError) as raised:
+        plan_digest(list_config(**setting), [], SAMPLE_WEEK)
+    assert field == raised.value.field
+
+
+# Templates and CSS -----------------------------------------------------------------------------
+
+
+def test_top_level_templates_equal_the_package_defaults() -> None:
+    """templates/email is the editable copy of the defaults the wheel ships: byte for byte."""
+    top = ROOT / "templates" / "email"
+    names = sorted(path.name for path in PACKAGE_TEMPLATES.iterdir())
+    assert names == sorted(path.name for path in top.iterdir())
+    for name in names:
+        assert (PACKAGE_TEMPLATES / name).read_bytes() == (top / name).read_bytes(), name
+
+
+def test_missing_template_folder_falls_back_to_the_package(make_article: MakeArticle) -> None:
+    """A configured folder that does not exist uses the defaults shipped in the package."""
+    article = make_article(published_at=at("2026-11-18"))
+    config = list_config(templates="/nonexistent/templates")
+    assert "Story" in make_digest(config, [article], SAMPLE_WEEK).html
+
+
+def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArticle) -> None:
+    """A folder with only digest.txt overrides the text part; the HTML keeps the defaults."""
+    (tmp_path / "digest.txt").write_text("{{ digest.subject }} / custom\n", encoding="utf-8")
+    article = make_article(published_at=at("2026-11-18"))
+    rendered = make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
+    expected = ("Test News (2026-11-23) / custom\n", True)
+    assert expected == (
+        rendered.text,
+        "Story" in rendered.html,
+    )
+
+
+def test_misspelt_template_variable_fails(tmp_path: Path, make_article: MakeArticle) -> None:
+    """An undefined name is an error naming the template, never a blank or a placeholder."""
+    (tmp_path / "digest.txt").write_text("{{ digest.subjet }}\n", encoding="utf-8")
+    article = make_article(published_at=at("2026-11-18"))
+    with pytest.raises(TemplateError, match=r"digest\.txt.*subjet"):
+        make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
+
+
+def test_template_syntax_error_names_the_line(tmp_path: Path, make_article: MakeArticle) -> None:
+    """A Jinja syntax error reads path: line N: reason."""
+    (tmp_path / "digest.txt").write_text("ok\n{% if %}\n", encoding="utf-8")
+    article = make_article(published_at=at("2026-11-18"))
+    with pytest.raises(TemplateError, match=r"digest\.txt: line 2: "):
+        make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
+
+
+@pytest.mark.parametrize(
+    "css",
+    ["a { color: red; }}", "p { margin: ; }", "td { width: calc(100% - 2px); }", "a b{{c:d}"],
+)
+def test_css_error_fails_with_a_clear_message(css: str) -> None:
+    """cssutils would drop or mangle the rule silently; the run fails instead."""
+    page = f"<html><head><style>{css}</style></head><body><p><a>x</a></p></body></html>"
+    with pytest.raises(TemplateError, match=r"^layout\.html: invalid CSS: "):
+        inline_css(page, "layout.html")
+
+
+def test_css_error_fails_every_time() -> None:
+    """A second render of the same broken CSS fails too (cssutils' parse cache logs nothing)."""
+    page = "<html><head><style>p { margin: ; }</style></head><body><p>x</p></body></html>"
+    failures = 0
+    for _ in range(2):
+        with pytest.raises(TemplateError):
+            inline_css(page)
+        failures += 1
+    expected = 2
+    assert expected == failures
+
+
+def test_css_inlining_is_quiet_and_keeps_media_rules(capfd: pytest.CaptureFixture[str]) -> None:
+    """Unknown email properties log nothing to stderr; @media keeps !important."""
+    css = (
+        "td { mso-line-height-rule: exactly; color: #111; }"
+        "@media (prefers-color-scheme: dark) { td { color: #eee !important; } }"
+    )
+    inline_css(f"<html><head><style>{css}</style></head><body><table><tr><td>x</td></tr></table>")
+    html = inline_css(f"<html><head><style>{css}</style></head><body><p>x</p></body></html>")
+    expected = ("", True)
+    assert expected == (capfd.readouterr().err, "color: #eee !important" in html)
+
+
+# The generated files: sample week and real corpus ----------------------------------------------
+
+
+def parse(rendered: RenderedDigest) -> lxml.html.HtmlElement:
+    return lxml.html.document_fromstring(rendered.html)
+
+
+def test_html_is_under_gmail_clipping(rendered: RenderedDigest) -> None:
+    """Gmail clips HTML above 102 KB; the issue stays well below."""
+    assert len(rendered.html.encode("utf-8")) < GMAIL_CLIP_BYTES
+    expected = ()
+    assert expected == rendered.warnings
+
+
+def test_html_head_has_lang_charset_viewport_and_subject(rendered: RenderedDigest) -> None:
+    """lang, charset and viewport are there; <title> is the subject."""
+    root = parse(rendered)
+    assert ("en", ["utf-8"], 1, rendered.digest.subject) == (
+        root.get("lang"),
+        root.xpath("//head/meta/@charset"),
+        len(root.xpath("//head/meta[@name='viewport'][contains(@content,'width=device-width')]")),
+        root.findtext("head/title"),
+    )
+
+
+def test_preheader_comes_first_and_is_hidden(rendered: RenderedDigest) -> None:
+    """The first element in the body is the hidden preview text, led by the top story."""
+    first = parse(rendered).body[0]
+    style = first.get("style", "").replace(" ", "")
+    lead = rendered.digest.lead
+    assert lead is not None
+    expected = (True, True)
+    assert expected == ("display:none" in style, first.text_content().startswith(lead.title))
+
+
+def test_layout_tables_are_presentation_and_600px(rendered: RenderedDigest) -> None:
+    """Every table is role=presentation; the container is at most 600 px wide."""
+    root = parse(rendered)
+    tables = root.xpath("//table")
+    expected = []
+    assert expected == [table for table in tables if table.get("role") != "presentation"]
+    containers = root.xpath("//table[contains(@style,'max-width:600px')]")
+    expected = 1
+    assert expected == len(containers)
+
+
+def test_images_have_alt_integer_width_and_https(rendered: RenderedDigest) -> None:
+    """Every <img> has alt text, an integer width and an absolute https src."""
+    images = parse(rendered).xpath("//img")
+    assert images
+    for image in images:
+        assert image.get("alt"), lxml.html.tostring(image)
+        assert re.fullmatch(r"[1-9]\d*", image.get("width", "")), lxml.html.tostring(image)
+        assert image.get("src", "").startswith("https://"), lxml.html.tostring(image)
+
+
+def test_every_link_is_absolute(rendered: RenderedDigest) -> None:
+    """No relative links: a mail client has no base to resolve them against."""
+    hrefs = parse(rendered).xpath("//a/@href")
+    expected = []
+    assert expected == [
+        href for href in hrefs if not re.match(r"(https?://[^/]+|mailto:\S+@)", href)
+    ]
+
+
+def test_no_active_content(rendered: RenderedDigest) -> None:
+    """No script, iframe, form, object, embed or on* event attribute."""
+    root = parse(rendered)
+    banned = root.xpath("//script|//iframe|//form|//object|//embed|//input")
+    handlers = [name for element in root.iter() for name in element.attrib if name.startswith("on")]
+    expected = ([], [])
+    assert expected == (banned, handlers)
+
+
+def test_no_placeholders_or_double_escaped_entities(rendered: RenderedDigest) -> None:
+    """Nothing like {link_color}, {{ x }} or &amp;amp; reaches a reader, in either part."""
+    root = parse(rendered)
+    for style in root.xpath("//style"):
+        style.drop_tree()
+    shown = lxml.html.tostring(root, encoding="unicode")
+    placeholder = re.compile(r"\{\{|\}\}|\{%|%\}|\{[\w-]+\}")
+    double = re.compile(r"&amp;(?:[a-z]+|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
+    expected = ([], [], [], [])
+    assert expected == (
+        placeholder.findall(shown),
+        placeholder.findall(rendered.text),
+        double.findall(rendered.html),
+        re.findall(r"&(?:[a-z]+|#\d+);", rendered.text),
+    )
+
+
+def test_article_links_carry_utm(rendered: RenderedDigest) -> None:
+    """Each story link has utm_source, utm_medium=email and utm_campaign=the week."""
+    for story in rendered.digest.stories:
+        query = parse_qs(urlsplit(story.url).query)
+        assert (["publisher-sample"], ["email"], [rendered.digest.week.label]) == (
+            query["utm_source"],
+            query["utm_medium"],
+            query["utm_campaign"],
+        )
+        assert story.url in parse(rendered).xpath("//a/@href")
+
+
+def test_footer_has_unsubscribe_and_postal_address(rendered: RenderedDigest) -> None:
+    """CAN-SPAM: an unsubscribe link and the postal address, in HTML and text."""
+    root = parse(rendered)
+    unsubscribe = root.xpath("//a[normalize-space()='Unsubscribe']/@href")
+    address = "Publisher Sample News, 1 Example Street, Springfield 12345"
+    expected = (["https://news.example.org/unsubscribe"], True, True, True)
+    assert expected == (
+        unsubscribe,
+        address in root.text_content(),
+        address in rendered.text,
+        "https://news.example.org/unsubscribe" in rendered.text,
+    )
+
+
+def test_style_block_keeps_media_rules_with_important(rendered: RenderedDigest) -> None:
+    """Phones and dark mode need the @media rules and their !important after inlining."""
+    style = "".join(parse(rendered).xpath("//style/text()"))
+    expected = (True, True, True)
+    assert expected == (
+        "@media only screen and (max-width: 620px)" in style,
+        "@media (prefers-color-scheme: dark)" in style,
+        "!important" in style,
+    )
+
+
+def test_every_story_appears_once_with_title_provider_date(rendered: RenderedDigest) -> None:
+    """Each story's link appears once as a title; provider and date are beside it."""
+    root = parse(rendered)
+    text = root.text_content()
+    for story in rendered.digest.stories:
+        titles = root.xpath("//h1/a|//h3/a")
+        expected = 1
+        assert expected == [a.get("href") for a in titles].count(story.url)
+        assert story.provider in text and story.date in text
+        assert story.url in rendered.text
+
+
+def test_video_is_marked(rendered: RenderedDigest) -> None:
+    """A video is labelled as one in both parts."""
+    videos = [story for story in rendered.digest.stories if story.is_video]
+    badges = parse(rendered).xpath("//span[@class='badge']")
+    assert (len(videos), len(videos)) == (len(badges), rendered.text.count("[Video]"))
+
+
+def test_message_is_multipart_alternative_text_first(rendered: RenderedDigest) -> None:
+    """The stdlib parser sees text/plain then text/html, equal to the written parts."""
+    message = email.message_from_bytes(rendered.message, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    parts = list(message.iter_parts())
+    expected = ("multipart/alternative", ["text/plain", "text/html"])
+    assert expected == (
+        message.get_content_type(),
+        [part.get_content_type() for part in parts],
+    )
+    assert (rendered.text, rendered.html) == tuple(
+        part.get_content().replace("\r\n", "\n")  # type: ignore[attr-defined]
+        for part in parts
+    )
+
+
+def test_message_headers(rendered: RenderedDigest) -> None:
+    """Subject, From, To, Date, Message-ID and the list headers of RFC 2369 and 8058."""
+    message = email.message_from_bytes(rendered.message, policy=email.policy.default)
+    week = rendered.digest.week.label.lower()
+    assert {
+        "Subject": rendered.digest.subject,
+        "From": "Publisher Sample News <news@news.example.org>",
+        "To": "readers@news.example.org",
+        "Date": rendered.digest.sent_at.strftime("%a, %d %b %Y 08:00:00 +0000"),
+        "Message-ID": f"<digest-{week}.weekly-news-example-org@news.example.org>",
+        "List-Id": "Publisher Sample News <weekly.news.example.org>",
+        "List-Unsubscribe": "<https://news.example.org/unsubscribe>, "
+        "<mailto:unsubscribe@news.example.org?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    } == {name: str(message[name]) for name in (
+        "Subject", "From", "To", "Date", "Message-ID",
+        "List-Id", "List-Unsubscribe", "List-Unsubscribe-Post",
+    )}  # fmt: skip
+
+
+def test_message_lines_fit_smtp(rendered: RenderedDigest) -> None:
+    """Every line ends in CRLF and stays under SMTP's 998 octets."""
+    lines = rendered.message.split(b"\r\n")
+    expected = ([], False)
+    assert expected == (
+        [n for n, line in enumerate(lines) if len(line) > 998],
+        b"\n" in b"".join(lines),
+    )
+
+
+def test_archive_page_front_matter(rendered: RenderedDigest) -> None:
+    """Jekyll front matter: title with the date, date, excerpt = top three titles."""
+    page = rendered.archive_page.decode("utf-8")
+    _, front, body = page.split("---\n", 2)
+    fields = yaml.safe_load(front)
+    digest = rendered.digest
+    day = digest.issue_date.isoformat()
+    assert (
+        f"Publisher Sample News ({day})",
+        " / ".join(digest.top_titles),
+        3,
+        False,
+        rendered.html,
+    ) == (
+        fields["title"],
+        fields["excerpt"],
+        len(digest.top_titles),
+        fields["render_with_liquid"],
+        body,
+    )
+    assert rendered.archive_name.startswith(f"{day}-")
+
+
+def test_rendering_twice_gives_identical_bytes() -> None:
+    """Reruns on the same input are byte-identical: no clock, no random boundary."""
+    first, second = render_sample(), render_sample()
+    assert (first.files, first.archive_page) == (second.files, second.archive_page)
+
+
+def test_digest_with_awkward_text(make_article: MakeArticle) -> None:
+    """Markup-like titles are escaped once; an http provider logo never shows."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="<b>Tom & Jerry</b> {{ not liquid }} {link_color}",
+        excerpt="Fish &amp; chips",
+        provider=Provider("A & B", "ab.example"),
+        url="https://a.example/x?a=1&b=2",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    expected = (True, True, False)
+    assert expected == (
+        "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;" in rendered.html,
+        "https://a.example/x?a=1&amp;b=2&amp;utm_source" in rendered.html,
+        "<b>" in rendered.html,
+    )
+
+
+# Golden ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["html", "txt"])
+def test_sample_week_matches_golden(suffix: str, update_golden: bool) -> None:
+    """The sample week's issue, pinned; regenerate with pytest --update-golden and review."""
+    actual = render_sample().files[f"{SAMPLE_WEEK.label}.{suffix}"]
+    golden = GOLDEN / f"{SAMPLE_WEEK.label}.{suffix}"
+    if update_golden:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(actual)
+    assert golden.read_bytes().decode("utf-8") == actual.decode("utf-8")
