@@ -1,0 +1,300 @@
+# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
+# ruff: noqa: SIM300
+"""Writing the output folder: atomic, changed-only, pruning only what publisher wrote."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from publisher import output
+from publisher.errors import LockTimeout, OutputError
+from publisher.output import (
+    LOCK_NAME,
+    MANIFEST_NAME,
+    TEMP_SUFFIX,
+    locked,
+    read_manifest,
+    write_atomically,
+    write_outputs,
+)
+
+PLAN = {
+    "rss.xml": b"<rss/>",
+    "atom.xml": b"<feed/>",
+    "space/rss.xml": b"<rss>space</rss>",
+    "climate/rss.xml": b"<rss>climate</rss>",
+}
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (manifest and lock left out), as relative path → bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name not in (MANIFEST_NAME, LOCK_NAME)
+    }
+
+
+def listed(folder: Path) -> list[str]:
+    """The files the manifest says publisher wrote (whatever shape the manifest takes)."""
+    manifest = read_manifest(folder)
+    return sorted(getattr(manifest, "files", manifest))
+
+
+def temps_in(folder: Path) -> list[Path]:
+    """Temporary files left anywhere under ``folder``."""
+    return [path for path in folder.rglob("*") if path.name.endswith(TEMP_SUFFIX)]
+
+
+def test_first_write_creates_everything(tmp_path: Path):
+    """A fresh folder gets every planned file and a manifest listing them."""
+    report = write_outputs(tmp_path / "out", PLAN)
+    assert PLAN == files_in(tmp_path / "out")
+    assert sorted(PLAN) == sorted(report.written)
+    assert sorted(PLAN) == listed(tmp_path / "out")
+
+
+def test_unchanged_files_are_not_rewritten(tmp_path: Path):
+    """A rerun with the same bytes touches nothing: mtimes and inodes stay."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    old = 1_000_000_000
+    for name in PLAN:
+        os.utime(out / name, (old, old))
+    inodes = {name: (out / name).stat().st_ino for name in PLAN}
+    report = write_outputs(out, PLAN)
+    assert ([], sorted(PLAN)) == (report.written, sorted(report.unchanged))
+    assert {name: old for name in PLAN} == {name: (out / name).stat().st_mtime for name in PLAN}
+    assert inodes == {name: (out / name).stat().st_ino for name in PLAN}
+
+
+def test_only_changed_file_is_written(tmp_path: Path):
+    """One changed file is rewritten, the others stay."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    report = write_outputs(out, {**PLAN, "rss.xml": b"<rss>new</rss>"})
+    assert ["rss.xml"] == report.written
+    assert b"<rss>new</rss>" == (out / "rss.xml").read_bytes()
+
+
+def test_removed_topic_files_are_deleted(tmp_path: Path):
+    """A topic that no longer has a feed loses its files and its empty folder."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    smaller = {name: data for name, data in PLAN.items() if not name.startswith("climate/")}
+    report = write_outputs(out, smaller)
+    assert ["climate/rss.xml"] == report.removed
+    assert smaller == files_in(out)
+    assert not (out / "climate").exists()
+    assert sorted(smaller) == listed(out)
+
+
+def test_files_publisher_did_not_write_are_never_touched(tmp_path: Path):
+    """A user's file, even inside a topic folder being removed, stays as it is."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    (out / "climate" / "notes.txt").write_text("mine")
+    (out / "CNAME").write_text("news.example.org")
+    write_outputs(out, {"rss.xml": b"<rss/>"})
+    assert "mine" == (out / "climate" / "notes.txt").read_text()
+    assert "news.example.org" == (out / "CNAME").read_text()
+    assert not (out / "climate" / "rss.xml").exists()
+
+
+def test_corrupt_manifest_deletes_nothing(tmp_path: Path):
+    """With an unreadable manifest, no file is removed: publisher cannot know what it wrote."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    (out / MANIFEST_NAME).write_text("{not json")
+    report = write_outputs(out, {"rss.xml": b"<rss/>"})
+    assert [] == report.removed
+    assert PLAN == files_in(out)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"files": ["../outside.txt"]},
+        {"files": {"../outside.txt": None}},
+        {"files": {"/etc/passwd": None}},
+        {"files": [3, None]},
+        {"files": "rss.xml"},
+        ["../outside.txt"],
+    ],
+)
+def test_manifest_cannot_point_outside(tmp_path: Path, document: object):
+    """A tampered manifest never makes publisher delete outside the output folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "outside.txt").write_text("keep")
+    (out / MANIFEST_NAME).write_text(json.dumps(document))
+    assert [] == listed(out)
+    write_outputs(out, {"rss.xml": b"<rss/>"})
+    assert "keep" == (tmp_path / "outside.txt").read_text()
+
+
+@pytest.mark.parametrize("bad", ["../escape.xml", "/abs.xml", ""])
+def test_plan_cannot_write_outside(tmp_path: Path, bad: str):
+    """A planned path outside the folder is refused before anything is written."""
+    with pytest.raises(OutputError):
+        write_outputs(tmp_path / "out", {"rss.xml": b"x", bad: b"y"})
+    assert not (tmp_path / "out" / "rss.xml").exists()
+    assert not (tmp_path / "escape.xml").exists()
+
+
+def test_leftover_temp_files_are_cleaned(tmp_path: Path):
+    """Temporary files a killed run left are removed; a user's dotfile is not."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    (out / f".rss.xml.abc123{TEMP_SUFFIX}").write_bytes(b"half")
+    (out / "space" / f".rss.xml.zz{TEMP_SUFFIX}").write_bytes(b"half")
+    (out / ".htaccess").write_text("keep")
+    write_outputs(out, PLAN)
+    assert [] == temps_in(out)
+    assert "keep" == (out / ".htaccess").read_text()
+
+
+def test_full_disk_on_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """ENOSPC while flushing: the old file is intact, no temp file is left, a one-line error."""
+    target = tmp_path / "rss.xml"
+    target.write_bytes(b"previous")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OutputError) as raised:
+        write_atomically(target, b"new and longer content")
+    assert b"previous" == target.read_bytes()
+    assert [] == temps_in(tmp_path)
+    assert f"{target}: cannot write: No space left on device" == str(raised.value)
+
+
+def test_full_disk_on_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """ENOSPC while writing the bytes: same guarantees, through write_outputs."""
+    out = tmp_path / "out"
+    write_outputs(out, PLAN)
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle: object) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()  # type: ignore[attr-defined]
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    with pytest.raises(OutputError):
+        write_outputs(out, {**PLAN, "rss.xml": b"<rss>changed</rss>"})
+    assert PLAN == files_in(out)
+    assert [] == temps_in(out)
+
+
+def test_cannot_create_temp_file_is_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A folder refusing new files (as a read-only one does) gives OutputError, not a trace."""
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(OutputError) as raised:
+        write_outputs(tmp_path / "out", PLAN)
+    assert "Permission denied" in str(raised.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_output_folder_is_output_error(tmp_path: Path):
+    """A real read-only folder gives OutputError."""
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        with pytest.raises(OutputError):
+            write_outputs(out, PLAN)
+    finally:
+        out.chmod(0o755)
+
+
+def test_output_path_is_a_file(tmp_path: Path):
+    """--out naming a file is an OutputError, not a crash."""
+    (tmp_path / "out").write_text("a file")
+    with pytest.raises(OutputError) as raised:
+        write_outputs(tmp_path / "out", PLAN)
+    assert str(raised.value).startswith(f"{tmp_path / 'out'}: cannot create folder: ")
+
+
+def test_written_files_follow_umask(tmp_path: Path):
+    """Outputs are world-readable like any file the user writes, not mkstemp's 0600."""
+    write_outputs(tmp_path / "out", PLAN)
+    mode = (tmp_path / "out" / "rss.xml").stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    assert 0o666 & ~umask == mode
+
+
+HOLD_LOCK = """
+import sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+print("locked", flush=True)
+time.sleep(30)
+"""
+
+
+def test_lock_held_by_another_process_times_out(tmp_path: Path):
+    """Another process holding the lock makes us give up after --wait with LockTimeout."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out / LOCK_NAME)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert "locked" == holder.stdout.readline().strip()
+        with pytest.raises(LockTimeout) as raised, locked(out, 0.2):
+            pass
+        assert f"{out}: another publisher run holds the lock (waited 0.2 s)" == str(raised.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_lock_is_released_after_use(tmp_path: Path):
+    """Once a run ends, the next one gets the lock at once."""
+    with locked(tmp_path, 0.1):
+        pass
+    with locked(tmp_path, 0.1):
+        pass
+
+
+def test_manifest_is_widened_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run killed after writing a new file still has it in the manifest, so it can be pruned."""
+    out = tmp_path / "out"
+    write_outputs(out, {"rss.xml": b"<rss/>"})
+    real = output.write_atomically
+    calls: list[str] = []
+
+    def dies_on_second_output(target: Path, data: bytes) -> None:
+        calls.append(target.name)
+        if target.name != MANIFEST_NAME and len(calls) > 2:
+            raise OutputError("killed", path=str(target))
+        real(target, data)
+
+    monkeypatch.setattr(output, "write_atomically", dies_on_second_output)
+    with pytest.raises(OutputError):
+        write_outputs(out, {"rss.xml": b"<rss/>", "a/rss.xml": b"a", "b/rss.xml": b"b"})
+    assert {"rss.xml", "a/rss.xml", "b/rss.xml"} <= set(listed(out))
