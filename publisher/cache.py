@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from publisher import __version__
-from publisher.errors import OutputError
+from publisher.errors import ArticleError, OutputError
 from publisher.output import make_folder, write_atomically
 
 CACHE_FORMAT = 1
 """Raise when the meaning of a cached article changes: normalisation rules, model fields."""
 
 
-@dataclass(frozen=True, slots=True)
-class FileStamp:
-    """What must be equal for a file's cached result to be reused."""
-
-    size: int
-    mtime_ns: int
+FileStamp = tuple[int, int]
+"""A file's size and mtime in nanoseconds: while both hold, its cached result is reused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +30,36 @@ class CachedProblem:
 
     field: str
     message: str
+
+
+def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
+    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime."""
+    try:
+        with os.scandir(content_dir) as entries:
+            stamps = {
+                entry.name: (stat.st_size, stat.st_mtime_ns)
+                for entry in entries
+                if entry.name.endswith(".md") and entry.is_file()
+                for stat in (entry.stat(),)
+            }
+    except FileNotFoundError:
+        raise ArticleError("content folder not found", path=str(content_dir)) from None
+    except NotADirectoryError:
+        raise ArticleError("not a folder", path=str(content_dir)) from None
+    except OSError as error:
+        raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
+    return dict(sorted(stamps.items()))
+
+
+def input_fingerprint(settings: object, content_dir: Path, stamps: Mapping[str, FileStamp]) -> str:
+    """A digest of what a build is made from: the tool, the settings, every file's stamp.
+
+    ``settings`` must have a stable ``repr`` (a frozen config does).
+    """
+    digest = hashlib.sha256(repr((_cache_key(), settings, str(content_dir))).encode())
+    for name, (size, mtime_ns) in stamps.items():
+        digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def cache_file(cache_dir: Path, content_dir: Path) -> Path:
@@ -48,7 +76,6 @@ _ALLOWED_CLASSES = {
     ("publisher.model", "Article"),
     ("publisher.model", "Image"),
     ("publisher.model", "Provider"),
-    ("publisher.cache", "FileStamp"),
     ("publisher.cache", "CachedProblem"),
     ("datetime", "datetime"),
     ("datetime", "timezone"),

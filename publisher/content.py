@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import multiprocessing
 import os
@@ -14,10 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import ftfy
 import yaml
 
-from publisher.cache import CachedProblem, FileStamp, cache_file, read_cache, write_cache
+from publisher.cache import (
+    CachedProblem,
+    FileStamp,
+    cache_file,
+    read_cache,
+    scan_folder,
+    write_cache,
+)
 from publisher.errors import ArticleError
 from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
 from publisher.model import Article, ArticleType, Image, Provider
@@ -32,14 +39,6 @@ _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
 # C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
-_MOJIBAKE_FIXER = ftfy.TextFixerConfig(
-    # Curly quotes, ligatures and full-width forms are the author's choice, not damage.
-    uncurl_quotes=False,
-    fix_latin_ligatures=False,
-    fix_character_width=False,
-    unescape_html=False,
-    explain=False,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,38 +71,22 @@ Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse) while a load parses files."""
 
 
-def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
-    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime."""
-    try:
-        with os.scandir(content_dir) as entries:
-            stamps = {
-                entry.name: FileStamp(stat.st_size, stat.st_mtime_ns)
-                for entry in entries
-                if entry.name.endswith(".md") and entry.is_file()
-                for stat in (entry.stat(),)
-            }
-    except FileNotFoundError:
-        raise ArticleError("content folder not found", path=str(content_dir)) from None
-    except NotADirectoryError:
-        raise ArticleError("not a folder", path=str(content_dir)) from None
-    except OSError as error:
-        raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
-    return dict(sorted(stamps.items()))
-
-
 def load_articles(
     content_dir: Path,
     *,
     cache_dir: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    stamps: Mapping[str, FileStamp] | None = None,
 ) -> LoadResult:
     """Read and normalise every article file of ``content_dir``; bad files become problems.
 
     Files whose size and mtime match the cache are not read again; the rest are parsed in
-    ``workers`` processes when there are many (default: one per core).
+    ``workers`` processes when there are many (default: one per core). ``stamps`` is the
+    folder's :func:`scan_folder`, when the caller has it already.
     """
-    stamps = scan_folder(content_dir)
+    if stamps is None:
+        stamps = scan_folder(content_dir)
     cache_path = cache_file(cache_dir, content_dir) if cache_dir else None
     cached = read_cache(cache_path) if cache_path else {}
     results: dict[str, Article | CachedProblem] = {}
@@ -124,9 +107,10 @@ def load_articles(
             warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []
+    folder = f"{content_dir}{os.sep}"
     for name in stamps:
         result = results[name]
-        path = str(content_dir / name)
+        path = folder + name
         if isinstance(result, CachedProblem):
             problems.append(Problem(path, result.field, result.message))
         else:
@@ -238,7 +222,7 @@ def clean_text(value: str) -> str:
         text = html.unescape(text)
     if not text.isascii():
         if _MOJIBAKE_HINT.search(text):
-            text = ftfy.fix_text(text, _MOJIBAKE_FIXER)
+            text = _repair_mojibake(text)
         text = text.replace("\xad", "")
     if not text.isprintable():
         text = _CONTROL_CHARS.sub("", text)
@@ -261,6 +245,26 @@ def absolute_url(value: str, *, base: str = "", https_only: bool = False) -> str
     authority = url[len(scheme) :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     host = authority.rpartition("@")[2].split(":", 1)[0]
     return url if host.strip(".") else None
+
+
+@functools.cache
+def _mojibake_fixer() -> Callable[[str], str]:
+    # ftfy takes a tenth of a second to import; most runs never need it.
+    import ftfy
+
+    config = ftfy.TextFixerConfig(
+        # Curly quotes, ligatures and full-width forms are the author's choice, not damage.
+        uncurl_quotes=False,
+        fix_latin_ligatures=False,
+        fix_character_width=False,
+        unescape_html=False,
+        explain=False,
+    )
+    return functools.partial(ftfy.fix_text, config=config)
+
+
+def _repair_mojibake(text: str) -> str:
+    return _mojibake_fixer()(text)
 
 
 def _unknown_heat(heat: int | None) -> int | None:

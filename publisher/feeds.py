@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from xml.sax.saxutils import escape, quoteattr
+from html import escape
 
 from feedgen.feed import FeedGenerator
 
@@ -45,6 +45,11 @@ class FeedInfo:
     @property
     def json_url(self) -> str:
         return f"{self.base_url}feed.json"
+
+
+def quoteattr(value: str) -> str:
+    """An XML/HTML attribute value with its quotes."""
+    return f'"{escape(value, quote=True)}"'
 
 
 def last_updated(articles: Sequence[Article]) -> datetime:

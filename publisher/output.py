@@ -58,23 +58,33 @@ def make_folder(folder: Path) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class Manifest:
+    """What the last run wrote: each file with its size and mtime, and what it was made from."""
+
+    files: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    inputs: str = ""
+
+
 def write_outputs(
-    out_dir: Path, outputs: Mapping[str, bytes], *, prune: bool = True
+    out_dir: Path, outputs: Mapping[str, bytes], *, prune: bool = True, inputs: str = ""
 ) -> WriteReport:
     """Make ``out_dir`` hold ``outputs``: each file replaced atomically, only when its bytes change.
 
     Files a previous run wrote (listed in the manifest) and no longer planned are removed when
     ``prune`` is set; files publisher did not write are never touched. The manifest is widened
     before any output is written, so a run killed half-way still knows every file it may have left.
+    ``inputs`` is a fingerprint of what the outputs were made from, for :func:`current_outputs`.
     """
     for relative in outputs:
         _check_relative(relative)
     make_folder(out_dir)
     previous = read_manifest(out_dir)
     planned = sorted(outputs)
-    _remove_leftover_temps(out_dir, {PurePosixPath(p).parent for p in [*previous, *planned]})
-    if not set(planned) <= set(previous):
-        _write_manifest(out_dir, sorted(set(previous) | set(planned)))
+    _remove_leftover_temps(out_dir, {PurePosixPath(p).parent for p in [*previous.files, *planned]})
+    if previous.inputs or not set(planned) <= set(previous.files):
+        widened = {relative: None for relative in planned} | previous.files
+        _write_manifest(out_dir, Manifest(widened))
     report = WriteReport()
     for relative in planned:
         target = out_dir / relative
@@ -83,16 +93,28 @@ def write_outputs(
         else:
             write_atomically(target, outputs[relative])
             report.written.append(relative)
-    stale = sorted(set(previous) - set(planned)) if prune else []
+    stale = sorted(set(previous.files) - set(planned)) if prune else []
     for relative in stale:
         with contextlib.suppress(FileNotFoundError):
             (out_dir / relative).unlink()
             report.removed.append(relative)
         _remove_empty_parents(out_dir, out_dir / relative)
-    kept = planned if prune else sorted(set(previous) | set(planned))
-    if kept != previous:
-        _write_manifest(out_dir, kept)
+    kept = planned if prune else sorted(set(previous.files) | set(planned))
+    final = Manifest({relative: _stamp(out_dir / relative) for relative in kept}, inputs)
+    if final != previous:
+        _write_manifest(out_dir, final)
     return report
+
+
+def current_outputs(out_dir: Path, inputs: str) -> list[str] | None:
+    """The last run's files, when it was made from exactly ``inputs`` and none changed since."""
+    manifest = read_manifest(out_dir)
+    if not inputs or manifest.inputs != inputs:
+        return None
+    for relative, stamp in manifest.files.items():
+        if stamp is None or _stamp(out_dir / relative) != stamp:
+            return None
+    return sorted(manifest.files)
 
 
 def write_atomically(target: Path, data: bytes) -> None:
@@ -118,27 +140,42 @@ def write_atomically(target: Path, data: bytes) -> None:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
 
 
-def read_manifest(out_dir: Path) -> list[str]:
-    """The files a previous run wrote; an unreadable manifest lists none, so nothing is removed."""
+def read_manifest(out_dir: Path) -> Manifest:
+    """What the last run wrote; an unreadable manifest lists nothing, so nothing is removed."""
     try:
-        listed = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    files = listed.get("files") if isinstance(listed, dict) else None
-    if not isinstance(files, list):
-        return []
-    safe: list[str] = []
-    for item in files:
-        if isinstance(item, str):
-            with contextlib.suppress(OutputError):
-                _check_relative(item)
-                safe.append(item)
-    return sorted(set(safe))
+        document = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        listed = document["files"]
+        inputs = document.get("inputs", "")
+        if not isinstance(listed, dict) or not isinstance(inputs, str):
+            return Manifest()
+    except (OSError, ValueError, TypeError, KeyError):
+        return Manifest()
+    files: dict[str, tuple[int, int] | None] = {}
+    for relative, stamp in listed.items():
+        try:
+            _check_relative(relative)
+        except OutputError:
+            continue
+        valid = isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
+        files[relative] = (stamp[0], stamp[1]) if valid else None
+    return Manifest(files, inputs)
 
 
-def _write_manifest(out_dir: Path, files: list[str]) -> None:
-    document = {"generator": "publisher", "files": files}
-    write_atomically(out_dir / MANIFEST_NAME, (json.dumps(document, indent=2) + "\n").encode())
+def _write_manifest(out_dir: Path, manifest: Manifest) -> None:
+    document = {
+        "generator": "publisher",
+        "inputs": manifest.inputs,
+        "files": {relative: manifest.files[relative] for relative in sorted(manifest.files)},
+    }
+    write_atomically(out_dir / MANIFEST_NAME, (json.dumps(document, indent=1) + "\n").encode())
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _check_relative(relative: str) -> None:

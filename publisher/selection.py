@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from slugify import slugify
@@ -33,19 +35,23 @@ def rules_for(
     )
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def canonical_url(url: str) -> str:
     """The URL two copies of one story share: case, trailing slash, fragment and utm_* ignored."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port not in (None, 80, 443):
         host = f"{host}:{parts.port}"
-    query = [
-        (key, value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if not key.lower().startswith("utm_")
-    ]
+    query = parts.query
+    if "utm_" in query.lower():
+        kept = [
+            (key, value)
+            for key, value in parse_qsl(query, keep_blank_values=True)
+            if not key.lower().startswith("utm_")
+        ]
+        query = urlencode(kept)
     # http and https copies of one story are the same story.
-    return urlunsplit(("https", host, parts.path.rstrip("/"), urlencode(query), ""))
+    return urlunsplit(("https", host, parts.path.rstrip("/"), query, ""))
 
 
 def is_selectable(article: Article, rules: Rules) -> bool:
@@ -59,9 +65,9 @@ def is_selectable(article: Article, rules: Rules) -> bool:
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:
     """Newest first; ties broken by URL then path, so the order never depends on file order."""
-    return sorted(
-        articles, key=lambda article: (-article.published_at.timestamp(), article.url, article.path)
-    )
+    by_url = sorted(articles, key=attrgetter("url", "path"))
+    # Sorting is stable, also in reverse: equal dates keep the URL order.
+    return sorted(by_url, key=attrgetter("published_at"), reverse=True)
 
 
 def _preference(article: Article) -> tuple[int, int, float, str]:

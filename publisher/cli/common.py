@@ -8,13 +8,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from publisher.cache import FileStamp, scan_folder
 from publisher.config import Config, load_config
-from publisher.content import LoadResult, load_articles
 from publisher.errors import PublisherError
+
+if TYPE_CHECKING:
+    from publisher.content import LoadResult
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -75,13 +78,32 @@ def load_settings(
     return config
 
 
-def load_content(config: Config, *, use_cache: bool = True, quiet: bool = False) -> LoadResult:
+def scan_content(config: Config) -> dict[str, FileStamp]:
+    """The content folder's files with their stamps, or a one-line failure."""
+    try:
+        return scan_folder(Path(config.content))
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
+
+
+def load_content(
+    config: Config,
+    *,
+    use_cache: bool = True,
+    quiet: bool = False,
+    stamps: dict[str, FileStamp] | None = None,
+) -> LoadResult:
     """Load the articles, with a progress bar on a terminal for long parses."""
+    # Imported here: a no-op `build` never needs the YAML parser and its friends.
+    from publisher.content import load_articles
+
     cache_dir = Path(config.cache_dir) if use_cache else None
     show_progress = not quiet and sys.stderr.isatty()
     with ParseProgress(show_progress) as progress:
         try:
-            return load_articles(Path(config.content), cache_dir=cache_dir, progress=progress)
+            return load_articles(
+                Path(config.content), cache_dir=cache_dir, progress=progress, stamps=stamps
+            )
         except PublisherError as error:
             fail(str(error), EXIT_USAGE)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from publisher.build import plan_feeds, render_feeds
+from publisher.cache import input_fingerprint
 from publisher.cli.common import (
     EXIT_LOCKED,
     EXIT_OUTPUT,
@@ -20,9 +20,11 @@ from publisher.cli.common import (
     load_content,
     load_settings,
     report_problems,
+    scan_content,
 )
+from publisher.config import Config
 from publisher.errors import LockTimeout, OutputError
-from publisher.output import WriteReport, locked, write_outputs
+from publisher.output import WriteReport, current_outputs, locked, write_outputs
 
 
 @click.command()
@@ -57,8 +59,20 @@ def build(
     """
     timings = Timings()
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
+    out_dir = Path(config.out)
     with timings.stage("load"):
-        loaded = load_content(config, use_cache=not no_cache, quiet=quiet or as_json)
+        stamps = scan_content(config)
+        inputs = input_fingerprint(config, Path(config.content), stamps)
+        unchanged = None if no_cache else current_outputs(out_dir, inputs)
+    if unchanged is not None:
+        # Same files, same settings, outputs untouched since: nothing to do.
+        report = WriteReport(unchanged=unchanged)
+        _report_build(as_json, quiet, config, report, timings, files=len(stamps))
+        return
+    from publisher.build import plan_feeds, render_feeds
+
+    with timings.stage("load"):
+        loaded = load_content(config, use_cache=not no_cache, quiet=quiet or as_json, stamps=stamps)
     report_problems(loaded)
     if strict and loaded.problems:
         fail(
@@ -72,29 +86,67 @@ def build(
     if not as_json:
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
+    # A run with problems or warnings is never skipped next time: they are reported again.
+    clean = not loaded.problems and not warnings
     with timings.stage("write"):
-        report = _write(Path(config.out), plan.outputs, wait)
+        report = _write(out_dir, plan.outputs, wait, inputs if clean else "")
+    _report_build(
+        as_json,
+        quiet,
+        config,
+        report,
+        timings,
+        files=loaded.files,
+        loaded=len(loaded.articles),
+        selected=plan.selected,
+        feeds=len(plan.feeds),
+        cache_hits=loaded.cache_hits,
+        skipped=[{"path": p.path, "error": str(p)} for p in loaded.problems],
+        warnings=warnings,
+    )
+
+
+def _report_build(
+    as_json: bool,
+    quiet: bool,
+    config: Config,
+    report: WriteReport,
+    timings: Timings,
+    *,
+    files: int,
+    loaded: int | None = None,
+    selected: int | None = None,
+    feeds: int | None = None,
+    cache_hits: int | None = None,
+    skipped: list[dict[str, str]] | None = None,
+    warnings: list[str] | None = None,
+) -> None:
+    """The summary: one line, or one JSON object with ``--json``."""
     if as_json:
         summary = {
-            "articles": loaded.files,
-            "loaded": len(loaded.articles),
-            "selected": plan.selected,
-            "feeds": len(plan.feeds),
-            "cache_hits": loaded.cache_hits,
-            "skipped": [{"path": p.path, "error": str(p)} for p in loaded.problems],
-            "warnings": warnings,
+            "articles": files,
+            "loaded": loaded,
+            "selected": selected,
+            "feeds": feeds,
+            "cache_hits": cache_hits,
+            "up_to_date": loaded is None,
+            "skipped": skipped or [],
+            "warnings": warnings or [],
             "written": report.written,
             "unchanged": report.unchanged,
             "removed": report.removed,
             "timings": timings.stages,
         }
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-    elif not quiet:
+    elif quiet:
+        return
+    elif loaded is None:
+        click.echo(f"{files} articles read; {config.out} is up to date")
+    else:
         click.echo(
-            f"{loaded.files} articles read, {plan.selected} selected, "
-            f"{len(loaded.problems)} skipped; {len(plan.feeds)} feeds in {config.out}: "
-            f"{len(report.written)} files written, {len(report.unchanged)} unchanged, "
-            f"{len(report.removed)} removed"
+            f"{files} articles read, {selected} selected, {len(skipped or [])} skipped; "
+            f"{feeds} feeds in {config.out}: {len(report.written)} files written, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
         )
 
 
@@ -127,10 +179,10 @@ def check(config_path: Path | None, content: Path | None, as_json: bool) -> None
         sys.exit(EXIT_PROBLEMS)
 
 
-def _write(out_dir: Path, outputs: dict[str, bytes], wait: float) -> WriteReport:
+def _write(out_dir: Path, outputs: dict[str, bytes], wait: float, inputs: str) -> WriteReport:
     try:
         with locked(out_dir, wait):
-            return write_outputs(out_dir, outputs)
+            return write_outputs(out_dir, outputs, inputs=inputs)
     except LockTimeout as error:
         fail(str(error), EXIT_LOCKED)
     except OutputError as error:
