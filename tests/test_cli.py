@@ -313,3 +313,14 @@ def test_installed_entry_point_runs(tmp_path: Path):
         [str(script), "--version"], capture_output=True, text=True, check=False, timeout=30
     )
     assert (0, f"publisher, version {__version__}\n") == (completed.returncode, completed.stdout)
+
+
+@pytest.mark.xfail(
+    reason="--wait accepts a negative number, which filelock takes as 'wait for ever' "
+    "(cli/feeds.py --wait option: type=click.FloatRange(min=0))",
+    strict=True,
+)
+def test_negative_wait_is_a_usage_error(site: Path):
+    """--wait -1 would block for ever on a held lock; it is refused up front."""
+    result = run("build", "--config", str(site), "--wait", "-1")
+    assert 2 == result.exit_code
