@@ -1,0 +1,204 @@
+"""Sending the issue through a real SMTP server (aiosmtpd on localhost)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from click.testing import CliRunner
+
+from publisher.cli import main
+from publisher.cli.digest import EXIT_SEND_FAILED
+from publisher.config import SmtpConfig
+from publisher.errors import SendError
+from publisher.mail import send_message
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Inbox:
+    """What the test server received."""
+
+    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def accept_only(user: str, password: str) -> Any:
+    def authenticate(
+        server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            user.encode(),
+            password.encode(),
+        )
+        # handled=False: aiosmtpd then answers a refusal with 535 (it stays silent otherwise).
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, Inbox]]:
+    """An SMTP server on a free localhost port, plain, no login."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def auth_server() -> Iterator[tuple[int, Inbox]]:
+    """An SMTP server that accepts only user "editor" with password "right"."""
+    inbox = Inbox()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=accept_only("editor", "right"),
+        auth_require_tls=False,
+    )
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
+def write_config(folder: Path, port: int, user: str = "") -> Path:
+    """The repository's config, writing into ``folder``, sending to localhost:``port``."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('content = "content/_news"', f"content = {str(ROOT / 'content/_news')!r}")
+    text = text.replace(
+        'templates = "templates/email"', f"templates = {str(ROOT / 'templates/email')!r}"
+    )
+    text = text.split("[digest.smtp]")[0] + (
+        f'[digest.smtp]\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\nuser = "{user}"\n'
+        'password_env = "TEST_PUBLISHER_SMTP_PASSWORD"\ntimeout = 5\n'
+    )
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def digest(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["digest", "--week", "2026-W47", *args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_send_message_delivers_the_exact_bytes(smtp_server: tuple[int, Inbox]) -> None:
+    """The server receives the message unchanged, from the sender, to the recipients."""
+    port, inbox = smtp_server
+    message = b"Subject: hi\r\nFrom: a@test.example\r\n\r\nline one\r\n.line with a dot\r\n"
+    smtp = SmtpConfig(host="127.0.0.1", port=port, tls="none", timeout=5)
+    send_message(smtp, message, sender="a@test.example", recipients=["b@test.example"])
+    expected = [("a@test.example", ["b@test.example"], message)]
+    assert expected == inbox.messages
+
+
+def test_send_delivers_the_eml(tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """digest --send --to: the message received equals the .eml written."""
+    port, inbox = smtp_server
+    config = write_config(tmp_path, port)
+    code, out, err = digest("--config", str(config), "--send", "--to", "editor@test.example")
+    eml = (tmp_path / "newsletters" / "2026-W47.eml").read_bytes()
+    expected = (0, "", [("news@news.example.org", ["editor@test.example"], eml)])
+    assert expected == (code, err, inbox.messages)
+    assert out.rstrip().endswith("; sent to editor@test.example")
+
+
+def test_send_goes_to_the_list_by_default(tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """Without --to, the envelope recipient is digest.list_address."""
+    port, inbox = smtp_server
+    code, _, _ = digest("--config", str(write_config(tmp_path, port)), "--send")
+    expected = (0, [["readers@news.example.org"]])
+    assert expected == (code, [recipients for _, recipients, _ in inbox.messages])
+
+
+def test_no_send_without_the_flag(tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """Sending is off by default."""
+    port, inbox = smtp_server
+    code, _, _ = digest("--config", str(write_config(tmp_path, port)))
+    expected = (0, [])
+    assert expected == (code, inbox.messages)
+
+
+def test_login_with_password_from_environment(
+    tmp_path: Path, auth_server: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """digest.smtp.user logs in with the password from the named environment variable."""
+    port, inbox = auth_server
+    monkeypatch.setenv("TEST_PUBLISHER_SMTP_PASSWORD", "right")
+    code, _, err = digest("--config", str(write_config(tmp_path, port, user="editor")), "--send")
+    expected = (0, "", 1)
+    assert expected == (code, err, len(inbox.messages))
+
+
+def test_refused_login_is_one_line_and_keeps_the_files(
+    tmp_path: Path, auth_server: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong password: one line naming the failure, exit 6, the files are written."""
+    port, inbox = auth_server
+    monkeypatch.setenv("TEST_PUBLISHER_SMTP_PASSWORD", "wrong")
+    code, _, err = digest("--config", str(write_config(tmp_path, port, user="editor")), "--send")
+    expected = (EXIT_SEND_FAILED, 1, [], True)
+    assert expected == (
+        code,
+        len(err.splitlines()),
+        inbox.messages,
+        (tmp_path / "newsletters" / "2026-W47.eml").is_file(),
+    )
+    assert err.startswith(f"publisher: error: not sent: 127.0.0.1:{port}: login refused")
+
+
+def test_unreachable_server_is_one_line_and_keeps_the_files(tmp_path: Path) -> None:
+    """Nothing listening: one line, exit 6, the files are written."""
+    port = free_port()
+    code, _, err = digest("--config", str(write_config(tmp_path, port)), "--send")
+    expected = (EXIT_SEND_FAILED, 1, True)
+    assert expected == (
+        code,
+        len(err.splitlines()),
+        (tmp_path / "newsletters" / "2026-W47.html").is_file(),
+    )
+    assert err.startswith(f"publisher: error: not sent: 127.0.0.1:{port}: cannot connect: ")
+
+
+def test_missing_password_variable_is_a_send_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user with no password in the environment fails before connecting, naming the variable."""
+    smtp = SmtpConfig(host="127.0.0.1", port=free_port(), user="editor", password_env="NOPE_PW")
+    with pytest.raises(SendError, match="NOPE_PW is not set"):
+        send_message(smtp, b"x", sender="a@test.example", recipients=["b@test.example"])
+
+
+def test_starttls_refused_by_a_plain_server(smtp_server: tuple[int, Inbox]) -> None:
+    """tls = starttls never falls back to plain text when the server cannot upgrade."""
+    port, inbox = smtp_server
+    smtp = SmtpConfig(host="127.0.0.1", port=port, tls="starttls", timeout=5)
+    with pytest.raises(SendError, match="STARTTLS"):
+        send_message(smtp, b"x", sender="a@test.example", recipients=["b@test.example"])
+    nothing: list[object] = []
+    assert nothing == inbox.messages
