@@ -58,13 +58,16 @@ def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPl
             tuple(select(articles, rules_for(None, config.selection, config.topics))),
         )
     ]
-    chosen: dict[str, list[Article]] = {}
-    for name, tagged in articles_by_topic(articles).items():
-        picked = select(tagged, rules_for(name, config.selection, config.topics))
-        if picked:
-            chosen[name] = picked
-    topics, warnings = assign_slugs(chosen)
+    by_topic = articles_by_topic(articles)
+    # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
+    # when another topic with a clashing name gains or loses articles.
+    topics, warnings = assign_slugs(by_topic)
     for topic in topics:
+        chosen = select(
+            by_topic[topic.name], rules_for(topic.name, config.selection, config.topics)
+        )
+        if not chosen:
+            continue
         info = FeedInfo(
             title=f"{site.title}: {topic.name}",
             description=f"{site.description}: {topic.name}",
@@ -72,7 +75,7 @@ def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPl
             base_url=f"{base}{topic.slug}/",
             language=site.language,
         )
-        plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen[topic.name])))
+        plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen)))
     return plans, warnings
 
 

@@ -38,6 +38,7 @@ MAX_NODES = 20_000
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
 # C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
+_CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
 
 
@@ -179,10 +180,16 @@ def parse_article(data: bytes, path: str) -> Article:
         front_matter = split_front_matter(text)
     except NotFrontMatter as error:
         raise ArticleError(str(error), path=path) from None
+    if not front_matter.isprintable():
+        # Stray control characters are damage, not meaning; YAML would reject the whole file.
+        front_matter = _CONTROL_IN_YAML.sub("", front_matter)
     try:
         raw = parse_yaml(front_matter)
     except yaml.YAMLError as error:
         raise ArticleError(_describe_yaml_error(error), path=path) from None
+    except (ValueError, OverflowError) as error:
+        # PyYAML builds timestamps eagerly: 2024-02-30 fails inside the parser.
+        raise ArticleError(f"impossible value: {error}", path=path) from None
     except RecursionError:
         raise ArticleError("front matter is nested too deeply", path=path) from None
     if not isinstance(raw, dict):
@@ -352,7 +359,10 @@ class _Fields:
             raise self.fail(field, f"expected a date and time, got {_kind(value)}")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise self.fail(field, f"out of range: {value.isoformat()}") from None
 
     def integer(self, field: str) -> int | None:
         value = self.raw.get(field)

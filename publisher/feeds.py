@@ -20,6 +20,8 @@ from publisher.model import Article
 
 GENERATOR_URI = "https://pypi.org/project/publisher/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RSS_TYPE = "application/rss+xml"
+ATOM_TYPE = "application/atom+xml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +61,14 @@ def last_updated(articles: Sequence[Article]) -> datetime:
 
 def render_rss(info: FeedInfo, articles: Sequence[Article]) -> bytes:
     """An RSS 2.0 document of ``articles`` in the given order."""
-    feed = _feed_generator(info, articles, info.rss_url, "application/rss+xml")
+    feed = _feed_generator(info, articles, info.rss_url, RSS_TYPE)
     rss: bytes = feed.rss_str(pretty=True)
     return rss
 
 
 def render_atom(info: FeedInfo, articles: Sequence[Article]) -> bytes:
     """An Atom 1.0 document of ``articles`` in the given order."""
-    feed = _feed_generator(info, articles, info.atom_url, "application/atom+xml")
+    feed = _feed_generator(info, articles, info.atom_url, ATOM_TYPE)
     atom: bytes = feed.atom_str(pretty=True)
     return atom
 
@@ -89,18 +91,21 @@ def _feed_generator(
     feed.link(href=self_url, rel="self", type=self_type)
     feed.link(href=info.home, rel="alternate", type="text/html")
     for article in articles:
-        _add_entry(feed, article)
+        _add_entry(feed, article, rss=self_type == RSS_TYPE)
     return feed
 
 
-def _add_entry(feed: FeedGenerator, article: Article) -> None:
+def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
     entry = feed.add_entry(order="append")
     entry.id(article.url)
     entry.guid(article.url, permalink=True)
     entry.title(article.title)
     entry.link(href=article.url, rel="alternate", type="text/html")
-    if article.excerpt:
-        entry.summary(article.excerpt)
+    if article.excerpt and rss:
+        # RSS descriptions are HTML: plain text must be escaped once more to read as text.
+        entry.description(escape(article.excerpt, quote=False))
+    elif article.excerpt:
+        entry.summary(article.excerpt, type="text")
     entry.published(article.published_at)
     entry.updated(article.published_at)
     if article.provider:
@@ -117,7 +122,8 @@ def _add_entry(feed: FeedGenerator, article: Article) -> None:
             media["type"] = image_type
         if image.width and image.height:
             media["width"], media["height"] = str(image.width), str(image.height)
-        entry.media.content(media)
+        # group=None: feedgen would wrap it in a one-child media:group, which validators reject.
+        entry.media.content(media, group=None)
 
 
 def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:

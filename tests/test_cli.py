@@ -1,5 +1,4 @@
 # House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
-# ruff: noqa: SIM300
 """The command line: help, exit codes, one-line errors, the JSON report, the lock."""
 
 from __future__ import annotations
@@ -288,11 +287,6 @@ def test_lock_held_by_another_process_exits_4(site: Path, tmp_path: Path):
     assert_no_traceback(result)
 
 
-@pytest.mark.xfail(
-    reason="PyYAML's ValueError for 2024-02-30 escapes content.py and crashes the run "
-    "(see test_content.py::test_impossible_date_is_a_problem_not_a_crash)",
-    strict=True,
-)
 def test_impossible_date_never_shows_a_traceback(site: Path, write_article: WriteArticle):
     """A file with an impossible date is one problem line, not a crash of the whole run."""
     write_article(
@@ -315,11 +309,6 @@ def test_installed_entry_point_runs(tmp_path: Path):
     assert (0, f"publisher, version {__version__}\n") == (completed.returncode, completed.stdout)
 
 
-@pytest.mark.xfail(
-    reason="--wait accepts a negative number, which filelock takes as 'wait for ever' "
-    "(cli/feeds.py --wait option: type=click.FloatRange(min=0))",
-    strict=True,
-)
 def test_negative_wait_is_a_usage_error(site: Path):
     """--wait -1 would block for ever on a held lock; it is refused up front."""
     result = run("build", "--config", str(site), "--wait", "-1")

@@ -1,6 +1,6 @@
 # House style is `expected == actual` (GUIDE, habit 7), which ruff's SIM300 calls Yoda;
 # RUF001: the test data is made of look-alike characters on purpose.
-# ruff: noqa: SIM300, RUF001
+# ruff: noqa: RUF001
 """Reading article files: every input variant becomes a clean Article or one problem line."""
 
 from __future__ import annotations
@@ -163,11 +163,6 @@ def test_unreadable_file_is_a_problem(tmp_path: Path):
     assert str(raised.value).startswith(f"{folder}: cannot read: ")
 
 
-@pytest.mark.xfail(
-    reason="a raw control character makes the YAML invalid and the whole file is skipped; "
-    "the issue says such characters are removed (content.py:99, strip them before parse_yaml)",
-    strict=True,
-)
 def test_raw_control_character_is_removed_not_fatal():
     """A scraped title with a raw vertical tab still loads, the character removed."""
     data = front(title='"Tab\x0bbed title"')
@@ -363,12 +358,6 @@ def test_unparseable_date_is_a_problem(raw: str, expected: str):
     assert parse(front(publishedDateTime=raw), "a.md").startswith(expected)
 
 
-@pytest.mark.xfail(
-    reason="PyYAML's timestamp constructor raises ValueError/OverflowError, which escape "
-    "parse_article as a traceback (content.py:105, catch ValueError and OverflowError "
-    "around parse_yaml; content.py:253, guard astimezone against OverflowError)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "raw",
     [

@@ -1,5 +1,4 @@
 # House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
-# ruff: noqa: SIM300
 """The real corpus from ../shared: every file loads or says why, and the counts are pinned."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 # House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
-# ruff: noqa: SIM300
 """Feeds as real clients see them: feedparser, the W3C validator, byte-for-byte reruns."""
 
 from __future__ import annotations
@@ -124,11 +123,6 @@ def test_lead_image_is_media_content_with_size(
     ]
 
 
-@pytest.mark.xfail(
-    reason="feedgen's media extension wraps each media:content in a one-child media:group, which "
-    "the W3C validator calls an error (feeds.py:115: entry.media.content(media, group=None))",
-    strict=True,
-)
 @pytest.mark.parametrize("render", [render_rss, render_atom])
 def test_media_content_is_not_wrapped_in_a_single_group(
     render: Callable[..., bytes], selection: list[Article]
@@ -138,12 +132,6 @@ def test_media_content_is_not_wrapped_in_a_single_group(
     assert [] == root.findall(f".//{MEDIA}group")
 
 
-@pytest.mark.xfail(
-    reason="the plain-text excerpt goes into RSS <description> unescaped for HTML, so readers "
-    "parse it as HTML: '<angle>' vanishes, '<b>' turns bold, a '<script>' is live markup "
-    "(feeds.py:98, pass html.escape(article.excerpt) to entry.summary for RSS only)",
-    strict=True,
-)
 def test_rss_excerpt_with_markup_like_text_reads_back_as_text(make_article: MakeArticle):
     """An excerpt that merely looks like markup reaches an RSS reader as the same text."""
     article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
@@ -292,10 +280,6 @@ def corpus_config(url: str) -> Config:
     return Config(site=SiteConfig(title="Corpus", url=url, link="https://example.org/"))
 
 
-@pytest.mark.xfail(
-    reason="one-child media:group is a validator error (feeds.py:115, pass group=None)",
-    strict=True,
-)
 def test_sample_site_validates(validate: Validate, tmp_path: Path):
     """The sample site's feeds: 0 errors, 0 warnings."""
     config = sample_config()
@@ -306,10 +290,6 @@ def test_sample_site_validates(validate: Validate, tmp_path: Path):
     assert set() == warning_texts(results)
 
 
-@pytest.mark.xfail(
-    reason="one-child media:group is a validator error (feeds.py:115, pass group=None)",
-    strict=True,
-)
 @pytest.mark.parametrize("name", ["artificial-intelligence", "microsoft-power-apps"])
 def test_real_corpus_validates(name: str, corpus: Path, validate: Validate, tmp_path: Path):
     """Both real corpora: 0 errors and 0 warnings in every feed."""
@@ -383,10 +363,6 @@ def test_hostile_text_round_trips(render: Callable[..., bytes], make_article: Ma
     assert "Bell and escape" == feed.entries[1].title
 
 
-@pytest.mark.xfail(
-    reason="one-child media:group is a validator error (feeds.py:115, pass group=None)",
-    strict=True,
-)
 def test_hostile_input_has_no_validator_errors(
     validate: Validate, make_article: MakeArticle, tmp_path: Path
 ):

@@ -1,5 +1,4 @@
 # House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
-# ruff: noqa: SIM300
 """Writing the output folder: atomic, changed-only, pruning only what publisher wrote."""
 
 from __future__ import annotations

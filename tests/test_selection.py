@@ -1,5 +1,4 @@
 # House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
-# ruff: noqa: SIM300
 """Selection: which articles go into a feed, which copy of a story wins, and topic slugs."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from publisher.output import WriteReport, current_outputs, locked, write_outputs
 @click.option("--strict", is_flag=True, help="Treat a bad article file as fatal: write nothing.")
 @click.option(
     "--wait",
-    type=float,
+    type=click.FloatRange(min=0),
     default=60.0,
     show_default=True,
     help="Seconds to wait for another run's lock.",
