@@ -1,0 +1,168 @@
+"""Benchmark publisher on generated corpora, beside Hugo doing the same job when it is installed.
+
+For each size N it generates N articles (make_articles.py, seeded), then times:
+cold build (no cache, no outputs), no-op rerun, a rerun after one file changed, the weekly
+digest on a warm cache, and Hugo's build of per-topic RSS and Atom feeds. Each case reports the
+median wall time of its runs and the peak RSS summed over the whole process tree.
+
+Usage: python bench/run.py [N ...] [--work DIR] [--runs K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DIGEST_WEEK = "2024-W10"
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_rss_mib: float
+
+
+def measure(command: list[str], cwd: Path | None = None) -> Measurement:
+    """Run ``command``; its wall time and the peak RSS of it and all its descendants."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kib(process.pid))
+            done.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, stderr = process.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({process.returncode}): {stderr.decode()[-500:]}")
+    return Measurement(seconds, peak / 1024)
+
+
+def _tree_rss_kib(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid = int(entry.name)
+        children.setdefault(int(fields["PPid"]), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def median_of(runs: int, prepare: Callable[[int], None], command: list[str]) -> Measurement:
+    results = []
+    for run in range(runs):
+        prepare(run)
+        results.append(measure(command))
+    return Measurement(
+        statistics.median(r.seconds for r in results), max(r.peak_rss_mib for r in results)
+    )
+
+
+def bench_size(count: int, work: Path, runs: int, hugo: str | None) -> dict[str, Measurement]:
+    corpus = work / f"corpus-{count}"
+    if not corpus.is_dir():
+        subprocess.run(
+            [sys.executable, str(HERE / "make_articles.py"), str(count), str(corpus)], check=True
+        )
+    site = work / f"site-{count}"
+    site.mkdir(parents=True, exist_ok=True)
+    config = site / "config.toml"
+    config.write_text(
+        f'content = "{corpus}"\nout = "feeds"\ncache_dir = "cache"\n'
+        '[site]\nurl = "https://bench.example.org/feeds/"\n'
+        '[digest]\nout = "newsletters"\narchive = "_newsletters"\n'
+        'unsubscribe_url = "https://bench.example.org/unsubscribe"\n'
+        'postal_address = "1 Bench Street, Example City"\n'
+    )
+    publisher = [sys.executable, "-m", "publisher"]
+    build = [*publisher, "build", "--config", str(config), "-q"]
+
+    def clean(_: int) -> None:
+        shutil.rmtree(site / "feeds", ignore_errors=True)
+        shutil.rmtree(site / "cache", ignore_errors=True)
+
+    results = {"cold build": median_of(runs, clean, build)}
+    results["no-op rerun"] = median_of(runs, lambda _: None, build)
+    changed = sorted(corpus.glob("*.md"))[count // 2]
+    original = changed.read_bytes()
+
+    def change_one(run: int) -> None:
+        changed.write_bytes(original.replace(b'title: "', f'title: "Edit {run}: '.encode(), 1))
+
+    results["one file changed"] = median_of(runs, change_one, build)
+    changed.write_bytes(original)
+    measure(build)
+    digest = [*publisher, "digest", "--config", str(config), "--week", DIGEST_WEEK]
+    results["digest --week (warm)"] = median_of(runs, lambda _: None, digest)
+    if hugo:
+        results["hugo"] = bench_hugo(hugo, corpus, work / f"hugo-{count}", runs)
+    return results
+
+
+def bench_hugo(hugo: str, corpus: Path, site: Path, runs: int) -> Measurement:
+    """Hugo on the same corpus: per-topic RSS and Atom, 50 newest with quality >= 50."""
+    if not site.is_dir():
+        shutil.copytree(HERE / "hugo", site)
+        news = site / "content" / "news"
+        news.mkdir(parents=True)
+        for article in corpus.glob("*.md"):
+            os.link(article, news / article.name)
+
+    def clean(_: int) -> None:
+        shutil.rmtree(site / "public", ignore_errors=True)
+        shutil.rmtree(site / "resources", ignore_errors=True)
+
+    return median_of(runs, clean, [hugo, "--quiet", "-s", str(site), "-d", str(site / "public")])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000, 50000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/publisher-bench"))
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    hugo = shutil.which("hugo")
+    print(f"publisher on {os.cpu_count()} cores; Hugo: {hugo or 'not installed'}")
+    print("\n| case | N | median s | peak RSS MiB (tree) | vs Hugo |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for count in args.sizes:
+        results = bench_size(count, args.work, args.runs, hugo)
+        reference = results.get("hugo")
+        for case, result in results.items():
+            ratio = f"{result.seconds / reference.seconds:.2f}x" if reference else "-"
+            seconds, memory = f"{result.seconds:.3f}", f"{result.peak_rss_mib:.0f}"
+            print(f"| {case} | {count:,} | {seconds} | {memory} | {ratio} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
