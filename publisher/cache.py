@@ -112,7 +112,7 @@ def write_cache(path: Path, entries: Entries) -> str | None:
     """Store the entries atomically; a cache that cannot be written is a warning, not a failure."""
     try:
         make_folder(path.parent)
-        write_atomically(path, pickle.dumps((_cache_key(), entries), protocol=5))
+        write_atomically(path, pickle.dumps((_cache_key(), entries), protocol=5), durable=False)
     except OutputError as error:
         return f"parse cache not saved: {error}"
     return None

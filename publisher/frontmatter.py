@@ -30,27 +30,23 @@ import yaml
 SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_CLOSING_LINE = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\n|$)")
+
+
 class NotFrontMatter(ValueError):
     """The text does not start with a ``---`` fenced block."""
 
 
 def split_front_matter(text: str) -> str:
     """The YAML between the opening ``---`` line and the next ``---`` (or ``...``) line."""
-    if not text.startswith("---"):
-        raise NotFrontMatter("the file does not start with a '---' line")
     first_break = text.find("\n")
-    if first_break < 0 or text[3:first_break].strip():
+    if not text.startswith("---") or first_break < 0 or text[3:first_break].strip():
         raise NotFrontMatter("the file does not start with a '---' line")
     start = first_break + 1
-    position = start
-    while True:
-        end = text.find("\n", position)
-        line = text[position:] if end < 0 else text[position:end]
-        if line.rstrip() in ("---", "..."):
-            return text[start:position]
-        if end < 0:
-            raise NotFrontMatter("no closing '---' line after the front matter")
-        position = end + 1
+    match = _CLOSING_LINE.search(text, first_break)
+    if match is None:
+        raise NotFrontMatter("no closing '---' line after the front matter")
+    return text[start : match.start() + 1]
 
 
 class _Unsupported(Exception):

@@ -117,8 +117,12 @@ def current_outputs(out_dir: Path, inputs: str) -> list[str] | None:
     return sorted(manifest.files)
 
 
-def write_atomically(target: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``target``, flush it, then rename it over."""
+def write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to a temporary file beside ``target``, flush it, then rename it over.
+
+    ``durable`` also waits for the disk (fsync), so a power cut cannot leave an empty file;
+    a cache, which is checked on reading, can skip that wait.
+    """
     make_folder(target.parent)
     try:
         handle, temp_path = tempfile.mkstemp(
@@ -130,7 +134,8 @@ def write_atomically(target: Path, data: bytes) -> None:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         temp = Path(temp_path)
         temp.chmod(0o666 & ~_umask())
         temp.replace(target)

@@ -60,7 +60,7 @@ def build(
     timings = Timings()
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
     out_dir = Path(config.out)
-    with timings.stage("load"):
+    with timings.stage("scan"):
         stamps = scan_content(config)
         inputs = input_fingerprint(config, Path(config.content), stamps)
         unchanged = None if no_cache else current_outputs(out_dir, inputs)
