@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import functools
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from slugify import slugify
 
 from publisher.config import SelectionConfig, TopicRule
 from publisher.model import Article, Topic
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOST_SPECIALS = frozenset("@:[]\\")
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,19 @@ def rules_for(
 @functools.lru_cache(maxsize=1 << 17)
 def canonical_url(url: str) -> str:
     """The URL two copies of one story share: case, trailing slash, fragment and utm_* ignored."""
+    scheme, separator, rest = url.partition("://")
+    location, question, query = rest.partition("#")[0].partition("?")
+    host, slash, path = location.partition("/")
+    if (
+        separator
+        and scheme.lower() in ("http", "https")
+        and not _HOST_SPECIALS & set(host)
+        and "utm_" not in query.lower()
+    ):
+        # The common case, a plain host, without urllib's general parser.
+        return (
+            f"https://{host.lower()}{(slash + path).rstrip('/')}{question if query else ''}{query}"
+        )
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.port not in (None, 80, 443):
@@ -65,16 +83,19 @@ def is_selectable(article: Article, rules: Rules) -> bool:
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:
     """Newest first; ties broken by URL then path, so the order never depends on file order."""
-    by_url = sorted(articles, key=attrgetter("url", "path"))
-    # Sorting is stable, also in reverse: equal dates keep the URL order.
-    return sorted(by_url, key=attrgetter("published_at"), reverse=True)
+    return sorted(articles, key=_newest_first)
 
 
-def _preference(article: Article) -> tuple[int, int, float, str]:
+def _newest_first(article: Article) -> tuple[int, str, str]:
+    age = (EPOCH - article.published_at) // MICROSECOND  # exact, unlike a float timestamp
+    return age, article.url, article.path
+
+
+def _preference(article: Article) -> tuple[int, int, datetime, str]:
     return (
         article.quality if article.quality is not None else -1,
         article.heat if article.heat is not None else -1,
-        article.published_at.timestamp(),
+        article.published_at,
         article.path,
     )
 
@@ -93,7 +114,7 @@ def deduplicate(articles: Iterable[Article]) -> list[Article]:
 def select(articles: Iterable[Article], rules: Rules) -> list[Article]:
     """The feed's articles: selectable, deduplicated, newest first, at most ``limit``."""
     chosen = deduplicate(article for article in articles if is_selectable(article, rules))
-    return newest_first(chosen)[: rules.limit]
+    return heapq.nsmallest(rules.limit, chosen, key=_newest_first)
 
 
 def assign_slugs(names: Iterable[str]) -> tuple[list[Topic], list[str]]:

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -209,3 +212,52 @@ def test_unsluggable_name_gets_a_fallback():
     """A name made only of symbols still gets a usable slug."""
     topics, _ = assign_slugs(["🤖"])
     assert "topic" == topics[0].slug
+
+
+def _canonical_by_urllib(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port not in (None, 80, 443):
+        host = f"{host}:{parts.port}"
+    query = parts.query
+    if "utm_" in query.lower():
+        kept = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(key, value) for key, value in kept if key[:4].lower() != "utm_"])
+    return urlunsplit(("https", host, parts.path.rstrip("/"), query, ""))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Example.COM/a/",
+        "HTTP://example.com",
+        "https://example.com?a=1",
+        "https://example.com/a?",
+        "https://example.com/a/?b=1#c",
+        "https://example.com/a?b=/c/",
+        "https://example.com/a:b/",
+        "https://user@example.com/a",
+        "https://[::1]/a",
+        "http://example.com:80/a",
+        "https://example.com/watch?v=x&UTM_medium=y",
+    ],
+)
+def test_canonical_url_shortcut_agrees_with_urllib(url: str):
+    """The string-splitting shortcut gives what the general urllib route gives."""
+    assert _canonical_by_urllib(url) == canonical_url(url)
+
+
+def test_canonical_url_agrees_with_urllib_on_real_urls():
+    """Every URL of the real corpus has the same canonical form by either route."""
+    corpus = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("../shared/corpus is not here")
+    urls = {
+        url
+        for path in corpus.glob("*/_news/*.md")
+        for url in re.findall(r'Url: "([^"]+)"', path.read_text(encoding="utf-8-sig"))
+    }
+    assert len(urls) > 300
+    assert [_canonical_by_urllib(u) for u in sorted(urls)] == [
+        canonical_url(u) for u in sorted(urls)
+    ]

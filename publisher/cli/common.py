@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -101,11 +102,14 @@ def load_content(
     show_progress = not quiet and sys.stderr.isatty()
     with ParseProgress(show_progress) as progress:
         try:
-            return load_articles(
+            loaded = load_articles(
                 Path(config.content), cache_dir=cache_dir, progress=progress, stamps=stamps
             )
         except PublisherError as error:
             fail(str(error), EXIT_USAGE)
+    # The articles live until the process ends: keep the cyclic collector from rescanning them.
+    gc.freeze()
+    return loaded
 
 
 class ParseProgress:
