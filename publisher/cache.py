@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
 import os
 import pickle
 import sys
@@ -14,7 +14,8 @@ from typing import Any
 
 from publisher import __version__
 from publisher.errors import ArticleError, OutputError
-from publisher.output import make_folder, write_atomically
+from publisher.model import Article
+from publisher.output import make_folder, remove_leftover_temps, write_atomically
 
 CACHE_FORMAT = 1
 """Raise when the meaning of a cached article changes: normalisation rules, model fields."""
@@ -93,26 +94,86 @@ class _CacheUnpickler(pickle.Unpickler):
 
 
 Entries = dict[str, tuple[FileStamp, Any]]
-"""File name → (its stamp, an :class:`Article` without its path, or a :class:`CachedProblem`)."""
+"""File name → (its stamp, an :class:`Article`, or a :class:`CachedProblem`)."""
+
+DELTA_SHARE = 0.1
+"""A delta may hold up to this share of the entries before the whole cache is rewritten."""
+
+
+class ParseCache:
+    """The cached entries of one content folder: a base file plus a small delta of changes.
+
+    Rewriting tens of thousands of entries because one file changed would cost more than the
+    change; changes go to a delta file until it outgrows :data:`DELTA_SHARE` of the base.
+    A missing, corrupt or foreign file (another version, another base) reads as empty.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.delta_path = path.with_suffix(".delta.pickle")
+        self.base, base_stamp = _read_entries(path, expected_base=None)
+        self.delta: Entries = {}
+        if self.base:
+            self.delta, _ = _read_entries(self.delta_path, expected_base=base_stamp)
+        self.base_stamp = base_stamp
+
+    def get(self, name: str, stamp: FileStamp) -> Any:
+        """The cached article or problem of a file, when its stamp still matches."""
+        entry = self.delta.get(name) or self.base.get(name)
+        if entry is not None and entry[0] == stamp and type(entry[1]) in (Article, CachedProblem):
+            return entry[1]
+        return None
+
+    def entries(self) -> Entries:
+        return self.base | self.delta
+
+    def save(self, entries: Entries) -> str | None:
+        """Store ``entries`` (the whole folder); a failure is a warning, not an error."""
+        changed = {
+            name: entry
+            for name, entry in entries.items()
+            if name not in self.base or self.base[name][0] != entry[0]
+        }
+        removed = len(self.base.keys() - entries.keys())
+        try:
+            make_folder(self.path.parent)
+            remove_leftover_temps(self.path.parent)
+            if self.base and len(changed) + removed <= DELTA_SHARE * len(entries):
+                if changed != self.delta:
+                    _write_entries(self.delta_path, changed, base=self.base_stamp)
+            else:
+                _write_entries(self.path, entries, base=None)
+                with contextlib.suppress(FileNotFoundError):
+                    self.delta_path.unlink()
+        except (OutputError, OSError) as error:
+            return f"parse cache not saved: {error}"
+        return None
 
 
 def read_cache(path: Path) -> Entries:
-    """The cached entries, or none when the file is missing, corrupt or from another version."""
+    """Every entry the cache at ``path`` holds, base and delta together."""
+    return ParseCache(path).entries()
+
+
+def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries, FileStamp | None]:
     try:
-        data = path.read_bytes()
-        key, entries = _CacheUnpickler(io.BytesIO(data)).load()
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            key, base, entries = _CacheUnpickler(stream).load()
     except Exception:
-        return {}
-    if key != _cache_key() or not isinstance(entries, dict):
-        return {}
-    return entries
+        return {}, None
+    if key != _cache_key() or base != expected_base or not isinstance(entries, dict):
+        return {}, None
+    # Only what save() writes: anything else is a foreign or damaged cache's, and ignored.
+    valid = {
+        name: entry
+        for name, entry in entries.items()
+        if type(entry) is tuple and len(entry) == 2 and type(entry[0]) is tuple
+    }
+    return valid, (status.st_size, status.st_mtime_ns)
 
 
-def write_cache(path: Path, entries: Entries) -> str | None:
-    """Store the entries atomically; a cache that cannot be written is a warning, not a failure."""
-    try:
-        make_folder(path.parent)
-        write_atomically(path, pickle.dumps((_cache_key(), entries), protocol=5), durable=False)
-    except OutputError as error:
-        return f"parse cache not saved: {error}"
-    return None
+def _write_entries(path: Path, entries: Entries, base: FileStamp | None) -> None:
+    # A cache is checked when read, so it need not wait for the disk.
+    data = pickle.dumps((_cache_key(), base, entries), protocol=5)
+    write_atomically(path, data, durable=False)

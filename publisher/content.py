@@ -22,10 +22,9 @@ import yaml
 from publisher.cache import (
     CachedProblem,
     FileStamp,
+    ParseCache,
     cache_file,
-    read_cache,
     scan_folder,
-    write_cache,
 )
 from publisher.errors import ArticleError
 from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
@@ -114,23 +113,22 @@ def _load_articles(
 ) -> LoadResult:
     if stamps is None:
         stamps = scan_folder(content_dir)
-    cache_path = cache_file(cache_dir, content_dir) if cache_dir else None
-    cached = read_cache(cache_path) if cache_path else {}
+    cache = ParseCache(cache_file(cache_dir, content_dir)) if cache_dir else None
     results: dict[str, Article | CachedProblem] = {}
     todo: list[str] = []
     for name, stamp in stamps.items():
-        hit = cached.get(name)
-        if hit is not None and hit[0] == stamp:
-            results[name] = hit[1]
-        else:
+        hit = cache.get(name, stamp) if cache else None
+        if hit is None:
             todo.append(name)
+        else:
+            results[name] = hit
     results.update(_parse_files(content_dir, todo, workers, progress))
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     warnings: list[str] = []
-    if cache_path and (todo or len(cached) != len(stamps)):
+    if cache and (todo or not cache.base.keys() <= stamps.keys()):
         entries = {name: (stamps[name], results[name]) for name in stamps}
-        if warning := write_cache(cache_path, entries):
+        if warning := cache.save(entries):
             warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []

@@ -81,7 +81,8 @@ def write_outputs(
     make_folder(out_dir)
     previous = read_manifest(out_dir)
     planned = sorted(outputs)
-    _remove_leftover_temps(out_dir, {PurePosixPath(p).parent for p in [*previous.files, *planned]})
+    for folder in {PurePosixPath(p).parent for p in [*previous.files, *planned]}:
+        remove_leftover_temps(out_dir / folder)
     if previous.inputs or not set(planned) <= set(previous.files):
         widened = {relative: None for relative in planned} | previous.files
         _write_manifest(out_dir, Manifest(widened))
@@ -208,12 +209,11 @@ def _remove_empty_parents(out_dir: Path, path: Path) -> None:
         folder = folder.parent
 
 
-def _remove_leftover_temps(out_dir: Path, folders: set[PurePosixPath]) -> None:
-    """Temporary files a killed run left behind; only ours, by their suffix."""
-    for folder in folders:
-        for leftover in (out_dir / folder).glob(f".*{TEMP_SUFFIX}"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+def remove_leftover_temps(folder: Path) -> None:
+    """Temporary files a killed run left in ``folder``; only ours, known by their suffix."""
+    for leftover in folder.glob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
 
 
 @functools.cache
