@@ -7,7 +7,7 @@ import hashlib
 import os
 import pickle
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,3 +177,42 @@ def _write_entries(path: Path, entries: Entries, base: FileStamp | None) -> None
     # A cache is checked when read, so it need not wait for the disk.
     data = pickle.dumps((_cache_key(), base, entries), protocol=5)
     write_atomically(path, data, durable=False)
+
+
+class InlineCache:
+    """Inlined newsletter HTML by the hash of what went in: rerunning an issue skips premailer.
+
+    Inlining is a pure function of the rendered HTML, the template name and the library
+    versions, so a stored result is exactly what inlining again would give.
+    """
+
+    KEEP = 16
+
+    def __init__(self, cache_dir: Path, inline: Callable[[str, str], str]) -> None:
+        self.cache_dir = cache_dir
+        self.inline = inline
+
+    def __call__(self, html: str, source: str) -> str:
+        key = hashlib.sha256(repr((_cache_key(), _premailer_version(), source, html)).encode())
+        path = self.cache_dir / f"inlined-{key.hexdigest()[:32]}.html"
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            pass
+        inlined = self.inline(html, source)
+        with contextlib.suppress(OutputError, OSError):
+            make_folder(self.cache_dir)
+            write_atomically(path, inlined.encode("utf-8"), durable=False)
+            stored = sorted(self.cache_dir.glob("inlined-*.html"), key=lambda p: p.stat().st_mtime)
+            for old in stored[: -self.KEEP]:
+                old.unlink()
+        return inlined
+
+
+def _premailer_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("premailer") + "/" + version("cssutils")
+    except PackageNotFoundError:
+        return ""

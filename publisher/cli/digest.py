@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from publisher.cache import InlineCache
 from publisher.cli.common import (
     EXIT_LOCKED,
     EXIT_OUTPUT,
@@ -27,7 +28,7 @@ from publisher.cli.common import (
     load_settings,
     report_problems,
 )
-from publisher.digest import IsoWeek, plan_digest, render_digest
+from publisher.digest import IsoWeek, inline_css, plan_digest, render_digest
 from publisher.errors import LockTimeout, OutputError, PublisherError, SendError
 from publisher.mail import envelope_address, send_message
 from publisher.output import locked, write_outputs
@@ -53,7 +54,11 @@ PREVIEW_WIDTH = 600
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
 @click.option(
-    "--wait", type=float, default=60.0, show_default=True, help="Seconds to wait for a lock."
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a lock.",
 )
 @json_option
 def digest(
@@ -90,7 +95,7 @@ def digest(
         if issue.is_empty:
             click.echo(f"{chosen}: no articles selected for {issue.period}; nothing written")
             sys.exit(EXIT_EMPTY_WEEK)
-        rendered = render_digest(config, issue)
+        rendered = render_digest(config, issue, InlineCache(Path(config.cache_dir), inline_css))
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
     for warning in rendered.warnings:

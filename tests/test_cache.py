@@ -1,0 +1,116 @@
+"""The parse cache's base-and-delta files, and the cache of inlined newsletter HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from publisher.cache import DELTA_SHARE, InlineCache, ParseCache, read_cache
+from publisher.model import Article
+
+MakeArticle = Callable[..., Article]
+
+
+def _entries(make_article: MakeArticle, count: int) -> dict[str, tuple[tuple[int, int], Article]]:
+    return {f"{n:03}.md": ((100 + n, 1_000 + n), make_article()) for n in range(count)}
+
+
+def test_first_save_writes_the_base_only(make_article: MakeArticle, tmp_path: Path):
+    """A new cache is one base file, read back whole."""
+    path = tmp_path / "articles.pickle"
+    entries = _entries(make_article, 20)
+    assert ParseCache(path).save(entries) is None
+    assert entries == read_cache(path)
+    assert not path.with_suffix(".delta.pickle").exists()
+
+
+def test_a_small_change_goes_to_the_delta(make_article: MakeArticle, tmp_path: Path):
+    """One changed file of many rewrites the small delta, not the base."""
+    path = tmp_path / "articles.pickle"
+    entries = _entries(make_article, 40)
+    ParseCache(path).save(entries)
+    base_bytes = path.read_bytes()
+    changed = dict(entries)
+    changed["005.md"] = ((999, 999), make_article(title="Changed"))
+    ParseCache(path).save(changed)
+    assert base_bytes == path.read_bytes()
+    assert path.with_suffix(".delta.pickle").exists()
+    cache = ParseCache(path)
+    assert "Changed" == cache.get("005.md", (999, 999)).title
+    assert cache.get("005.md", (105, 1005)) is None
+    assert changed == read_cache(path)
+
+
+def test_a_large_change_rewrites_the_base(make_article: MakeArticle, tmp_path: Path):
+    """Past DELTA_SHARE of the entries, the base is rewritten and the delta removed."""
+    path = tmp_path / "articles.pickle"
+    entries = _entries(make_article, 20)
+    ParseCache(path).save(entries)
+    many = int(DELTA_SHARE * 20) + 1
+    changed = dict(entries)
+    for name in list(entries)[:many]:
+        changed[name] = ((1, 1), make_article())
+    ParseCache(path).save(changed)
+    assert not path.with_suffix(".delta.pickle").exists()
+    assert changed == read_cache(path)
+
+
+def test_a_delta_for_another_base_is_ignored(make_article: MakeArticle, tmp_path: Path):
+    """A delta only applies to the base it was written against."""
+    path = tmp_path / "articles.pickle"
+    entries = _entries(make_article, 40)
+    ParseCache(path).save(entries)
+    changed = dict(entries)
+    changed["001.md"] = ((7, 7), make_article(title="Only in the delta"))
+    ParseCache(path).save(changed)
+    path.unlink()
+    ParseCache(path).save(entries)  # a new base, the old delta still beside it
+    assert ParseCache(path).get("001.md", (7, 7)) is None
+
+
+def test_stamp_mismatch_is_a_miss(make_article: MakeArticle, tmp_path: Path):
+    """A file whose size or mtime changed is parsed again."""
+    path = tmp_path / "articles.pickle"
+    ParseCache(path).save(_entries(make_article, 3))
+    cache = ParseCache(path)
+    assert cache.get("000.md", (100, 1000)) is not None
+    assert cache.get("000.md", (100, 1001)) is None
+    assert cache.get("missing.md", (100, 1000)) is None
+
+
+def test_inline_cache_reuses_a_stored_result(tmp_path: Path):
+    """The same HTML is inlined once; the second call reads the stored result."""
+    calls: list[str] = []
+
+    def inline(html: str, source: str) -> str:
+        calls.append(html)
+        return html.upper()
+
+    cache = InlineCache(tmp_path, inline)
+    assert "<P>HI</P>" == cache("<p>hi</p>", "layout.html")
+    assert "<P>HI</P>" == InlineCache(tmp_path, inline)("<p>hi</p>", "layout.html")
+    assert "<P>BYE</P>" == cache("<p>bye</p>", "layout.html")
+    assert ["<p>hi</p>", "<p>bye</p>"] == calls
+
+
+def test_inline_cache_stores_no_failure(tmp_path: Path):
+    """A CSS error is raised every time, never cached as a result."""
+
+    def inline(html: str, source: str) -> str:
+        raise ValueError("invalid CSS")
+
+    cache = InlineCache(tmp_path, inline)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="invalid CSS"):
+            cache("<p>x</p>", "layout.html")
+    assert [] == list(tmp_path.glob("inlined-*"))
+
+
+def test_inline_cache_keeps_only_recent_results(tmp_path: Path):
+    """Old results are pruned so the cache folder does not grow for ever."""
+    cache = InlineCache(tmp_path, lambda html, source: html)
+    for number in range(InlineCache.KEEP + 5):
+        cache(f"<p>{number}</p>", "layout.html")
+    assert InlineCache.KEEP == len(list(tmp_path.glob("inlined-*.html")))
