@@ -40,8 +40,10 @@ def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
             stamps = {
                 entry.name: (stat.st_size, stat.st_mtime_ns)
                 for entry in entries
-                if entry.name.endswith(".md") and entry.is_file()
-                for stat in (entry.stat(),)
+                if entry.name.endswith(".md")
+                # Not a file (a folder, a dangling link): its own stamp, and reading it will
+                # report it rather than skip it silently.
+                for stat in (entry.stat(follow_symlinks=entry.is_file()),)
             }
     except FileNotFoundError:
         raise ArticleError("content folder not found", path=str(content_dir)) from None
@@ -137,7 +139,8 @@ class ParseCache:
         removed = len(self.base.keys() - entries.keys())
         try:
             make_folder(self.path.parent)
-            remove_leftover_temps(self.path.parent)
+            # Another site's run may be saving into a shared cache folder right now.
+            remove_leftover_temps(self.path.parent, older_than=60)
             if self.base and len(changed) + removed <= DELTA_SHARE * len(entries):
                 if changed != self.delta:
                     _write_entries(self.delta_path, changed, base=self.base_stamp)

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -209,11 +210,14 @@ def _remove_empty_parents(out_dir: Path, path: Path) -> None:
         folder = folder.parent
 
 
-def remove_leftover_temps(folder: Path) -> None:
-    """Temporary files a killed run left in ``folder``; only ours, known by their suffix."""
+def remove_leftover_temps(folder: Path, older_than: float = 0) -> None:
+    """Temporary files a killed run left in ``folder``: only ours, known by their suffix, and
+    only those older than ``older_than`` seconds when another process may be writing one."""
+    cutoff = time.time() - older_than
     for leftover in folder.glob(f".*{TEMP_SUFFIX}"):
         with contextlib.suppress(OSError):
-            leftover.unlink()
+            if not older_than or leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
 
 
 @functools.cache

@@ -477,7 +477,8 @@ def test_cache_with_right_key_but_foreign_entries_is_ignored(
 
 
 def test_temp_file_of_a_killed_cache_write_is_cleaned(write_article: WriteArticle, tmp_path: Path):
-    """A cache temp file a killed run left (named as mkstemp names it) goes at the next save."""
+    """An old cache temp file a killed run left goes at the next save; a fresh one, perhaps
+    another site's save in progress in a shared cache folder, stays."""
     write_site(write_article, 3)
     content = tmp_path / "_news"
     config = write_config(tmp_path, content)
@@ -485,9 +486,13 @@ def test_temp_file_of_a_killed_cache_write_is_cleaned(write_article: WriteArticl
     path = cache_file(tmp_path / "cache", content)
     leftover = path.with_name(f".{path.name}.k1ll3d{TEMP_SUFFIX}")
     leftover.write_bytes(path.read_bytes()[:100])
+    an_hour_ago = time.time() - 3600
+    os.utime(leftover, (an_hour_ago, an_hour_ago))
+    in_progress = path.with_name(f".{path.name}.wr1t1ng{TEMP_SUFFIX}")
+    in_progress.write_bytes(b"partial")
     write_article("0000.md", title="Changed", url="https://example.com/changed")
     assert 0 == build(config).returncode
-    assert [] == temps_in(tmp_path / "cache")
+    assert [in_progress.name] == temps_in(tmp_path / "cache")
 
 
 # --- 3. the content folder vanishes -------------------------------------------------------
@@ -535,16 +540,6 @@ def test_build_without_its_content_folder_exits_2_and_keeps_outputs(
 # --- 4. an article path that cannot be read ------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason=(
-        "publisher/cache.py scan_folder keeps only entries that are regular files "
-        "(entry.is_file()), so a folder named bad.md or a dangling symlink gone.md is dropped "
-        "silently: nothing on stderr and exit 0 even with --strict, though read_article would "
-        "report it ('cannot read: ...'). Fix: keep every *.md entry in the scan (stamp a "
-        "non-file with lstat or (-1, -1)) so load_articles turns it into a Problem"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["folder bad.md", "dangling symlink gone.md"])
 def test_unreadable_article_path_is_reported_and_skipped(
     kind: str, write_article: WriteArticle, tmp_path: Path
@@ -658,26 +653,14 @@ def test_second_build_exits_4_or_waits_while_another_holds_the_lock(
     finally:
         kill_group(first)
     assert 0 == waiter.returncode, stderr
-    assert json.loads(stdout)["timings"]["write"] >= 0.3
+    assert json.loads(stdout)["written"] == []
     assert files_in(tmp_path / "expected") == files_in(out)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "publisher/cli/feeds.py build takes the output lock only around write_outputs (_write), "
-        "after loading and rendering: a slow run that read older inputs and finishes after a "
-        "faster run that read newer ones overwrites the newer feeds with stale ones (and the "
-        "manifest with its older fingerprint) until some later run. Fix: hold "
-        "output.locked(out_dir, wait) for the whole build, from before scan_content (this also "
-        "makes --wait and exit 4 mean 'another run is in progress'), or re-scan the stamps "
-        "under the lock and reload when the fingerprint changed"
-    ),
-    strict=True,
-)
 def test_slow_build_of_older_inputs_never_overwrites_a_newer_build(
     big_corpus: Path, tmp_path: Path
 ):
-    """A build paused after parsing, overtaken by a build of newer inputs, must not undo it."""
+    """A build of newer inputs started while an older one is paused waits for it, then wins."""
     content = tmp_path / "news"
     shutil.copytree(big_corpus, content)
     config = write_config(tmp_path, content)
@@ -708,12 +691,12 @@ def test_slow_build_of_older_inputs_never_overwrites_a_newer_build(
                 rf"^{pattern}: .*?(\r?)$", rf"{pattern}: {line}\1", text, count=1, flags=re.M
             )
         newest.write_bytes(text.encode("utf-8"))
-        fast = build(config, "-q")
-        assert 0 == fast.returncode, fast.stderr
-        after_newer = files_in(out)
-        assert b"Breaking: fresh story" in after_newer["rss.xml"]
+        fast = start(config, "-q", "--wait", "60", stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        assert fast.poll() is None, "the newer build did not wait for the older one"
         os.killpg(slow.pid, signal.SIGCONT)
         assert 0 == slow.wait(timeout=60)
+        assert 0 == fast.wait(timeout=60), fast.stderr.read() if fast.stderr else ""
     finally:
         kill_group(slow)
-    assert after_newer == files_in(out)
+    assert b"Breaking: fresh story" in files_in(out)["rss.xml"]

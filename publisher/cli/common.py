@@ -15,7 +15,8 @@ import click
 
 from publisher.cache import FileStamp, scan_folder
 from publisher.config import Config, load_config
-from publisher.errors import PublisherError
+from publisher.errors import LockTimeout, OutputError, PublisherError
+from publisher.output import locked
 
 if TYPE_CHECKING:
     from publisher.content import LoadResult
@@ -141,6 +142,18 @@ def report_problems(loaded: LoadResult) -> None:
     """Each bad file on one line of stderr: ``path: field: message``."""
     for problem in loaded.problems:
         click.echo(str(problem), err=True)
+
+
+@contextmanager
+def output_guard(folder: Path, wait: float) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block; a busy lock or a failed write is one line and exit."""
+    try:
+        with locked(folder, wait):
+            yield
+    except LockTimeout as error:
+        fail(str(error), EXIT_LOCKED)
+    except OutputError as error:
+        fail(str(error), EXIT_OUTPUT)
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -18,20 +18,19 @@ import click
 
 from publisher.cache import InlineCache
 from publisher.cli.common import (
-    EXIT_LOCKED,
-    EXIT_OUTPUT,
     EXIT_USAGE,
     config_options,
     fail,
     json_option,
     load_content,
     load_settings,
+    output_guard,
     report_problems,
 )
 from publisher.digest import IsoWeek, inline_css, plan_digest, render_digest
-from publisher.errors import LockTimeout, OutputError, PublisherError, SendError
+from publisher.errors import PublisherError, SendError
 from publisher.mail import envelope_address, send_message
-from publisher.output import locked, write_outputs
+from publisher.output import write_outputs
 
 EXIT_EMPTY_WEEK = 5
 EXIT_SEND_FAILED = 6
@@ -138,13 +137,8 @@ def digest(
 
 
 def _write(folder: Path, files: dict[str, bytes], wait: float) -> list[str]:
-    try:
-        with locked(folder, wait):
-            write_outputs(folder, files, prune=False)
-    except LockTimeout as error:
-        fail(str(error), EXIT_LOCKED)
-    except OutputError as error:
-        fail(str(error), EXIT_OUTPUT)
+    with output_guard(folder, wait):
+        write_outputs(folder, files, prune=False)
     return [str(folder / name) for name in sorted(files)]
 
 

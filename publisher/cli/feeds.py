@@ -10,8 +10,6 @@ import click
 
 from publisher.cache import input_fingerprint
 from publisher.cli.common import (
-    EXIT_LOCKED,
-    EXIT_OUTPUT,
     EXIT_PROBLEMS,
     Timings,
     config_options,
@@ -19,12 +17,12 @@ from publisher.cli.common import (
     json_option,
     load_content,
     load_settings,
+    output_guard,
     report_problems,
     scan_content,
 )
 from publisher.config import Config
-from publisher.errors import LockTimeout, OutputError
-from publisher.output import WriteReport, current_outputs, locked, write_outputs
+from publisher.output import WriteReport, current_outputs, write_outputs
 
 
 @click.command()
@@ -57,8 +55,15 @@ def build(
 
     Example: publisher build --content _news --out public/feeds --site-url https://example.org/feeds/
     """
-    timings = Timings()
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
+    # The lock covers the whole run, reading included: a slow run of older inputs must not
+    # finish after, and overwrite, a newer run's feeds.
+    with output_guard(Path(config.out), wait):
+        _build(config, strict=strict, as_json=as_json, no_cache=no_cache, quiet=quiet)
+
+
+def _build(config: Config, *, strict: bool, as_json: bool, no_cache: bool, quiet: bool) -> None:
+    timings = Timings()
     out_dir = Path(config.out)
     with timings.stage("scan"):
         stamps = scan_content(config)
@@ -89,7 +94,7 @@ def build(
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
-        report = _write(out_dir, plan.outputs, wait, inputs if clean else "")
+        report = write_outputs(out_dir, plan.outputs, inputs=inputs if clean else "")
     _report_build(
         as_json,
         quiet,
@@ -177,13 +182,3 @@ def check(config_path: Path | None, content: Path | None, as_json: bool) -> None
         click.echo(f"{loaded.files} articles read, {len(loaded.problems)} with problems")
     if loaded.problems:
         sys.exit(EXIT_PROBLEMS)
-
-
-def _write(out_dir: Path, outputs: dict[str, bytes], wait: float, inputs: str) -> WriteReport:
-    try:
-        with locked(out_dir, wait):
-            return write_outputs(out_dir, outputs, inputs=inputs)
-    except LockTimeout as error:
-        fail(str(error), EXIT_LOCKED)
-    except OutputError as error:
-        fail(str(error), EXIT_OUTPUT)
