@@ -59,6 +59,16 @@ def config_options(command: F) -> F:
     return command
 
 
+def wait_option(command: F) -> F:
+    return click.option(
+        "--wait",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help="Seconds to wait for another run's lock on the output folder.",
+    )(command)
+
+
 def json_option(command: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(
         command

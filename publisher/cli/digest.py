@@ -26,6 +26,7 @@ from publisher.cli.common import (
     load_settings,
     output_guard,
     report_problems,
+    wait_option,
 )
 from publisher.digest import IsoWeek, inline_css, plan_digest, render_digest
 from publisher.errors import PublisherError, SendError
@@ -52,13 +53,7 @@ PREVIEW_WIDTH = 600
 @click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for a lock.",
-)
+@wait_option
 @json_option
 def digest(
     config_path: Path | None,

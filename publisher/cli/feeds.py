@@ -20,6 +20,7 @@ from publisher.cli.common import (
     output_guard,
     report_problems,
     scan_content,
+    wait_option,
 )
 from publisher.config import Config
 from publisher.output import WriteReport, current_outputs, write_outputs
@@ -30,13 +31,7 @@ from publisher.output import WriteReport, current_outputs, write_outputs
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: feeds].")
 @click.option("--site-url", help="Public URL of the output folder, for self links.")
 @click.option("--strict", is_flag=True, help="Treat a bad article file as fatal: write nothing.")
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another run's lock.",
-)
+@wait_option
 @json_option
 @click.option("--no-cache", is_flag=True, help="Parse every file again; ignore the parse cache.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
