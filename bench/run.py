@@ -32,10 +32,13 @@ class Measurement:
     peak_rss_mib: float
 
 
-def measure(command: list[str], cwd: Path | None = None) -> Measurement:
-    """Run ``command``; its wall time and the peak RSS of it and all its descendants."""
+def measure(command: list[str], *, memory: bool = False) -> Measurement:
+    """Run ``command``; its wall time, and with ``memory`` the peak RSS of its process tree.
+
+    Sampling /proc costs CPU the measured command would use, so timed runs do not sample.
+    """
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
     done = threading.Event()
 
@@ -43,14 +46,16 @@ def measure(command: list[str], cwd: Path | None = None) -> Measurement:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_kib(process.pid))
-            done.wait(0.01)
+            done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    if memory:
+        sampler.start()
     _, stderr = process.communicate()
     seconds = time.perf_counter() - start
     done.set()
-    sampler.join()
+    if memory:
+        sampler.join()
     if process.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({process.returncode}): {stderr.decode()[-500:]}")
     return Measurement(seconds, peak / 1024)
@@ -79,13 +84,13 @@ def _tree_rss_kib(root: int) -> int:
 
 
 def median_of(runs: int, prepare: Callable[[int], None], command: list[str]) -> Measurement:
-    results = []
+    """The median time of ``runs`` timed runs, and the peak memory of one more, sampled run."""
+    seconds = []
     for run in range(runs):
         prepare(run)
-        results.append(measure(command))
-    return Measurement(
-        statistics.median(r.seconds for r in results), max(r.peak_rss_mib for r in results)
-    )
+        seconds.append(measure(command).seconds)
+    prepare(runs)
+    return Measurement(statistics.median(seconds), measure(command, memory=True).peak_rss_mib)
 
 
 def bench_size(count: int, work: Path, runs: int, hugo: str | None) -> dict[str, Measurement]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from publisher.config import Config
@@ -85,13 +85,33 @@ def build(config: Config, articles: Sequence[Article]) -> BuildPlan:
     return render_feeds(config, plans, warnings)
 
 
-def render_feeds(config: Config, plans: Sequence[FeedPlan], warnings: Sequence[str]) -> BuildPlan:
-    """Render planned feeds, the OPML list and the index page into ``{path: bytes}``."""
+FeedRenderer = Callable[[FeedInfo, tuple[Article, ...]], dict[str, bytes]]
+"""Renders one feed's files, ``{file name: bytes}``."""
+
+
+def render_feed_files(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str, bytes]:
+    """The RSS, Atom and JSON files of one feed."""
+    return {
+        "rss.xml": render_rss(info, articles),
+        "atom.xml": render_atom(info, articles),
+        "feed.json": render_json_feed(info, articles),
+    }
+
+
+def render_feeds(
+    config: Config,
+    plans: Sequence[FeedPlan],
+    warnings: Sequence[str],
+    render: FeedRenderer = render_feed_files,
+) -> BuildPlan:
+    """Render planned feeds, the OPML list and the index page into ``{path: bytes}``.
+
+    ``render`` may be a cached :func:`render_feed_files`, which gives the same bytes.
+    """
     outputs: dict[str, bytes] = {}
     for plan in plans:
-        outputs[f"{plan.folder}rss.xml"] = render_rss(plan.info, plan.articles)
-        outputs[f"{plan.folder}atom.xml"] = render_atom(plan.info, plan.articles)
-        outputs[f"{plan.folder}feed.json"] = render_json_feed(plan.info, plan.articles)
+        for name, data in render(plan.info, plan.articles).items():
+            outputs[f"{plan.folder}{name}"] = data
     listings = [
         FeedListing(
             plan.info,

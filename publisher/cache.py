@@ -17,7 +17,7 @@ from publisher.errors import ArticleError, OutputError
 from publisher.model import Article
 from publisher.output import make_folder, remove_leftover_temps, write_atomically
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 """Raise when the meaning of a cached article changes: normalisation rules, model fields."""
 
 
@@ -65,10 +65,10 @@ def input_fingerprint(settings: object, content_dir: Path, stamps: Mapping[str, 
     return digest.hexdigest()
 
 
-def cache_file(cache_dir: Path, content_dir: Path) -> Path:
-    """One cache file per content folder, so several sites can share a cache folder."""
-    digest = hashlib.sha256(str(content_dir.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"articles-{digest}.pickle"
+def cache_file(cache_dir: Path, folder: Path, kind: str = "articles") -> Path:
+    """One cache file per folder (content or output), so several sites can share a cache."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / f"{kind}-{digest}.pickle"
 
 
 def _cache_key() -> tuple[object, ...]:
@@ -159,13 +159,11 @@ def read_cache(path: Path) -> Entries:
 
 
 def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries, FileStamp | None]:
-    try:
-        with path.open("rb") as stream:
-            status = os.fstat(stream.fileno())
-            key, base, entries = _CacheUnpickler(stream).load()
-    except Exception:
+    stored = _load(path)
+    if stored is None:
         return {}, None
-    if key != _cache_key() or base != expected_base or not isinstance(entries, dict):
+    (base, entries), status = stored
+    if base != expected_base or not isinstance(entries, dict):
         return {}, None
     # Only what save() writes: anything else is a foreign or damaged cache's, and ignored.
     valid = {
@@ -177,9 +175,24 @@ def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries,
 
 
 def _write_entries(path: Path, entries: Entries, base: FileStamp | None) -> None:
+    _store(path, (base, entries))
+
+
+def _load(path: Path) -> tuple[Any, os.stat_result] | None:
+    """What :func:`_store` stored at ``path``, with the file's status; ``None`` when the file is
+    missing, damaged, or from another version."""
+    try:
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            key, value = _CacheUnpickler(stream).load()
+    except Exception:
+        return None
+    return (value, status) if key == _cache_key() else None
+
+
+def _store(path: Path, value: object) -> None:
     # A cache is checked when read, so it need not wait for the disk.
-    data = pickle.dumps((_cache_key(), base, entries), protocol=5)
-    write_atomically(path, data, durable=False)
+    write_atomically(path, pickle.dumps((_cache_key(), value), protocol=5), durable=False)
 
 
 class InlineCache:
@@ -219,3 +232,38 @@ def _premailer_version() -> str:
         return version("premailer") + "/" + version("cssutils")
     except PackageNotFoundError:
         return ""
+
+
+class RenderCache:
+    """Rendered feed files by the hash of what they are made from: unchanged feeds are not
+    rendered again. Keeps only what the last build used."""
+
+    def __init__(self, path: Path, version: str, render: Callable[[Any, Any], dict[str, bytes]]):
+        self.path = path
+        self.version = version
+        self.render = render
+        self.used: dict[str, dict[str, bytes]] = {}
+        loaded = _load(path)
+        self.stored: dict[str, Any] = {}
+        if loaded is not None and isinstance(loaded[0], dict):
+            self.stored = loaded[0]
+
+    def __call__(self, info: Any, articles: Any) -> dict[str, bytes]:
+        # A frozen dataclass's repr shows every field: equal reprs, equal inputs.
+        digest = hashlib.sha256(repr((self.version, info, articles)).encode()).hexdigest()
+        files = self.stored.get(digest)
+        if not isinstance(files, dict):
+            files = self.render(info, articles)
+        self.used[digest] = files
+        return files
+
+    def save(self) -> str | None:
+        """Store what this build rendered; a failure is a warning, not an error."""
+        if self.used.keys() == self.stored.keys():
+            return None
+        try:
+            make_folder(self.path.parent)
+            _store(self.path, self.used)
+        except (OutputError, OSError) as error:
+            return f"render cache not saved: {error}"
+        return None

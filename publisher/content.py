@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,9 +38,9 @@ MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
 # C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
-_CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
 
 
@@ -161,14 +162,19 @@ def _parse_files(
     chunks = [names[start : start + chunk_size] for start in range(0, len(names), chunk_size)]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        for chunk, parsed in zip(
-            chunks, pool.map(_parse_chunk, [content_dir] * len(chunks), chunks), strict=True
-        ):
-            yield from zip(chunk, parsed, strict=True)
-            done += len(chunk)
-            if progress:
-                progress(done, len(names))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for chunk, parsed in zip(
+                chunks, pool.map(_parse_chunk, [content_dir] * len(chunks), chunks), strict=True
+            ):
+                yield from zip(chunk, parsed, strict=True)
+                done += len(chunk)
+                if progress:
+                    progress(done, len(names))
+    except BrokenProcessPool:
+        # A worker died (out of memory, killed by an operator): parse the rest here.
+        for name in names[done:]:
+            yield name, _parse_file(content_dir, name)
 
 
 def _parse_chunk(content_dir: Path, names: list[str]) -> list[Article | CachedProblem]:

@@ -13,13 +13,21 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from html import escape
 
+import feedgen.version
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from publisher import __version__
 from publisher.model import Article
 
 GENERATOR_URI = "https://pypi.org/project/publisher/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+RENDERER_VERSION = (
+    f"publisher {__version__}, feedgen {feedgen.version.version_str}, lxml "
+    + ".".join(map(str, etree.LXML_VERSION))
+)
+"""What the bytes of a feed depend on besides its articles: a cached rendering of another
+version is not reused."""
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
 

@@ -1,13 +1,16 @@
-"""The parse cache's base-and-delta files, and the cache of inlined newsletter HTML."""
+"""The parse cache's base-and-delta files, and the caches of rendered feeds and inlined HTML."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from publisher.cache import DELTA_SHARE, InlineCache, ParseCache, read_cache
+from publisher.build import render_feed_files
+from publisher.cache import DELTA_SHARE, InlineCache, ParseCache, RenderCache, read_cache
+from publisher.feeds import FeedInfo
 from publisher.model import Article
 
 MakeArticle = Callable[..., Article]
@@ -114,3 +117,58 @@ def test_inline_cache_keeps_only_recent_results(tmp_path: Path):
     for number in range(InlineCache.KEEP + 5):
         cache(f"<p>{number}</p>", "layout.html")
     assert InlineCache.KEEP == len(list(tmp_path.glob("inlined-*.html")))
+
+
+def _counting_renderer(calls: list[str]) -> Callable[[FeedInfo, tuple[Article, ...]], dict]:
+    def render(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str, bytes]:
+        calls.append(info.title)
+        return render_feed_files(info, articles)
+
+    return render
+
+
+INFO = FeedInfo("News", "All the news", "https://e.org/", "https://e.org/feeds/")
+
+
+def test_render_cache_renders_each_feed_once(make_article: MakeArticle, tmp_path: Path):
+    """An unchanged feed is read back from the cache, byte for byte what rendering gives."""
+    articles = (make_article(), make_article())
+    calls: list[str] = []
+    first = RenderCache(tmp_path / "feeds.pickle", "v1", _counting_renderer(calls))
+    expected = first(INFO, articles)
+    first.save()
+    again = RenderCache(tmp_path / "feeds.pickle", "v1", _counting_renderer(calls))
+    assert expected == again(INFO, articles)
+    assert render_feed_files(INFO, articles) == again(INFO, articles)
+    assert ["News"] == calls
+
+
+def test_render_cache_renders_again_when_anything_changes(
+    make_article: MakeArticle, tmp_path: Path
+):
+    """A changed article, feed setting or renderer version is rendered afresh."""
+    article = make_article()
+    calls: list[str] = []
+    path = tmp_path / "feeds.pickle"
+    cache = RenderCache(path, "v1", _counting_renderer(calls))
+    cache(INFO, (article,))
+    cache.save()
+    RenderCache(path, "v1", _counting_renderer(calls))(INFO, (replace(article, excerpt="New"),))
+    RenderCache(path, "v1", _counting_renderer(calls))(replace(INFO, title="Other"), (article,))
+    RenderCache(path, "v2", _counting_renderer(calls))(INFO, (article,))
+    assert ["News", "News", "Other", "News"] == calls
+
+
+def test_render_cache_keeps_only_what_the_last_build_used(
+    make_article: MakeArticle, tmp_path: Path
+):
+    """Feeds no build uses any more drop out of the cache."""
+    path = tmp_path / "feeds.pickle"
+    old, new = (make_article(),), (make_article(),)
+    cache = RenderCache(path, "v1", render_feed_files)
+    cache(INFO, old)
+    cache.save()
+    cache = RenderCache(path, "v1", render_feed_files)
+    cache(INFO, new)
+    cache.save()
+    assert 1 == len(RenderCache(path, "v1", render_feed_files).stored)

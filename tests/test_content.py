@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from publisher import content
 from publisher.content import (
     absolute_url,
     clean_text,
@@ -581,3 +583,31 @@ def test_seeds_all_load(seeds: Path):
 def load_articles_from(paths: list[Path]) -> list:
     """Read the given files one by one, failing on any problem."""
     return [read_article(path) for path in paths]
+
+
+def _die(content_dir: Path, names: list[str]) -> list[object]:
+    os._exit(1)
+
+
+def test_parallel_load_equals_serial_load(write_article, monkeypatch):
+    """Worker processes give exactly the articles and problems one process gives."""
+    for number in range(30):
+        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
+    write_article("bad.md", "no front matter")
+    folder = write_article("00.md").parent
+    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
+    serial = load_articles(folder, workers=1)
+    parallel = load_articles(folder, workers=2)
+    assert (serial.articles, serial.problems) == (parallel.articles, parallel.problems)
+    assert 1 == len(parallel.problems)
+
+
+def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeypatch):
+    """A worker killed mid-parse (out of memory, say) costs time, never articles."""
+    for number in range(30):
+        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
+    folder = write_article("00.md").parent
+    expected = load_articles(folder, workers=1)
+    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(content, "_parse_chunk", _die)
+    assert expected == load_articles(folder, workers=2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cache import input_fingerprint
+from publisher.cache import RenderCache, cache_file, input_fingerprint
 from publisher.cli.common import (
     EXIT_PROBLEMS,
     Timings,
@@ -69,7 +69,8 @@ def _build(config: Config, *, strict: bool, as_json: bool, no_cache: bool, quiet
         report = WriteReport(unchanged=unchanged)
         _report_build(as_json, quiet, config, report, timings, files=len(stamps))
         return
-    from publisher.build import plan_feeds, render_feeds
+    from publisher.build import plan_feeds, render_feed_files, render_feeds
+    from publisher.feeds import RENDERER_VERSION
 
     with timings.stage("load"):
         loaded = load_content(config, use_cache=not no_cache, quiet=quiet or as_json, stamps=stamps)
@@ -80,9 +81,17 @@ def _build(config: Config, *, strict: bool, as_json: bool, no_cache: bool, quiet
         )
     with timings.stage("select"):
         feeds, slug_warnings = plan_feeds(config, loaded.articles)
+    render_warnings: list[str] = []
     with timings.stage("render"):
-        plan = render_feeds(config, feeds, slug_warnings)
-    warnings = [*loaded.warnings, *plan.warnings]
+        if no_cache:
+            plan = render_feeds(config, feeds, slug_warnings)
+        else:
+            cache_path = cache_file(Path(config.cache_dir), out_dir, kind="feeds")
+            rendered = RenderCache(cache_path, RENDERER_VERSION, render_feed_files)
+            plan = render_feeds(config, feeds, slug_warnings, rendered)
+            if warning := rendered.save():
+                render_warnings.append(warning)
+    warnings = [*loaded.warnings, *plan.warnings, *render_warnings]
     if not as_json:
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
