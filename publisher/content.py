@@ -67,8 +67,9 @@ class LoadResult:
     warnings: tuple[str, ...] = ()
 
 
-PARALLEL_MIN_FILES = 2000
-"""Below this many files to parse, starting worker processes costs more than it saves."""
+PARALLEL_MIN_FILES = 500
+"""Below this many files to parse, starting worker processes costs more than it saves
+(measured on two cores: even at 300 files; at 1,000, 0.19 s against 0.29 s)."""
 
 Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse) while a load parses files."""
