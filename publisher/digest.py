@@ -26,7 +26,7 @@ import jinja2
 from slugify import slugify
 
 from publisher.config import Config
-from publisher.errors import ConfigError, PublisherError
+from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image
 from publisher.selection import deduplicate, is_selectable, rules_for
 
@@ -57,10 +57,6 @@ _MONTHS = [
     "November",
     "December",
 ]
-
-
-class TemplateError(PublisherError):
-    """A newsletter template cannot be rendered, or its CSS is invalid."""
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -30,5 +30,9 @@ class LockTimeout(OutputError):
     """Another run holds the output folder's lock."""
 
 
+class TemplateError(PublisherError):
+    """A newsletter template cannot be rendered, or its CSS is invalid."""
+
+
 class SendError(PublisherError):
     """The newsletter could not be delivered."""

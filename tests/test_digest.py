@@ -23,7 +23,6 @@ from publisher.digest import (
     PACKAGE_TEMPLATES,
     IsoWeek,
     RenderedDigest,
-    TemplateError,
     add_utm,
     arrange,
     inline_css,
@@ -32,7 +31,7 @@ from publisher.digest import (
     shorten,
     week_articles,
 )
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image, Provider
 
 ROOT = Path(__file__).resolve().parents[1]
