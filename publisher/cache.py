@@ -31,20 +31,28 @@ class CachedProblem:
 
     field: str
     message: str
+    transient: bool = False
+    """The file could not be read (permissions, say): try again next run, do not cache."""
 
 
 def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
-    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime."""
+    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime.
+
+    Names starting with ``.`` or ``#`` (editor locks, macOS resource forks) are skipped, as
+    Jekyll does. A folder or dangling link named ``*.md`` is kept, so reading it reports it.
+    """
+    stamps: dict[str, FileStamp] = {}
     try:
         with os.scandir(content_dir) as entries:
-            stamps = {
-                entry.name: (stat.st_size, stat.st_mtime_ns)
-                for entry in entries
-                if entry.name.endswith(".md")
-                # Not a file (a folder, a dangling link): its own stamp, and reading it will
-                # report it rather than skip it silently.
-                for stat in (entry.stat(follow_symlinks=entry.is_file()),)
-            }
+            for entry in entries:
+                name = entry.name
+                if not name.endswith(".md") or name[0] in ".#":
+                    continue
+                try:
+                    status = entry.stat(follow_symlinks=entry.is_file())
+                except FileNotFoundError:
+                    continue  # removed while we looked, by a git pull say
+                stamps[name] = (status.st_size, status.st_mtime_ns)
     except FileNotFoundError:
         raise ArticleError("content folder not found", path=str(content_dir)) from None
     except NotADirectoryError:
@@ -52,6 +60,11 @@ def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
     except OSError as error:
         raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
     return dict(sorted(stamps.items()))
+
+
+def is_racy(stamps: Mapping[str, FileStamp], written_ns: int) -> bool:
+    """Whether any file was modified too close to ``written_ns`` for its stamp to be trusted."""
+    return any(mtime_ns >= written_ns - RACY_NS for _, mtime_ns in stamps.values())
 
 
 def input_fingerprint(settings: object, content_dir: Path, stamps: Mapping[str, FileStamp]) -> str:
@@ -98,6 +111,9 @@ class _CacheUnpickler(pickle.Unpickler):
 Entries = dict[str, tuple[FileStamp, Any]]
 """File name → (its stamp, an :class:`Article`, or a :class:`CachedProblem`)."""
 
+RACY_NS = 2_000_000_000
+"""A file modified this close to when a cache was written may have changed unseen since."""
+
 DELTA_SHARE = 0.1
 """A delta may hold up to this share of the entries before the whole cache is rewritten."""
 
@@ -115,16 +131,24 @@ class ParseCache:
         self.delta_path = path.with_suffix(".delta.pickle")
         self.base, base_stamp = _read_entries(path, expected_base=None)
         self.delta: Entries = {}
+        delta_stamp = None
         if self.base:
-            self.delta, _ = _read_entries(self.delta_path, expected_base=base_stamp)
+            self.delta, delta_stamp = _read_entries(self.delta_path, expected_base=base_stamp)
         self.base_stamp = base_stamp
+        self.racy_after = {
+            id(entries): (stamp[1] - RACY_NS if stamp else 0)
+            for entries, stamp in ((self.base, base_stamp), (self.delta, delta_stamp))
+        }
 
     def get(self, name: str, stamp: FileStamp) -> Any:
         """The cached article or problem of a file, when its stamp still matches."""
-        entry = self.delta.get(name) or self.base.get(name)
-        if entry is not None and entry[0] == stamp and type(entry[1]) in (Article, CachedProblem):
-            return entry[1]
-        return None
+        entries = self.delta if name in self.delta else self.base
+        entry = entries.get(name)
+        if entry is None or entry[0] != stamp or type(entry[1]) not in (Article, CachedProblem):
+            return None
+        # A file changed again within the same timestamp tick as the parse has an equal stamp
+        # but other content: an entry whose file is not clearly older than the cache is a miss.
+        return None if stamp[1] >= self.racy_after[id(entries)] else entry[1]
 
     def entries(self) -> Entries:
         return self.base | self.delta

@@ -34,6 +34,7 @@ from publisher.model import Article, ArticleType, Image, Provider
 URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
 AMP_FIELDS = ("ampWebUrl", "cdnAmpWebUrl")
 ARTICLE_TYPES: tuple[ArticleType, ...] = ("article", "video")
+CANNOT_READ = "cannot read: "
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
@@ -129,7 +130,11 @@ def _load_articles(
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     warnings: list[str] = []
     if cache and (todo or not cache.base.keys() <= stamps.keys()):
-        entries = {name: (stamps[name], results[name]) for name in stamps}
+        entries = {
+            name: (stamps[name], result)
+            for name, result in results.items()
+            if not (isinstance(result, CachedProblem) and result.transient)
+        }
         if warning := cache.save(entries):
             warnings.append(warning)
     articles: list[Article] = []
@@ -186,7 +191,9 @@ def _parse_file(content_dir: Path, name: str) -> Article | CachedProblem:
     try:
         return read_article(content_dir / name)
     except ArticleError as error:
-        return CachedProblem(error.field, error.reason)
+        return CachedProblem(error.field, error.reason, error.reason.startswith(CANNOT_READ))
+    except Exception as error:
+        return CachedProblem("", f"unexpected {type(error).__name__}: {error}")
 
 
 def read_article(path: Path) -> Article:
@@ -194,7 +201,7 @@ def read_article(path: Path) -> Article:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise ArticleError(f"cannot read: {error.strerror or error}", path=str(path)) from None
+        raise ArticleError(f"{CANNOT_READ}{error.strerror or error}", path=str(path)) from None
     return parse_article(data, str(path))
 
 
@@ -279,11 +286,23 @@ def absolute_url(value: str, *, base: str = "", https_only: bool = False) -> str
     lowered = url[:8].lower()
     scheme = next((prefix for prefix in schemes if lowered.startswith(prefix)), None)
     if scheme is None:
-        if not base or urlsplit(url).scheme:
+        try:
+            if not base or urlsplit(url).scheme:
+                return None
+            joined = urljoin(base, url)
+        except ValueError:
             return None
-        return absolute_url(urljoin(base, url), https_only=https_only)
+        return absolute_url(joined, https_only=https_only)
     authority = url[len(scheme) :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
-    host = authority.rpartition("@")[2].split(":", 1)[0]
+    if ":" in authority or "[" in authority:
+        # A port or an IPv6 host: let urllib judge, as every later reader of the URL will.
+        try:
+            parts = urlsplit(url)
+            valid = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+        except ValueError:
+            return None
+        return url if valid else None
+    host = authority.rpartition("@")[2]
     return url if host.strip(".") else None
 
 
@@ -495,7 +514,7 @@ class _Fields:
 def _dimension(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value)
     return value if isinstance(value, int) and value > 0 else None
 

@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -108,10 +108,19 @@ def write_outputs(
     return report
 
 
-def current_outputs(out_dir: Path, inputs: str) -> list[str] | None:
-    """The last run's files, when it was made from exactly ``inputs`` and none changed since."""
+def current_outputs(
+    out_dir: Path, inputs: str, trust: Callable[[int], bool] = lambda written_ns: True
+) -> list[str] | None:
+    """The last run's files, when it was made from exactly ``inputs`` and none changed since.
+
+    ``trust`` is asked whether inputs can be trusted not to have changed unseen since the
+    manifest was written (at the given time, in nanoseconds).
+    """
     manifest = read_manifest(out_dir)
     if not inputs or manifest.inputs != inputs:
+        return None
+    written = _stamp(out_dir / MANIFEST_NAME)
+    if written is None or not trust(written[1]):
         return None
     for relative, stamp in manifest.files.items():
         if stamp is None or _stamp(out_dir / relative) != stamp:

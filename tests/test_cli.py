@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -313,3 +315,88 @@ def test_negative_wait_is_a_usage_error(site: Path):
     """--wait -1 would block for ever on a held lock; it is refused up front."""
     result = run("build", "--config", str(site), "--wait", "-1")
     assert 2 == result.exit_code
+
+
+def _age(folder: Path, seconds: float = 3600) -> None:
+    """Make every file in ``folder`` look modified ``seconds`` ago."""
+    then = time.time() - seconds
+    for path in folder.iterdir():
+        os.utime(path, (then, then))
+
+
+def test_rerun_on_settled_input_stops_after_the_scan(site: Path, tmp_path: Path):
+    """Same files, same settings, untouched outputs: reported up to date, nothing loaded."""
+    _age(tmp_path / "_news")
+    run("build", "--config", str(site))
+    report = json.loads(run("build", "--config", str(site), "--json").stdout)
+    assert (True, None, 0) == (report["up_to_date"], report["loaded"], len(report["written"]))
+    assert "public is up to date" in run("build", "--config", str(site)).stdout
+
+
+def test_an_edited_output_is_rebuilt(site: Path, tmp_path: Path):
+    """A feed changed by hand is not trusted: the next run puts the real one back."""
+    _age(tmp_path / "_news")
+    run("build", "--config", str(site))
+    feed = tmp_path / "public" / "rss.xml"
+    expected = feed.read_bytes()
+    feed.write_bytes(b"<rss/>")
+    report = json.loads(run("build", "--config", str(site), "--json").stdout)
+    assert (False, ["rss.xml"]) == (report["up_to_date"], report["written"])
+    assert expected == feed.read_bytes()
+
+
+def test_input_changed_within_the_timestamp_window_is_not_skipped(site: Path, tmp_path: Path):
+    """A file written just before the last run may have changed unseen: never skipped on it."""
+    run("build", "--config", str(site))
+    report = json.loads(run("build", "--config", str(site), "--json").stdout)
+    assert (False, 0) == (report["up_to_date"], report["cache_hits"])
+
+
+def test_settled_files_come_from_the_parse_cache(
+    site: Path, tmp_path: Path, write_article: WriteArticle
+):
+    """Files older than the cache are not read again; a changed one is."""
+    _age(tmp_path / "_news")
+    run("build", "--config", str(site), "-q")
+    changed = write_article("a.md", title="Alpha 2", url="https://example.com/a", topics=("Space",))
+    half_an_hour_ago = time.time() - 1800
+    os.utime(changed, (half_an_hour_ago, half_an_hour_ago))
+    report = json.loads(run("build", "--config", str(site), "--json").stdout)
+    assert 2 == report["cache_hits"]
+    assert "Alpha 2" in (tmp_path / "public" / "rss.xml").read_text(encoding="utf-8")
+
+
+def test_editor_and_system_files_are_not_articles(site: Path, tmp_path: Path):
+    """Names starting with . or # (editor locks, macOS forks) are skipped, as Jekyll does."""
+    news = tmp_path / "_news"
+    (news / "._a.md").write_bytes(b"\x00\x05\x16\x07 not utf-8 \xff")
+    (news / ".#b.md").symlink_to("nobody@host.1234")
+    (news / "#c.md#").write_text("autosave")
+    result = run("check", "--config", str(site))
+    assert (0, "") == (result.exit_code, result.stderr)
+    assert "3 articles read" in result.stdout
+
+
+def test_url_with_a_bad_port_is_a_problem_not_a_crash(site: Path, write_article: WriteArticle):
+    """Malformed ports and hosts are reported for the file; the run goes on."""
+    write_article("p.md", title="Port", url="https://example.com:99999/x")
+    write_article("q.md", title="Host", url="https://[oops/x")
+    result = run("build", "--config", str(site))
+    assert_no_traceback(result)
+    assert 0 == result.exit_code
+    assert 2 == len(result.stderr.splitlines())
+    assert all(
+        ": webUrl: not an absolute http(s) URL" in line for line in result.stderr.splitlines()
+    )
+
+
+def test_empty_content_folder_is_refused(site: Path, tmp_path: Path):
+    """A folder with no articles (a checkout half done) never wipes the published feeds."""
+    run("build", "--config", str(site), "-q")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "public").glob("*.xml")}
+    for article in (tmp_path / "_news").iterdir():
+        article.unlink()
+    result = run("build", "--config", str(site))
+    assert 2 == result.exit_code
+    assert "no article files" in result.stderr
+    assert before == {p.name: p.read_bytes() for p in (tmp_path / "public").glob("*.xml")}

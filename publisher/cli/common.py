@@ -93,9 +93,13 @@ def load_settings(
 def scan_content(config: Config) -> dict[str, FileStamp]:
     """The content folder's files with their stamps, or a one-line failure."""
     try:
-        return scan_folder(Path(config.content))
+        stamps = scan_folder(Path(config.content))
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
+    if not stamps:
+        # Likely a checkout or sync caught half-way: publishing would empty every feed.
+        fail(f"{config.content}: no article files (*.md); nothing published", EXIT_USAGE)
+    return stamps
 
 
 def load_content(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from publisher.cache import RenderCache, cache_file, input_fingerprint
+from publisher.cache import RenderCache, cache_file, input_fingerprint, is_racy
 from publisher.cli.common import (
     EXIT_PROBLEMS,
     Timings,
@@ -63,7 +63,10 @@ def _build(config: Config, *, strict: bool, as_json: bool, no_cache: bool, quiet
     with timings.stage("scan"):
         stamps = scan_content(config)
         inputs = input_fingerprint(config, Path(config.content), stamps)
-        unchanged = None if no_cache else current_outputs(out_dir, inputs)
+        unchanged = None
+        if not no_cache:
+            settled = lambda written_ns: not is_racy(stamps, written_ns)  # noqa: E731
+            unchanged = current_outputs(out_dir, inputs, settled)
     if unchanged is not None:
         # Same files, same settings, outputs untouched since: nothing to do.
         report = WriteReport(unchanged=unchanged)
