@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 import types
 import zoneinfo
@@ -125,7 +126,7 @@ def load_config(path: Path | None) -> Config:
 def parse_config(raw: Mapping[str, Any], source: str = DEFAULT_CONFIG_NAME) -> Config:
     """Check every key and type of a parsed TOML document and build the config."""
     config: Config = _build(Config, raw, source, prefix="")
-    _check_values(config, source)
+    check_config(config, source)
     return config
 
 
@@ -194,12 +195,29 @@ def _type_name(hint: Any) -> str:
     )
 
 
-def _check_values(config: Config, source: str) -> None:
+def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
+    """Raise :class:`ConfigError`, naming the key, for values that cannot work together."""
+
     def fail(key: str, reason: str) -> None:
         raise ConfigError(reason, path=source, field=key)
 
-    if not config.site.url.startswith(("http://", "https://")):
+    site = config.site
+    if not site.url.startswith(("http://", "https://")):
         fail("site.url", "must be an absolute http(s) URL")
+    for key, value in (("site.title", site.title), ("site.description", site.description)):
+        if not value.strip():
+            fail(key, "must not be empty: every feed needs it")
+    header_values = {
+        "site.title": site.title,
+        "digest.sender": config.digest.sender,
+        "digest.list_address": config.digest.list_address,
+        "digest.list_id": config.digest.list_id,
+        "digest.unsubscribe_url": config.digest.unsubscribe_url,
+        "digest.unsubscribe_mailto": config.digest.unsubscribe_mailto,
+    }
+    for key, value in header_values.items():
+        if not value.isprintable():
+            fail(key, "must be one line without control characters (it goes into mail headers)")
     if config.selection.limit < 1:
         fail("selection.limit", "must be at least 1")
     for topic, rule in config.topics.items():
@@ -207,9 +225,26 @@ def _check_values(config: Config, source: str) -> None:
             fail(f"topics.{topic}.limit", "must be at least 1")
     if config.digest.per_topic < 1:
         fail("digest.per_topic", "must be at least 1")
-    if config.digest.smtp.tls not in TLS_MODES:
+    smtp = config.digest.smtp
+    if smtp.tls not in TLS_MODES:
         fail("digest.smtp.tls", f"must be one of {', '.join(TLS_MODES)}")
+    if not 0 < smtp.port < 65536:
+        fail("digest.smtp.port", "must be a port number, 1 to 65535")
+    if smtp.timeout <= 0:
+        fail("digest.smtp.timeout", "must be more than 0 seconds")
     try:
         zoneinfo.ZoneInfo(config.digest.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
+    folders = {
+        "out": config.out,
+        "digest.out": config.digest.out,
+        "digest.archive": config.digest.archive,
+    }
+    seen: dict[str, str] = {}
+    for key, folder in folders.items():
+        normal = os.path.normpath(folder)
+        if normal in seen:
+            # Each folder has its own manifest: sharing one, a build would prune the newsletters.
+            fail(key, f"must not be the same folder as {seen[normal]}")
+        seen[normal] = key

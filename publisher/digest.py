@@ -577,9 +577,14 @@ def inline_css(html: str, source: str = HTML_TEMPLATE) -> str:
 # Message and archive ------------------------------------------------------------------------
 
 
+HEADER_POLICY = SMTP.clone(max_line_length=998)
+"""Fold headers only past RFC 5322's hard limit: a folded List-Unsubscribe URL becomes an
+encoded word, and one-click unsubscribe stops working."""
+
+
 def build_message(digest: Digest, html: str, text: str) -> bytes:
     """The whole email, ``multipart/alternative`` with the text part first, CRLF line ends."""
-    message = EmailMessage(policy=SMTP)
+    message = EmailMessage(policy=HEADER_POLICY)
     message["Subject"] = digest.subject
     message["From"] = digest.sender
     message["To"] = digest.list_address

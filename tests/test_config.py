@@ -154,3 +154,22 @@ def test_overrides_beat_config_and_none_means_not_given():
     config = parse_config({"content": "a", "out": "b"})
     overridden = config.with_overrides(content="c", out=None)
     assert ("c", "b") == (overridden.content, overridden.out)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"site": {"title": " "}}, "site.title"),
+        ({"site": {"title": "News\nBcc: everyone@example.org"}}, "site.title"),
+        ({"digest": {"list_id": "a\rb"}}, "digest.list_id"),
+        ({"digest": {"timezone": "America"}}, "digest.timezone"),
+        ({"digest": {"smtp": {"port": 70000}}}, "digest.smtp.port"),
+        ({"digest": {"smtp": {"timeout": 0}}}, "digest.smtp.timeout"),
+        ({"out": "public", "digest": {"out": "./public"}}, "digest.out"),
+    ],
+)
+def test_values_that_cannot_work_are_config_errors(raw: dict[str, object], key: str):
+    """Empty feed titles, header injection, unusable zones, ports, timeouts, shared folders."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert key == caught.value.field

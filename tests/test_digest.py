@@ -587,3 +587,14 @@ def test_sample_week_matches_golden(suffix: str, update_golden: bool) -> None:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_bytes(actual)
     assert golden.read_bytes().decode("utf-8") == actual.decode("utf-8")
+
+
+def test_long_unsubscribe_url_stays_a_plain_header(make_article: MakeArticle) -> None:
+    """A long one-click URL is not folded into an encoded word that clients cannot use."""
+    url = "https://test.example/lists/weekly/unsubscribe?token=" + "a1b2c3d4" * 12
+    config = list_config(unsubscribe_url=url)
+    articles = [make_article(published_at=datetime(2026, 11, 18, 9, tzinfo=UTC))]
+    rendered = make_digest(config, articles, SAMPLE_WEEK)
+    raw = rendered.message.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    header = next(line for line in raw.split("\r\n") if line.startswith("List-Unsubscribe:"))
+    assert f"List-Unsubscribe: <{url}>, <mailto:leave@test.example?subject=unsubscribe>" == header

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from publisher.cache import FileStamp, scan_folder
-from publisher.config import Config, load_config
+from publisher.config import Config, check_config, load_config
 from publisher.errors import LockTimeout, OutputError, PublisherError
 from publisher.output import locked
 
@@ -87,6 +87,10 @@ def load_settings(
         if not site_url.startswith(("http://", "https://")):
             fail("--site-url: must be an absolute http(s) URL", EXIT_USAGE)
         config = replace(config, site=replace(config.site, url=site_url))
+    try:
+        check_config(config, source="command line" if site_url or any(paths.values()) else "")
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
     return config
 
 

@@ -77,6 +77,12 @@ def digest(
     config = load_settings(config_path, content=content)
     if out:
         config = replace(config, digest=replace(config.digest, out=str(out)))
+    if recipients and not send:
+        fail("--to: only with --send", EXIT_USAGE)
+    smtp = config.digest.smtp
+    password = os.environ.get(smtp.password_env)
+    if send and smtp.user and password is None:
+        fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
     browser = _browser() if preview else None
     if preview and not browser:
         fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
@@ -87,7 +93,9 @@ def digest(
         report_problems(loaded)
         issue = plan_digest(config, loaded.articles, chosen)
         if issue.is_empty:
-            click.echo(f"{chosen}: no articles selected for {issue.period}; nothing written")
+            nothing = {"week": chosen.label, "stories": 0, "files": [], "sent_to": []}
+            empty = f"{chosen}: no articles selected for {issue.period}; nothing written"
+            click.echo(json.dumps(nothing) if as_json else empty)
             sys.exit(EXIT_EMPTY_WEEK)
         rendered = render_digest(config, issue, InlineCache(Path(config.cache_dir), inline_css))
     except PublisherError as error:
@@ -98,20 +106,21 @@ def digest(
     written += _write(
         Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}, wait
     )
-    if preview and browser:
-        _screenshot(browser, rendered.html, preview)
     sent_to = list(recipients) or [envelope_address(config.digest.list_address)]
     if send:
         try:
             send_message(
-                config.digest.smtp,
+                smtp,
                 rendered.message,
                 sender=envelope_address(config.digest.sender),
                 recipients=sent_to,
-                password=os.environ.get(config.digest.smtp.password_env),
+                password=password,
             )
         except SendError as error:
             fail(f"not sent: {error}", EXIT_SEND_FAILED)
+    # After sending: a preview that fails must not hold the issue back.
+    if preview and browser:
+        _screenshot(browser, rendered.html, preview)
     summary = {
         "week": chosen.label,
         "stories": len(issue.stories),
