@@ -18,8 +18,6 @@ from publisher.feeds import (
 from publisher.model import Article, Topic
 from publisher.selection import articles_by_topic, assign_slugs, rules_for, select
 
-FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
-
 
 @dataclass(frozen=True)
 class FeedPlan:

@@ -235,16 +235,20 @@ class InlineCache:
     def __call__(self, html: str, source: str) -> str:
         key = hashlib.sha256(repr((_cache_key(), _premailer_version(), source, html)).encode())
         path = self.cache_dir / f"inlined-{key.hexdigest()[:32]}.html"
-        try:
-            return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            pass
+        with contextlib.suppress(OSError):
+            stored = path.read_bytes()
+            checksum, _, body = stored.partition(b"\n")
+            # Written without fsync: after a crash the file may be cut short; check it.
+            if checksum == hashlib.sha256(body).hexdigest().encode():
+                return body.decode("utf-8")
         inlined = self.inline(html, source)
         with contextlib.suppress(OutputError, OSError):
             make_folder(self.cache_dir)
-            write_atomically(path, inlined.encode("utf-8"), durable=False)
-            stored = sorted(self.cache_dir.glob("inlined-*.html"), key=lambda p: p.stat().st_mtime)
-            for old in stored[: -self.KEEP]:
+            body = inlined.encode("utf-8")
+            checksum = hashlib.sha256(body).hexdigest().encode()
+            write_atomically(path, checksum + b"\n" + body, durable=False)
+            kept = sorted(self.cache_dir.glob("inlined-*.html"), key=lambda p: p.stat().st_mtime)
+            for old in kept[: -self.KEEP]:
                 old.unlink()
         return inlined
 

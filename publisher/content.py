@@ -39,7 +39,8 @@ MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_C1_CONTROL = re.compile("[\x80-\x9f]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
 # C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
@@ -218,7 +219,10 @@ def parse_article(data: bytes, path: str) -> Article:
         front_matter = split_front_matter(text)
     except NotFrontMatter as error:
         raise ArticleError(str(error), path=path) from None
-    if not front_matter.isprintable():
+    if _C1_CONTROL.search(front_matter):
+        # UTF-8 read as Latin-1 leaves C1 controls (â\x80\x99), which YAML rejects outright.
+        front_matter = _repair_mojibake(front_matter)
+    if _CONTROL_IN_YAML.search(front_matter):
         # Stray control characters are damage, not meaning; YAML would reject the whole file.
         front_matter = _CONTROL_IN_YAML.sub("", front_matter)
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 ArticleType = Literal["article", "video"]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _FastPickle:

@@ -97,9 +97,13 @@ def write_outputs(
             report.written.append(relative)
     stale = sorted(set(previous.files) - set(planned)) if prune else []
     for relative in stale:
-        with contextlib.suppress(FileNotFoundError):
+        try:
             (out_dir / relative).unlink()
             report.removed.append(relative)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise OutputError(f"cannot remove: {error.strerror or error}", path=relative) from None
         _remove_empty_parents(out_dir, out_dir / relative)
     kept = planned if prune else sorted(set(previous.files) | set(planned))
     final = Manifest({relative: _stamp(out_dir / relative) for relative in kept}, inputs)

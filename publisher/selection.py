@@ -6,15 +6,14 @@ import functools
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from slugify import slugify
 
 from publisher.config import SelectionConfig, TopicRule
-from publisher.model import Article, Topic
+from publisher.model import EPOCH, Article, Topic
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOST_SPECIALS = frozenset("@:[]\\")
 MICROSECOND = timedelta(microseconds=1)
 

@@ -172,3 +172,18 @@ def test_render_cache_keeps_only_what_the_last_build_used(
     cache(INFO, new)
     cache.save()
     assert 1 == len(RenderCache(path, "v1", render_feed_files).stored)
+
+
+def test_inline_cache_ignores_a_cut_short_result(tmp_path: Path):
+    """A stored result truncated by a crash fails its checksum and is inlined again."""
+    calls: list[str] = []
+
+    def inline(html: str, source: str) -> str:
+        calls.append(html)
+        return f"<html>{html}</html>\n"
+
+    InlineCache(tmp_path, inline)("<p>x</p>", "layout.html")
+    (stored,) = tmp_path.glob("inlined-*.html")
+    stored.write_bytes(stored.read_bytes()[:-10])
+    assert "<html><p>x</p></html>\n" == InlineCache(tmp_path, inline)("<p>x</p>", "layout.html")
+    assert 2 == len(calls)

@@ -611,3 +611,10 @@ def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeyp
     monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(content, "_parse_chunk", _die)
     assert expected == load_articles(folder, workers=2)
+
+
+def test_mojibake_with_c1_controls_is_repaired_not_rejected():
+    """UTF-8 read as Latin-1 keeps its C1 bytes (â\\x80\\x99); YAML alone would reject the file."""
+    data = '---\ntitle: "Russiaâ\x80\x99s plan"\npublishedDateTime: 2020-01-01T00:00:00Z\n'
+    data += "webUrl: https://example.com/x\n---\n"
+    assert "Russia’s plan" == parse_article(data.encode("utf-8"), "x.md").title

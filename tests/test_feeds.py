@@ -21,7 +21,7 @@ from lxml import etree
 from publisher.build import build
 from publisher.config import Config, SiteConfig, load_config
 from publisher.content import load_articles
-from publisher.feeds import FeedInfo, render_atom, render_json_feed, render_rss
+from publisher.feeds import FeedInfo, image_type_of, render_atom, render_json_feed, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.selection import Rules, select
 
@@ -381,3 +381,17 @@ def test_hostile_input_warnings_are_the_known_ones(
         validate, corpus_config(SITE_URL), hostile_articles(make_article), tmp_path
     )
     assert warning_texts(results) <= KNOWN_HOSTILE_WARNINGS
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://cdn.example.com/a/b.JPG?w=600", "image/jpeg"),
+        ("https://cdn.example.com/a/b.webp#top", "image/webp"),
+        ("https://cdn.example.com/a.b/picture", None),
+        ("https://cdn.example.com/image?id=3.png", None),
+    ],
+)
+def test_image_type_comes_from_a_fixed_table(url: str, expected: str | None):
+    """The media type depends on the URL alone, never on the host's mime.types."""
+    assert expected == image_type_of(url)

@@ -21,7 +21,6 @@ from publisher.output import locked
 if TYPE_CHECKING:
     from publisher.content import LoadResult
 
-EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_OUTPUT = 3
