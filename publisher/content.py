@@ -156,7 +156,7 @@ def _load_articles(
 def _parse_files(
     content_dir: Path, names: list[str], workers: int | None, progress: Progress | None
 ) -> Iterator[tuple[str, Article | CachedProblem]]:
-    workers = workers or os.cpu_count() or 1
+    workers = workers or _usable_cores()
     done = 0
     if workers < 2 or len(names) < PARALLEL_MIN_FILES:
         for name in names:
@@ -182,6 +182,13 @@ def _parse_files(
         # A worker died (out of memory, killed by an operator): parse the rest here.
         for name in names[done:]:
             yield name, _parse_file(content_dir, name)
+
+
+def _usable_cores() -> int:
+    # The cores this process may use: in a container with a CPU limit, fewer than the host's.
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _parse_chunk(content_dir: Path, names: list[str]) -> list[Article | CachedProblem]:
