@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from publisher.cache import FileStamp, scan_folder
 from publisher.config import Config, check_config, load_config
 from publisher.errors import LockTimeout, OutputError, PublisherError
 from publisher.output import locked
@@ -27,21 +24,6 @@ EXIT_OUTPUT = 3
 EXIT_LOCKED = 4
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class Timings:
-    """Seconds spent in each stage, for ``--json``."""
-
-    stages: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = round(time.perf_counter() - start, 4)
 
 
 def config_options(command: F) -> F:
@@ -93,41 +75,18 @@ def load_settings(
     return config
 
 
-def scan_content(config: Config) -> dict[str, FileStamp]:
-    """The content folder's files with their stamps, or a one-line failure."""
-    try:
-        stamps = scan_folder(Path(config.content))
-    except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
-    if not stamps:
-        # Likely a checkout or sync caught half-way: publishing would empty every feed.
-        fail(f"{config.content}: no article files (*.md); nothing published", EXIT_USAGE)
-    return stamps
-
-
-def load_content(
-    config: Config,
-    *,
-    use_cache: bool = True,
-    quiet: bool = False,
-    stamps: dict[str, FileStamp] | None = None,
-) -> LoadResult:
-    """Load the articles, with a progress bar on a terminal for long parses."""
-    # Imported here: a no-op `build` never needs the YAML parser and its friends.
+def load_content(config: Config) -> LoadResult:
+    """Load the articles (parse cache on), with a progress bar on a terminal for long parses."""
+    # Imported here: `publisher build` with nothing to do never needs the parser.
     from publisher.content import load_articles
 
-    cache_dir = Path(config.cache_dir) if use_cache else None
-    show_progress = not quiet and sys.stderr.isatty()
-    with ParseProgress(show_progress) as progress:
+    with ParseProgress(wanted=True) as progress:
         try:
-            loaded = load_articles(
-                Path(config.content), cache_dir=cache_dir, progress=progress, stamps=stamps
+            return load_articles(
+                Path(config.content), cache_dir=Path(config.cache_dir), progress=progress
             )
         except PublisherError as error:
             fail(str(error), EXIT_USAGE)
-    # The articles live until the process ends: keep the cyclic collector from rescanning them.
-    gc.freeze()
-    return loaded
 
 
 class ParseProgress:
@@ -135,8 +94,8 @@ class ParseProgress:
 
     MIN_FILES = 2000
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, wanted: bool) -> None:
+        self.enabled = wanted and sys.stderr.isatty()
         self.bar: Any = None
 
     def __enter__(self) -> ParseProgress:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from publisher.cache import RenderCache, cache_file, input_fingerprint, is_racy
 from publisher.cli.common import (
     EXIT_PROBLEMS,
-    Timings,
+    EXIT_USAGE,
+    ParseProgress,
     config_options,
     fail,
     json_option,
@@ -19,11 +19,11 @@ from publisher.cli.common import (
     load_settings,
     output_guard,
     report_problems,
-    scan_content,
     wait_option,
 )
 from publisher.config import Config
-from publisher.output import WriteReport, current_outputs, write_outputs
+from publisher.errors import ArticleError
+from publisher.pipeline import BuildOutcome, StrictRefusal, run_build
 
 
 @click.command()
@@ -53,111 +53,50 @@ def build(
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
     # The lock covers the whole run, reading included: a slow run of older inputs must not
     # finish after, and overwrite, a newer run's feeds.
-    with output_guard(Path(config.out), wait):
-        _build(config, strict=strict, as_json=as_json, no_cache=no_cache, quiet=quiet)
-
-
-def _build(config: Config, *, strict: bool, as_json: bool, no_cache: bool, quiet: bool) -> None:
-    timings = Timings()
-    out_dir = Path(config.out)
-    with timings.stage("scan"):
-        stamps = scan_content(config)
-        inputs = input_fingerprint(config, Path(config.content), stamps)
-        unchanged = None
-        if not no_cache:
-            settled = lambda written_ns: not is_racy(stamps, written_ns)  # noqa: E731
-            unchanged = current_outputs(out_dir, inputs, settled)
-    if unchanged is not None:
-        # Same files, same settings, outputs untouched since: nothing to do.
-        report = WriteReport(unchanged=unchanged)
-        _report_build(as_json, quiet, config, report, timings, files=len(stamps))
-        return
-    from publisher.build import plan_feeds, render_feed_files, render_feeds
-    from publisher.feeds import RENDERER_VERSION
-
-    with timings.stage("load"):
-        loaded = load_content(config, use_cache=not no_cache, quiet=quiet or as_json, stamps=stamps)
-    report_problems(loaded)
-    if strict and loaded.problems:
-        fail(
-            f"{len(loaded.problems)} bad article file(s); nothing written (--strict)", EXIT_PROBLEMS
-        )
-    with timings.stage("select"):
-        feeds, slug_warnings = plan_feeds(config, loaded.articles)
-    render_warnings: list[str] = []
-    with timings.stage("render"):
-        if no_cache:
-            plan = render_feeds(config, feeds, slug_warnings)
-        else:
-            cache_path = cache_file(Path(config.cache_dir), out_dir, kind="feeds")
-            rendered = RenderCache(cache_path, RENDERER_VERSION, render_feed_files)
-            plan = render_feeds(config, feeds, slug_warnings, rendered)
-            if warning := rendered.save():
-                render_warnings.append(warning)
-    warnings = [*loaded.warnings, *plan.warnings, *render_warnings]
+    with output_guard(Path(config.out), wait), ParseProgress(not (quiet or as_json)) as progress:
+        try:
+            outcome = run_build(config, use_cache=not no_cache, strict=strict, progress=progress)
+        except StrictRefusal as refusal:
+            report_problems(refusal.loaded)
+            fail(str(refusal), EXIT_PROBLEMS)
+        except ArticleError as error:
+            fail(str(error), EXIT_USAGE)
+    if outcome.loaded:
+        report_problems(outcome.loaded)
     if not as_json:
-        for warning in warnings:
+        for warning in outcome.warnings:
             click.echo(f"warning: {warning}", err=True)
-    # A run with problems or warnings is never skipped next time: they are reported again.
-    clean = not loaded.problems and not warnings
-    with timings.stage("write"):
-        report = write_outputs(out_dir, plan.outputs, inputs=inputs if clean else "")
-    _report_build(
-        as_json,
-        quiet,
-        config,
-        report,
-        timings,
-        files=loaded.files,
-        loaded=len(loaded.articles),
-        selected=plan.selected,
-        feeds=len(plan.feeds),
-        cache_hits=loaded.cache_hits,
-        skipped=[{"path": p.path, "error": str(p)} for p in loaded.problems],
-        warnings=warnings,
-    )
+    _report_build(outcome, config, as_json=as_json, quiet=quiet)
 
 
-def _report_build(
-    as_json: bool,
-    quiet: bool,
-    config: Config,
-    report: WriteReport,
-    timings: Timings,
-    *,
-    files: int,
-    loaded: int | None = None,
-    selected: int | None = None,
-    feeds: int | None = None,
-    cache_hits: int | None = None,
-    skipped: list[dict[str, str]] | None = None,
-    warnings: list[str] | None = None,
-) -> None:
+def _report_build(outcome: BuildOutcome, config: Config, *, as_json: bool, quiet: bool) -> None:
     """The summary: one line, or one JSON object with ``--json``."""
+    loaded, plan, report = outcome.loaded, outcome.plan, outcome.report
+    skipped = [{"path": p.path, "error": str(p)} for p in loaded.problems] if loaded else []
     if as_json:
         summary = {
-            "articles": files,
-            "loaded": loaded,
-            "selected": selected,
-            "feeds": feeds,
-            "cache_hits": cache_hits,
-            "up_to_date": loaded is None,
-            "skipped": skipped or [],
-            "warnings": warnings or [],
+            "articles": outcome.files,
+            "loaded": len(loaded.articles) if loaded else None,
+            "selected": plan.selected if plan else None,
+            "feeds": len(plan.feeds) if plan else None,
+            "cache_hits": loaded.cache_hits if loaded else None,
+            "up_to_date": outcome.up_to_date,
+            "skipped": skipped,
+            "warnings": outcome.warnings,
             "written": report.written,
             "unchanged": report.unchanged,
             "removed": report.removed,
-            "timings": timings.stages,
+            "timings": outcome.timings.stages,
         }
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif quiet:
         return
-    elif loaded is None:
-        click.echo(f"{files} articles read; {config.out} is up to date")
+    elif plan is None:
+        click.echo(f"{outcome.files} articles read; {config.out} is up to date")
     else:
         click.echo(
-            f"{files} articles read, {selected} selected, {len(skipped or [])} skipped; "
-            f"{feeds} feeds in {config.out}: {len(report.written)} files written, "
+            f"{outcome.files} articles read, {plan.selected} selected, {len(skipped)} skipped; "
+            f"{len(plan.feeds)} feeds in {config.out}: {len(report.written)} files written, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
         )
 
