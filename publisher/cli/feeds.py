@@ -33,8 +33,10 @@ from publisher.pipeline import BuildOutcome, StrictRefusal, run_build
 @click.option("--strict", is_flag=True, help="Treat a bad article file as fatal: write nothing.")
 @wait_option
 @json_option
-@click.option("--no-cache", is_flag=True, help="Parse every file again; ignore the parse cache.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems.")
+@click.option(
+    "--no-cache", is_flag=True, help="Parse and render everything again; ignore the caches."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems and warnings.")
 def build(
     config_path: Path | None,
     content: Path | None,
