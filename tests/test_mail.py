@@ -202,3 +202,19 @@ def test_starttls_refused_by_a_plain_server(smtp_server: tuple[int, Inbox]) -> N
         send_message(smtp, b"x", sender="a@test.example", recipients=["b@test.example"])
     nothing: list[object] = []
     assert nothing == inbox.messages
+
+
+def test_a_week_is_sent_to_the_list_once(tmp_path: Path, smtp_server: tuple[int, Inbox]) -> None:
+    """Rerunning the weekly job does not mail subscribers again; --resend and --to still send."""
+    port, inbox = smtp_server
+    config = str(write_config(tmp_path, port))
+    assert 0 == digest("--config", config, "--send")[0]
+    code, out, _ = digest("--config", config, "--send")
+    assert (0, 1) == (code, len(inbox.messages))
+    assert "already sent to the list; not sent again" in out
+    assert 0 == digest("--config", config, "--send", "--to", "editor@test.example")[0]
+    assert 0 == digest("--config", config, "--send", "--resend")[0]
+    expected = [["readers@news.example.org"], ["editor@test.example"], ["readers@news.example.org"]]
+    assert expected == [recipients for _, recipients, _ in inbox.messages]
+    marker = tmp_path / "newsletters" / "2026-W47.sent"
+    assert marker.read_text().startswith("<digest-2026-w47.")

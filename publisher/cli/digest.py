@@ -28,7 +28,7 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
-from publisher.digest import IsoWeek, inline_css, plan_digest, render_digest
+from publisher.digest import IsoWeek, inline_css, message_id, plan_digest, render_digest
 from publisher.errors import PublisherError, SendError
 from publisher.mail import envelope_address, send_message
 from publisher.output import write_outputs
@@ -52,6 +52,7 @@ PREVIEW_WIDTH = 600
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the issue files.")
 @click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
+@click.option("--resend", is_flag=True, help="Send to the list even if this week was sent.")
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
 @wait_option
 @json_option
@@ -62,11 +63,15 @@ def digest(
     out: Path | None,
     send: bool,
     recipients: tuple[str, ...],
+    resend: bool,
     preview: Path | None,
     wait: float,
     as_json: bool,
 ) -> None:
     """Write a week's newsletter: HTML (CSS inlined), text, .eml and a Jekyll archive page.
+
+    A week sent to the list is recorded (newsletters/<week>.sent); sending it again needs
+    --resend, so rerunning the weekly job is safe.
 
     Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
     writable, 4 output locked, 5 no articles that week (nothing written, nothing sent),
@@ -107,6 +112,12 @@ def digest(
         Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}, wait
     )
     sent_to = list(recipients) or [envelope_address(config.digest.list_address)]
+    marker = f"{chosen.label}.sent"
+    to_list = send and not recipients
+    if to_list and not resend and (Path(config.digest.out) / marker).exists():
+        # A rerun of the weekly job must not mail every subscriber again.
+        click.echo(f"{chosen}: already sent to the list; not sent again (--resend to send anyway)")
+        send = False
     if send:
         try:
             send_message(
@@ -118,6 +129,10 @@ def digest(
             )
         except SendError as error:
             fail(f"not sent: {error}", EXIT_SEND_FAILED)
+        if to_list:
+            _write(
+                Path(config.digest.out), {marker: f"{message_id(rendered.digest)}\n".encode()}, wait
+            )
     # After sending: a preview that fails must not hold the issue back.
     if preview and browser:
         _screenshot(browser, rendered.html, preview)
