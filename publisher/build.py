@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from slugify import slugify
 
 from publisher.config import Config
 from publisher.feeds import (
@@ -43,8 +46,23 @@ class BuildPlan:
         return len({article.url for feed in self.feeds for article in feed.articles})
 
 
-def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPlan], list[str]]:
-    """The all-topics feed, then one feed per topic that has selected articles."""
+@dataclass(frozen=True)
+class FeedSelection:
+    """Every feed to write, every topic with its slug (with a feed or not), and warnings."""
+
+    feeds: tuple[FeedPlan, ...]
+    topics: tuple[Topic, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def plan_feeds(
+    config: Config, articles: Sequence[Article], known_slugs: Mapping[str, str] | None = None
+) -> FeedSelection:
+    """The all-topics feed, then one feed per topic that has selected articles.
+
+    ``known_slugs`` is the topic map of the last build (:func:`read_topic_map`), so that
+    topics keep their folders.
+    """
     site = config.site
     base = site.url if site.url.endswith("/") else f"{site.url}/"
     everything = FeedInfo(site.title, site.description, site.home, base, site.language)
@@ -59,7 +77,7 @@ def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPl
     by_topic = articles_by_topic(articles)
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
     # when another topic with a clashing name gains or loses articles.
-    topics, warnings = assign_slugs(by_topic)
+    topics, warnings = assign_slugs(by_topic, known_slugs)
     for topic in topics:
         chosen = select(
             by_topic[topic.name], rules_for(topic.name, config.selection, config.topics)
@@ -74,13 +92,41 @@ def plan_feeds(config: Config, articles: Sequence[Article]) -> tuple[list[FeedPl
             language=site.language,
         )
         plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen)))
-    return plans, warnings
+    return FeedSelection(tuple(plans), tuple(topics), tuple(warnings))
 
 
-def build(config: Config, articles: Sequence[Article]) -> BuildPlan:
-    """Select and render every feed, the OPML list and the index page."""
-    plans, warnings = plan_feeds(config, articles)
-    return render_feeds(config, plans, warnings)
+def build(
+    config: Config, articles: Sequence[Article], known_slugs: Mapping[str, str] | None = None
+) -> BuildPlan:
+    """Select and render every feed, the OPML list, the index page and the topic map."""
+    return render_feeds(config, plan_feeds(config, articles, known_slugs))
+
+
+TOPIC_MAP = "topics.json"
+"""Every topic's name and folder, published beside the feeds and read back by the next build."""
+
+
+def render_topic_map(topics: Sequence[Topic]) -> bytes:
+    """The topic map: ``{"topics": [{"name": …, "slug": …}, …]}``, sorted by name."""
+    entries = [{"name": topic.name, "slug": topic.slug} for topic in topics]
+    return (json.dumps({"topics": entries}, ensure_ascii=False, indent=2) + "\n").encode()
+
+
+def read_topic_map(data: bytes) -> dict[str, str]:
+    """The name → slug map a previous build published; anything unreadable counts as empty."""
+    try:
+        entries = json.loads(data)["topics"]
+        return {
+            entry["name"]: entry["slug"]
+            for entry in entries
+            if isinstance(entry["name"], str) and _is_slug(entry["slug"])
+        }
+    except (ValueError, TypeError, KeyError):
+        return {}
+
+
+def _is_slug(value: object) -> bool:
+    return isinstance(value, str) and bool(value) and value == slugify(value)
 
 
 FeedRenderer = Callable[[FeedInfo, tuple[Article, ...]], dict[str, bytes]]
@@ -97,16 +143,14 @@ def render_feed_files(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str
 
 
 def render_feeds(
-    config: Config,
-    plans: Sequence[FeedPlan],
-    warnings: Sequence[str],
-    render: FeedRenderer = render_feed_files,
+    config: Config, selection: FeedSelection, render: FeedRenderer = render_feed_files
 ) -> BuildPlan:
-    """Render planned feeds, the OPML list and the index page into ``{path: bytes}``.
+    """Render the selected feeds, the OPML list, the index page and the topic map.
 
     ``render`` may be a cached :func:`render_feed_files`, which gives the same bytes.
     """
-    outputs: dict[str, bytes] = {}
+    plans = selection.feeds
+    outputs: dict[str, bytes] = {TOPIC_MAP: render_topic_map(selection.topics)}
     for plan in plans:
         for name, data in render(plan.info, plan.articles).items():
             outputs[f"{plan.folder}{name}"] = data
@@ -121,4 +165,4 @@ def render_feeds(
     site = config.site
     outputs["feeds.opml"] = render_opml(site.title, listings)
     outputs["index.html"] = render_index(site.title, site.description, site.language, listings)
-    return BuildPlan(outputs, tuple(plans), tuple(warnings))
+    return BuildPlan(outputs, plans, selection.warnings)

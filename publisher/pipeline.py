@@ -86,7 +86,13 @@ def run_build(
     if settled is not None:
         return BuildOutcome(len(stamps), WriteReport(unchanged=settled), timings)
     # Imported here: a build with nothing to do never needs the parser or the renderers.
-    from publisher.build import plan_feeds, render_feed_files, render_feeds
+    from publisher.build import (
+        TOPIC_MAP,
+        plan_feeds,
+        read_topic_map,
+        render_feed_files,
+        render_feeds,
+    )
     from publisher.content import load_articles
     from publisher.feeds import RENDERER_VERSION
 
@@ -100,15 +106,19 @@ def run_build(
     if strict and loaded.problems:
         raise StrictRefusal(loaded)
     with timings.stage("select"):
-        feeds, slug_warnings = plan_feeds(config, loaded.articles)
+        try:
+            known_slugs = read_topic_map((out_dir / TOPIC_MAP).read_bytes())
+        except OSError:
+            known_slugs = {}
+        selection = plan_feeds(config, loaded.articles, known_slugs)
     render_warnings: list[str] = []
     with timings.stage("render"):
         if cache_dir is None:
-            plan = render_feeds(config, feeds, slug_warnings)
+            plan = render_feeds(config, selection)
         else:
             cache_path = cache_file(cache_dir, out_dir, kind="feeds")
             rendered = RenderCache(cache_path, RENDERER_VERSION, render_feed_files)
-            plan = render_feeds(config, feeds, slug_warnings, rendered)
+            plan = render_feeds(config, selection, rendered)
             if warning := rendered.save():
                 render_warnings.append(warning)
     warnings = [*loaded.warnings, *plan.warnings, *render_warnings]

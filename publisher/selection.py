@@ -116,27 +116,38 @@ def select(articles: Iterable[Article], rules: Rules) -> list[Article]:
     return heapq.nsmallest(rules.limit, chosen, key=_newest_first)
 
 
-def assign_slugs(names: Iterable[str]) -> tuple[list[Topic], list[str]]:
-    """Topics sorted by name, each with a unique, stable slug, and a warning per clash.
+def assign_slugs(
+    names: Iterable[str], known: Mapping[str, str] | None = None
+) -> tuple[list[Topic], list[str]]:
+    """Topics sorted by name, each with a unique, stable slug, and a warning per new clash.
 
-    Names that slugify alike ("C++" and "C") keep the plain slug for the first name in
-    sorted order and get ``-2``, ``-3``… after it, so a slug never depends on file order.
+    ``known`` is the name → slug map of earlier builds: those topics keep their slugs, so a
+    feed URL never moves. New names that slugify alike ("C++" and "C") keep the plain slug for
+    the first name in sorted order and get ``-2``, ``-3``… after it.
     """
+    ordered = sorted(set(names), key=lambda name: (name.casefold(), name))
+    taken: dict[str, str] = {}
+    for name in ordered:
+        slug = (known or {}).get(name)
+        if slug and slug not in taken:
+            taken[slug] = name
+    given = {name: slug for slug, name in taken.items()}
     topics: list[Topic] = []
     warnings: list[str] = []
-    taken: dict[str, str] = {}
-    for name in sorted(set(names), key=lambda name: (name.casefold(), name)):
-        base = slugify(name) or "topic"
-        slug, counter = base, 1
-        while slug in taken:
-            counter += 1
-            slug = f"{base}-{counter}"
-        if slug != base:
-            warnings.append(
-                f"topics: {name!r} and {taken[base]!r} share the slug {base!r};"
-                f" {name!r} uses {slug!r}"
-            )
-        taken[slug] = name
+    for name in ordered:
+        slug = given.get(name)
+        if slug is None:
+            base = slugify(name) or "topic"
+            slug, counter = base, 1
+            while slug in taken:
+                counter += 1
+                slug = f"{base}-{counter}"
+            if slug != base:
+                warnings.append(
+                    f"topics: {name!r} and {taken[base]!r} share the slug {base!r};"
+                    f" {name!r} uses {slug!r}"
+                )
+            taken[slug] = name
         topics.append(Topic(name, slug))
     return topics, warnings
 

@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from publisher.build import BuildPlan, build
+from publisher.build import BuildPlan, build, read_topic_map
 from publisher.config import Config, SiteConfig, TopicRule, load_config
 from publisher.content import load_articles
 from publisher.model import Article
@@ -59,7 +59,7 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 def test_planned_files(plan: BuildPlan):
     """All-topics feeds, three files per selected topic, the OPML list and the index page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
-    expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
+    expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html", "topics.json"} | {
         f"{slug}/{name}" for slug in topics for name in ("rss.xml", "atom.xml", "feed.json")
     }
     assert expected == set(plan.outputs)
@@ -179,7 +179,7 @@ def test_per_topic_limit(make_article: MakeArticle):
 
 def test_build_with_no_articles(make_article: MakeArticle):
     """No articles: the all-topics feeds, OPML and index are still written."""
-    assert {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} == set(
+    assert {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html", "topics.json"} == set(
         build(Config(), []).outputs
     )
 
@@ -192,3 +192,22 @@ def test_slug_does_not_depend_on_other_topics_selection(make_article: MakeArticl
     before = {feed.topic.name: feed.folder for feed in build(Config(), [cpp, weak_cs]).feeds[1:]}
     after = {feed.topic.name: feed.folder for feed in build(Config(), [cpp, strong_cs]).feeds[1:]}
     assert after["C++"] == before["C++"]
+
+
+def test_known_topics_keep_their_folders(make_article):
+    """A topic map from an earlier build pins slugs: a new clashing name never takes them."""
+    articles = [make_article(topics=("C++",))]
+    first = build(Config(), articles)
+    known = read_topic_map(first.outputs["topics.json"])
+    assert {"C++": "c"} == known
+    later = build(Config(), [*articles, make_article(topics=("C",))], known)
+    assert {"C++": "c", "C": "c-2"} == read_topic_map(later.outputs["topics.json"])
+    assert "c/rss.xml" in later.outputs
+    assert b"C++" in later.outputs["c/rss.xml"]
+
+
+def test_unreadable_topic_map_counts_as_empty():
+    """A damaged or hand-edited topic map is ignored, not trusted."""
+    assert {} == read_topic_map(b"not json")
+    assert {} == read_topic_map(b'{"topics": [{"name": "A", "slug": "../etc"}]}')
+    assert {"A": "a"} == read_topic_map(b'{"topics": [{"name": "A", "slug": "a"}]}')
