@@ -81,6 +81,22 @@ def test_every_command_has_help_with_an_example(name: str):
     assert f"publisher {name}" in result.output
 
 
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_and_option_is_in_the_readme(name: str):
+    """The README documents each command and every one of its options."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    with click.Context(main) as context:
+        command = main.get_command(context, name)
+    assert command is not None
+    options = [
+        max(param.opts, key=len)
+        for param in command.params
+        if isinstance(param, click.Option) and param.name != "help"
+    ]
+    assert f"publisher {name}" in readme
+    assert [] == [option for option in options if option not in readme]
+
+
 def test_build_writes_feeds_and_reports(site: Path, tmp_path: Path):
     """build writes the feeds and prints one summary line."""
     result = run("build", "--config", str(site))
