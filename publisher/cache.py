@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import pickle
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,8 +154,12 @@ class ParseCache:
     def entries(self) -> Entries:
         return self.base | self.delta
 
-    def save(self, entries: Entries) -> str | None:
-        """Store ``entries`` (the whole folder); a failure is a warning, not an error."""
+    def save(self, entries: Entries, chunks: Sequence[Chunk] = ()) -> str | None:
+        """Store ``entries`` (the whole folder); a failure is a warning, not an error.
+
+        ``chunks`` are results already pickled by the worker processes that parsed them; they
+        are stored as they are instead of being pickled a second time.
+        """
         changed = {
             name: entry
             for name, entry in entries.items()
@@ -167,14 +172,18 @@ class ParseCache:
             remove_leftover_temps(self.path.parent, older_than=60)
             if self.base and len(changed) + removed <= DELTA_SHARE * len(entries):
                 if changed != self.delta:
-                    _write_entries(self.delta_path, changed, base=self.base_stamp)
+                    _write_entries(self.delta_path, changed, (), base=self.base_stamp)
             else:
-                _write_entries(self.path, entries, base=None)
+                _write_entries(self.path, entries, chunks, base=None)
                 with contextlib.suppress(FileNotFoundError):
                     self.delta_path.unlink()
         except (OutputError, OSError) as error:
             return f"parse cache not saved: {error}"
         return None
+
+
+Chunk = tuple[Sequence[str], bytes]
+"""File names and the pickled list of their results, in the same order."""
 
 
 def read_cache(path: Path) -> Entries:
@@ -186,20 +195,31 @@ def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries,
     stored = _load(path)
     if stored is None:
         return {}, None
-    (base, entries), status = stored
-    if base != expected_base or not isinstance(entries, dict):
+    try:
+        (base, stamps, chunks), status = stored
+        if base != expected_base or not isinstance(stamps, dict):
+            return {}, None
+        entries: Entries = {}
+        for names, blob in chunks:
+            results = _CacheUnpickler(io.BytesIO(blob)).load()
+            for name, result in zip(names, results, strict=True):
+                stamp = stamps.get(name)
+                # Only what save() writes: anything else is a damaged cache's, and ignored.
+                if type(stamp) is tuple:
+                    entries[name] = (stamp, result)
+    except Exception:
         return {}, None
-    # Only what save() writes: anything else is a foreign or damaged cache's, and ignored.
-    valid = {
-        name: entry
-        for name, entry in entries.items()
-        if type(entry) is tuple and len(entry) == 2 and type(entry[0]) is tuple
-    }
-    return valid, (status.st_size, status.st_mtime_ns)
+    return entries, (status.st_size, status.st_mtime_ns)
 
 
-def _write_entries(path: Path, entries: Entries, base: FileStamp | None) -> None:
-    _store(path, (base, entries))
+def _write_entries(
+    path: Path, entries: Entries, chunks: Sequence[Chunk], base: FileStamp | None
+) -> None:
+    covered = {name for names, _ in chunks for name in names}
+    rest = [name for name in entries if name not in covered]
+    own = (rest, pickle.dumps([entries[name][1] for name in rest], protocol=5))
+    stamps = {name: entry[0] for name, entry in entries.items()}
+    _store(path, (base, stamps, [*chunks, own]))
 
 
 def _load(path: Path) -> tuple[Any, os.stat_result] | None:

@@ -8,6 +8,7 @@ import gc
 import html
 import multiprocessing
 import os
+import pickle
 import re
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +23,7 @@ import yaml
 
 from publisher.cache import (
     CachedProblem,
+    Chunk,
     FileStamp,
     ParseCache,
     cache_file,
@@ -126,7 +128,7 @@ def _load_articles(
             todo.append(name)
         else:
             results[name] = hit
-    results.update(_parse_files(content_dir, todo, workers, progress))
+    chunks = _parse_files(content_dir, todo, workers, progress, results)
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     warnings: list[str] = []
@@ -136,7 +138,7 @@ def _load_articles(
             for name, result in results.items()
             if not (isinstance(result, CachedProblem) and result.transient)
         }
-        if warning := cache.save(entries):
+        if warning := cache.save(entries, chunks):
             warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []
@@ -154,34 +156,43 @@ def _load_articles(
 
 
 def _parse_files(
-    content_dir: Path, names: list[str], workers: int | None, progress: Progress | None
-) -> Iterator[tuple[str, Article | CachedProblem]]:
+    content_dir: Path,
+    names: list[str],
+    workers: int | None,
+    progress: Progress | None,
+    results: dict[str, Article | CachedProblem],
+) -> list[Chunk]:
+    """Parse ``names`` into ``results``; in worker processes when there are many.
+
+    Returns the workers' pickled chunks, so the parse cache can store them without pickling
+    every article a second time.
+    """
     workers = workers or _usable_cores()
-    done = 0
     if workers < 2 or len(names) < PARALLEL_MIN_FILES:
-        for name in names:
-            yield name, _parse_file(content_dir, name)
-            done += 1
+        for done, name in enumerate(names, start=1):
+            results[name] = _parse_file(content_dir, name)
             if progress and done % 100 == 0:
                 progress(done, len(names))
-        return
-    chunk_size = max(100, len(names) // (workers * 8))
-    chunks = [names[start : start + chunk_size] for start in range(0, len(names), chunk_size)]
+        return []
+    size = max(100, len(names) // (workers * 8))
+    batches = [names[start : start + size] for start in range(0, len(names), size)]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    chunks: list[Chunk] = []
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for chunk, parsed in zip(
-                chunks, pool.map(_parse_chunk, [content_dir] * len(chunks), chunks), strict=True
-            ):
-                yield from zip(chunk, parsed, strict=True)
-                done += len(chunk)
+            blobs = pool.map(_parse_chunk, [content_dir] * len(batches), batches)
+            for batch, blob in zip(batches, blobs, strict=True):
+                results.update(zip(batch, pickle.loads(blob), strict=True))
+                chunks.append((batch, blob))
                 if progress:
-                    progress(done, len(names))
+                    progress(sum(len(batch) for batch, _ in chunks), len(names))
     except BrokenProcessPool:
         # A worker died (out of memory, killed by an operator): parse the rest here.
-        for name in names[done:]:
-            yield name, _parse_file(content_dir, name)
+        for name in names:
+            if name not in results:
+                results[name] = _parse_file(content_dir, name)
+    return chunks
 
 
 def _usable_cores() -> int:
@@ -191,8 +202,9 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _parse_chunk(content_dir: Path, names: list[str]) -> list[Article | CachedProblem]:
-    return [_parse_file(content_dir, name) for name in names]
+def _parse_chunk(content_dir: Path, names: list[str]) -> bytes:
+    # Pickled here, in the worker: the bytes also go into the parse cache as they are.
+    return pickle.dumps([_parse_file(content_dir, name) for name in names], protocol=5)
 
 
 def _parse_file(content_dir: Path, name: str) -> Article | CachedProblem:
