@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7), which ruff's SIM300 calls Yoda;
 # RUF001: the fixture titles use real typography (an en dash) on purpose.
 # ruff: noqa: RUF001
 """The build plan: which files, which feeds, and a golden output tree of a small site."""

@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """The command line: help, exit codes, one-line errors, the JSON report, the lock."""
 
 from __future__ import annotations

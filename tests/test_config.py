@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """config.toml: defaults, every error naming its key, paths relative to the file."""
 
 from __future__ import annotations

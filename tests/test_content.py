@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7), which ruff's SIM300 calls Yoda;
 # RUF001: the test data is made of look-alike characters on purpose.
 # ruff: noqa: RUF001
 """Reading article files: every input variant becomes a clean Article or one problem line."""

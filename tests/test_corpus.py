@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """The real corpus from ../shared: every file loads or says why, and the counts are pinned."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """Crash safety with real processes: kill -9 mid-build, bad caches, vanishing input, the lock."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """Feeds as real clients see them: feedparser, the W3C validator, byte-for-byte reruns."""
 
 from __future__ import annotations

@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """Writing the output folder: atomic, changed-only, pruning only what publisher wrote."""
 
 from __future__ import annotations

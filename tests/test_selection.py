@@ -1,4 +1,3 @@
-# House style is `expected == actual` (GUIDE, habit 7); ruff's SIM300 calls that Yoda.
 """Selection: which articles go into a feed, which copy of a story wins, and topic slugs."""
 
 from __future__ import annotations
