@@ -8,15 +8,15 @@ import io
 import os
 import pickle
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from publisher import __version__
 from publisher.errors import ArticleError, OutputError
 from publisher.model import Article
-from publisher.output import make_folder, remove_leftover_temps, write_atomically
+from publisher.output import atomic_file, make_folder, remove_leftover_temps, write_atomically
 
 CACHE_FORMAT = 2
 """Raise when the meaning of a cached article changes: normalisation rules, model fields."""
@@ -154,12 +154,8 @@ class ParseCache:
     def entries(self) -> Entries:
         return self.base | self.delta
 
-    def save(self, entries: Entries, chunks: Sequence[Chunk] = ()) -> str | None:
-        """Store ``entries`` (the whole folder); a failure is a warning, not an error.
-
-        ``chunks`` are results already pickled by the worker processes that parsed them; they
-        are stored as they are instead of being pickled a second time.
-        """
+    def save(self, entries: Entries) -> str | None:
+        """Store ``entries`` (the whole folder); a failure is a warning, not an error."""
         changed = {
             name: entry
             for name, entry in entries.items()
@@ -172,14 +168,50 @@ class ParseCache:
             remove_leftover_temps(self.path.parent, older_than=60)
             if self.base and len(changed) + removed <= DELTA_SHARE * len(entries):
                 if changed != self.delta:
-                    _write_entries(self.delta_path, changed, (), base=self.base_stamp)
+                    with atomic_file(self.delta_path, durable=False) as stream:
+                        _write_records(stream, self.base_stamp, changed)
             else:
-                _write_entries(self.path, entries, chunks, base=None)
+                with atomic_file(self.path, durable=False) as stream:
+                    _write_records(stream, None, entries)
                 with contextlib.suppress(FileNotFoundError):
                     self.delta_path.unlink()
         except (OutputError, OSError) as error:
             return f"parse cache not saved: {error}"
         return None
+
+    @contextlib.contextmanager
+    def new_base(self) -> Iterator[ChunkSpool]:
+        """A new base file written while the files are parsed: each chunk a worker process
+        sends back goes to disk as it arrives, instead of staying in memory for :meth:`save`.
+        The file replaces the old base when the block ends, with :meth:`ChunkSpool.finish`."""
+        with atomic_file(self.path, durable=False) as stream:
+            spool = ChunkSpool(stream)
+            yield spool
+            if not spool.finished:
+                raise OutputError("parse cache not finished", path=str(self.path))
+        with contextlib.suppress(FileNotFoundError):
+            self.delta_path.unlink()
+
+
+class ChunkSpool:
+    """A base cache file being written: a header, chunks, then the index of stamps."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.covered: set[str] = set()
+        self.finished = False
+        pickle.dump((_cache_key(), None), stream, protocol=5)
+
+    def add(self, names: Sequence[str], blob: bytes) -> None:
+        """One chunk, as a worker pickled it: the list of results for ``names``."""
+        pickle.dump(("chunk", tuple(names), blob), self.stream, protocol=5)
+        self.covered.update(names)
+
+    def finish(self, entries: Entries) -> None:
+        """Add the entries no chunk held, and the stamps of every entry."""
+        rest = {name: entry for name, entry in entries.items() if name not in self.covered}
+        _write_chunk_and_index(self.stream, rest, entries)
+        self.finished = True
 
 
 Chunk = tuple[Sequence[str], bytes]
@@ -191,35 +223,40 @@ def read_cache(path: Path) -> Entries:
     return ParseCache(path).entries()
 
 
+def _write_records(stream: BinaryIO, base: FileStamp | None, entries: Entries) -> None:
+    pickle.dump((_cache_key(), base), stream, protocol=5)
+    _write_chunk_and_index(stream, entries, entries)
+
+
+def _write_chunk_and_index(stream: BinaryIO, chunk: Entries, indexed: Entries) -> None:
+    blob = pickle.dumps([entry[1] for entry in chunk.values()], protocol=5)
+    pickle.dump(("chunk", tuple(chunk), blob), stream, protocol=5)
+    pickle.dump(("index", {name: entry[0] for name, entry in indexed.items()}), stream, protocol=5)
+
+
 def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries, FileStamp | None]:
-    stored = _load(path)
-    if stored is None:
-        return {}, None
+    """A cache file's entries: header, chunks, then the index; anything else reads as empty."""
     try:
-        (base, stamps, chunks), status = stored
-        if base != expected_base or not isinstance(stamps, dict):
-            return {}, None
-        entries: Entries = {}
-        for names, blob in chunks:
-            results = _CacheUnpickler(io.BytesIO(blob)).load()
-            for name, result in zip(names, results, strict=True):
-                stamp = stamps.get(name)
-                # Only what save() writes: anything else is a damaged cache's, and ignored.
-                if type(stamp) is tuple:
-                    entries[name] = (stamp, result)
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            # One unpickler per record: each record was pickled on its own, memo and all.
+            if _CacheUnpickler(stream).load() != (_cache_key(), expected_base):
+                return {}, None
+            results: dict[str, Any] = {}
+            while (record := _CacheUnpickler(stream).load())[0] == "chunk":
+                _, names, blob = record
+                found = _CacheUnpickler(io.BytesIO(blob)).load()
+                results.update(zip(names, found, strict=True))
+            _, stamps = record
+            # Only what save() writes: anything else is a damaged cache's, and ignored.
+            entries: Entries = {
+                name: (stamp, results[name])
+                for name, stamp in stamps.items()
+                if type(stamp) is tuple and name in results
+            }
     except Exception:
         return {}, None
     return entries, (status.st_size, status.st_mtime_ns)
-
-
-def _write_entries(
-    path: Path, entries: Entries, chunks: Sequence[Chunk], base: FileStamp | None
-) -> None:
-    covered = {name for names, _ in chunks for name in names}
-    rest = [name for name in entries if name not in covered]
-    own = (rest, pickle.dumps([entries[name][1] for name in rest], protocol=5))
-    stamps = {name: entry[0] for name, entry in entries.items()}
-    _store(path, (base, stamps, [*chunks, own]))
 
 
 def _load(path: Path) -> tuple[Any, os.stat_result] | None:

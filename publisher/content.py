@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
@@ -23,13 +23,13 @@ import yaml
 
 from publisher.cache import (
     CachedProblem,
-    Chunk,
+    Entries,
     FileStamp,
     ParseCache,
     cache_file,
     scan_folder,
 )
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, OutputError
 from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
 from publisher.model import Article, ArticleType, Image, Provider
 
@@ -128,17 +128,29 @@ def _load_articles(
             todo.append(name)
         else:
             results[name] = hit
-    chunks = _parse_files(content_dir, todo, workers, progress, results)
-    if not content_dir.is_dir():
-        raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     warnings: list[str] = []
-    if cache and (todo or not cache.base.keys() <= stamps.keys()):
-        entries = {
-            name: (stamps[name], result)
-            for name, result in results.items()
-            if not (isinstance(result, CachedProblem) and result.transient)
-        }
-        if warning := cache.save(entries, chunks):
+    spooled = False
+    if cache and not cache.base and todo:
+        # A new cache is written while parsing, so it never holds every article twice in memory.
+        try:
+            with cache.new_base() as spool:
+                _parse_files(content_dir, todo, workers, progress, results, spool.add)
+                _check_still_there(content_dir)
+                spool.finish(_cacheable(stamps, results))
+            spooled = True
+        except OutputError as error:
+            warnings.append(f"parse cache not saved: {error}")
+    if not spooled:
+        missing = [name for name in todo if name not in results]
+        _parse_files(content_dir, missing, workers, progress, results)
+        _check_still_there(content_dir)
+        must_save = todo or (cache and not cache.base.keys() <= stamps.keys())
+        if (
+            cache
+            and must_save
+            and not warnings
+            and (warning := cache.save(_cacheable(stamps, results)))
+        ):
             warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []
@@ -155,17 +167,34 @@ def _load_articles(
     )
 
 
+def _check_still_there(content_dir: Path) -> None:
+    if not content_dir.is_dir():
+        raise ArticleError("content folder disappeared during the run", path=str(content_dir))
+
+
+def _cacheable(
+    stamps: Mapping[str, FileStamp], results: Mapping[str, Article | CachedProblem]
+) -> Entries:
+    """What the parse cache keeps: everything but problems worth retrying next run."""
+    return {
+        name: (stamps[name], result)
+        for name, result in results.items()
+        if not (isinstance(result, CachedProblem) and result.transient)
+    }
+
+
 def _parse_files(
     content_dir: Path,
     names: list[str],
     workers: int | None,
     progress: Progress | None,
     results: dict[str, Article | CachedProblem],
-) -> list[Chunk]:
+    keep: Callable[[Sequence[str], bytes], None] | None = None,
+) -> None:
     """Parse ``names`` into ``results``; in worker processes when there are many.
 
-    Returns the workers' pickled chunks, so the parse cache can store them without pickling
-    every article a second time.
+    ``keep`` receives each chunk the workers pickled, so the parse cache can store the bytes
+    as they are instead of pickling every article a second time.
     """
     workers = workers or _usable_cores()
     if workers < 2 or len(names) < PARALLEL_MIN_FILES:
@@ -173,26 +202,27 @@ def _parse_files(
             results[name] = _parse_file(content_dir, name)
             if progress and done % 100 == 0:
                 progress(done, len(names))
-        return []
+        return
     size = max(100, len(names) // (workers * 8))
     batches = [names[start : start + size] for start in range(0, len(names), size)]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    chunks: list[Chunk] = []
+    done = 0
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             blobs = pool.map(_parse_chunk, [content_dir] * len(batches), batches)
             for batch, blob in zip(batches, blobs, strict=True):
                 results.update(zip(batch, pickle.loads(blob), strict=True))
-                chunks.append((batch, blob))
+                if keep:
+                    keep(batch, blob)
+                done += len(batch)
                 if progress:
-                    progress(sum(len(batch) for batch, _ in chunks), len(names))
+                    progress(done, len(names))
     except BrokenProcessPool:
         # A worker died (out of memory, killed by an operator): parse the rest here.
         for name in names:
             if name not in results:
                 results[name] = _parse_file(content_dir, name)
-    return chunks
 
 
 def _usable_cores() -> int:

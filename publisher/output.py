@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from filelock import FileLock, Timeout
 
@@ -138,26 +139,38 @@ def write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None
     ``durable`` also waits for the disk (fsync), so a power cut cannot leave an empty file;
     a cache, which is checked on reading, can skip that wait.
     """
+    with atomic_file(target, durable=durable) as stream:
+        stream.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """A stream for ``target``'s new content: renamed over it when the block ends, removed if
+    the block fails, so readers only ever see the old file or the whole new one."""
     make_folder(target.parent)
     try:
-        handle, temp_path = tempfile.mkstemp(
+        handle, temp_name = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
         )
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
+    temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            yield stream
             stream.flush()
             if durable:
                 os.fsync(stream.fileno())
-        temp = Path(temp_path)
         temp.chmod(0o666 & ~_umask())
         temp.replace(target)
     except OSError as error:
         with contextlib.suppress(OSError):
-            Path(temp_path).unlink()
+            temp.unlink()
         raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
 
 
 def read_manifest(out_dir: Path) -> Manifest:

@@ -617,3 +617,20 @@ def test_mojibake_with_c1_controls_is_repaired_not_rejected():
     data = '---\ntitle: "Russiaâ\x80\x99s plan"\npublishedDateTime: 2020-01-01T00:00:00Z\n'
     data += "webUrl: https://example.com/x\n---\n"
     assert "Russia’s plan" == parse_article(data.encode("utf-8"), "x.md").title
+
+
+def test_cache_written_while_parsing_in_workers_reads_back(write_article, monkeypatch, tmp_path):
+    """A cold parallel load streams its cache to disk; the next load takes every file from it."""
+    for number in range(40):
+        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
+    write_article("bad.md", "no front matter")
+    folder = write_article("00.md").parent
+    an_hour_ago = time.time() - 3600
+    for path in folder.iterdir():
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
+    cold = load_articles(folder, cache_dir=tmp_path / "cache", workers=2)
+    warm = load_articles(folder, cache_dir=tmp_path / "cache", workers=2)
+    assert (0, 41) == (cold.cache_hits, warm.cache_hits)
+    assert (cold.articles, cold.problems) == (warm.articles, warm.problems)
+    assert [] == list((tmp_path / "cache").glob(".*"))
