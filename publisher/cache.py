@@ -184,6 +184,8 @@ class ParseCache:
         """A new base file written while the files are parsed: each chunk a worker process
         sends back goes to disk as it arrives, instead of staying in memory for :meth:`save`.
         The file replaces the old base when the block ends, with :meth:`ChunkSpool.finish`."""
+        make_folder(self.path.parent)
+        remove_leftover_temps(self.path.parent, older_than=60)
         with atomic_file(self.path, durable=False) as stream:
             spool = ChunkSpool(stream)
             yield spool
