@@ -136,20 +136,22 @@ class ParseCache:
         if self.base:
             self.delta, delta_stamp = _read_entries(self.delta_path, expected_base=base_stamp)
         self.base_stamp = base_stamp
-        self.racy_after = {
-            id(entries): (stamp[1] - RACY_NS if stamp else 0)
-            for entries, stamp in ((self.base, base_stamp), (self.delta, delta_stamp))
-        }
+        # A file changed again within the same timestamp tick as the parse has an equal stamp
+        # but other content: an entry whose file is not clearly older than its cache file misses.
+        self.base_racy_after = base_stamp[1] - RACY_NS if base_stamp else 0
+        self.delta_racy_after = delta_stamp[1] - RACY_NS if delta_stamp else 0
 
     def get(self, name: str, stamp: FileStamp) -> Any:
         """The cached article or problem of a file, when its stamp still matches."""
-        entries = self.delta if name in self.delta else self.base
-        entry = entries.get(name)
-        if entry is None or entry[0] != stamp or type(entry[1]) not in (Article, CachedProblem):
+        if name in self.delta:
+            entry, racy_after = self.delta[name], self.delta_racy_after
+        elif name in self.base:
+            entry, racy_after = self.base[name], self.base_racy_after
+        else:
             return None
-        # A file changed again within the same timestamp tick as the parse has an equal stamp
-        # but other content: an entry whose file is not clearly older than the cache is a miss.
-        return None if stamp[1] >= self.racy_after[id(entries)] else entry[1]
+        if entry[0] != stamp or stamp[1] >= racy_after:
+            return None
+        return entry[1] if type(entry[1]) in (Article, CachedProblem) else None
 
     def entries(self) -> Entries:
         return self.base | self.delta
@@ -163,9 +165,7 @@ class ParseCache:
         }
         removed = len(self.base.keys() - entries.keys())
         try:
-            make_folder(self.path.parent)
-            # Another site's run may be saving into a shared cache folder right now.
-            remove_leftover_temps(self.path.parent, older_than=60)
+            self._prepare_folder()
             if self.base and len(changed) + removed <= DELTA_SHARE * len(entries):
                 if changed != self.delta:
                     with atomic_file(self.delta_path, durable=False) as stream:
@@ -179,13 +179,17 @@ class ParseCache:
             return f"parse cache not saved: {error}"
         return None
 
+    def _prepare_folder(self) -> None:
+        make_folder(self.path.parent)
+        # Another site's run may be saving into a shared cache folder right now: old temps only.
+        remove_leftover_temps(self.path.parent, older_than=60)
+
     @contextlib.contextmanager
     def new_base(self) -> Iterator[ChunkSpool]:
         """A new base file written while the files are parsed: each chunk a worker process
         sends back goes to disk as it arrives, instead of staying in memory for :meth:`save`.
         The file replaces the old base when the block ends, with :meth:`ChunkSpool.finish`."""
-        make_folder(self.path.parent)
-        remove_leftover_temps(self.path.parent, older_than=60)
+        self._prepare_folder()
         with atomic_file(self.path, durable=False) as stream:
             spool = ChunkSpool(stream)
             yield spool
@@ -214,10 +218,6 @@ class ChunkSpool:
         rest = {name: entry for name, entry in entries.items() if name not in self.covered}
         _write_chunk_and_index(self.stream, rest, entries)
         self.finished = True
-
-
-Chunk = tuple[Sequence[str], bytes]
-"""File names and the pickled list of their results, in the same order."""
 
 
 def read_cache(path: Path) -> Entries:
@@ -261,16 +261,15 @@ def _read_entries(path: Path, expected_base: FileStamp | None) -> tuple[Entries,
     return entries, (status.st_size, status.st_mtime_ns)
 
 
-def _load(path: Path) -> tuple[Any, os.stat_result] | None:
-    """What :func:`_store` stored at ``path``, with the file's status; ``None`` when the file is
-    missing, damaged, or from another version."""
+def _load(path: Path) -> Any:
+    """What :func:`_store` stored at ``path``; ``None`` when the file is missing, damaged, or
+    from another version."""
     try:
         with path.open("rb") as stream:
-            status = os.fstat(stream.fileno())
             key, value = _CacheUnpickler(stream).load()
     except Exception:
         return None
-    return (value, status) if key == _cache_key() else None
+    return value if key == _cache_key() else None
 
 
 def _store(path: Path, value: object) -> None:
@@ -331,9 +330,7 @@ class RenderCache:
         self.render = render
         self.used: dict[str, dict[str, bytes]] = {}
         loaded = _load(path)
-        self.stored: dict[str, Any] = {}
-        if loaded is not None and isinstance(loaded[0], dict):
-            self.stored = loaded[0]
+        self.stored: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
 
     def __call__(self, info: Any, articles: Any) -> dict[str, bytes]:
         # A frozen dataclass's repr shows every field: equal reprs, equal inputs.

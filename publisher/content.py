@@ -144,14 +144,11 @@ def _load_articles(
         missing = [name for name in todo if name not in results]
         _parse_files(content_dir, missing, workers, progress, results)
         _check_still_there(content_dir)
-        must_save = todo or (cache and not cache.base.keys() <= stamps.keys())
-        if (
-            cache
-            and must_save
-            and not warnings
-            and (warning := cache.save(_cacheable(stamps, results)))
-        ):
-            warnings.append(warning)
+        stale = cache is not None and not cache.base.keys() <= stamps.keys()
+        if cache and not warnings and (todo or stale):
+            warning = cache.save(_cacheable(stamps, results))
+            if warning:
+                warnings.append(warning)
     articles: list[Article] = []
     problems: list[Problem] = []
     folder = f"{content_dir}{os.sep}"

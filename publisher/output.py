@@ -113,9 +113,7 @@ def write_outputs(
     return report
 
 
-def current_outputs(
-    out_dir: Path, inputs: str, trust: Callable[[int], bool] = lambda written_ns: True
-) -> list[str] | None:
+def current_outputs(out_dir: Path, inputs: str, trust: Callable[[int], bool]) -> list[str] | None:
     """The last run's files, when it was made from exactly ``inputs`` and none changed since.
 
     ``trust`` is asked whether inputs can be trusted not to have changed unseen since the

@@ -80,12 +80,8 @@ def is_selectable(article: Article, rules: Rules) -> bool:
     return article.quality >= rules.min_quality
 
 
-def newest_first(articles: Iterable[Article]) -> list[Article]:
-    """Newest first; ties broken by URL then path, so the order never depends on file order."""
-    return sorted(articles, key=_newest_first)
-
-
 def _newest_first(article: Article) -> tuple[int, str, str]:
+    """Newest first; ties broken by URL then path, so the order never depends on file order."""
     age = (EPOCH - article.published_at) // MICROSECOND  # exact, unlike a float timestamp
     return age, article.url, article.path
 
