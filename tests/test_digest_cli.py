@@ -7,12 +7,13 @@ import json
 import shutil
 import struct
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from publisher.cli import main
+from publisher.cli import common, main
 from publisher.cli.digest import EXIT_EMPTY_WEEK, EXIT_NO_BROWSER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,11 +108,21 @@ def test_bad_week_is_a_usage_error(tmp_path: Path, week: str) -> None:
     assert err.startswith("publisher: error: --week: ")
 
 
-def test_week_alone_means_the_last_complete_week(tmp_path: Path) -> None:
-    """--week with no value is accepted; the CLI reads the clock, the core does not."""
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 25), (0, "2026-W47")),
+        (date(2026, 11, 29), (0, "2026-W47")),
+        (date(2026, 12, 2), (EXIT_EMPTY_WEEK, "2026-W48")),
+    ],
+)
+def test_week_alone_means_the_last_complete_week(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, today: date, expected: tuple[int, str]
+) -> None:
+    """--week with no value means the last Monday-to-Sunday week before the (injected) day."""
+    monkeypatch.setattr(common, "today", lambda zone: today)
     code, out, err = run("--config", str(write_config(tmp_path)), "--week", "--json")
-    assert code in (0, EXIT_EMPTY_WEEK), err
-    assert "W" in (json.loads(out)["week"] if code == 0 else out.split(":")[0])
+    assert expected == (code, json.loads(out)["week"]), err
 
 
 def test_missing_unsubscribe_setting_is_a_config_error(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -24,6 +26,11 @@ EXIT_OUTPUT = 3
 EXIT_LOCKED = 4
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def today(zone: str) -> date:
+    """The date in ``zone``: the only reading of the clock; tests replace it."""
+    return datetime.now(ZoneInfo(zone)).date()
 
 
 def config_options(command: F) -> F:

@@ -10,13 +10,12 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from publisher.cache import InlineCache
+from publisher.cli import common
 from publisher.cli.common import (
     EXIT_USAGE,
     config_options,
@@ -92,8 +91,11 @@ def digest(
     if preview and not browser:
         fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
     try:
-        today = datetime.now(ZoneInfo(config.digest.timezone)).date()
-        chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(today)
+        chosen = (
+            IsoWeek.parse(week)
+            if week
+            else IsoWeek.last_complete(common.today(config.digest.timezone))
+        )
         loaded = load_content(config)
         report_problems(loaded)
         issue = plan_digest(config, loaded.articles, chosen)
