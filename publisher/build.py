@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from slugify import slugify
+from datetime import timedelta
 
 from publisher.config import Config
 from publisher.feeds import (
+    RENDERER_VERSION,
     FeedInfo,
     FeedListing,
     render_atom,
@@ -18,18 +18,24 @@ from publisher.feeds import (
     render_opml,
     render_rss,
 )
-from publisher.model import Article, Topic
-from publisher.selection import articles_by_topic, assign_slugs, rules_for, select
+from publisher.model import EPOCH, Article, Candidate, Topic
+from publisher.selection import ArticleList, Catalogue, assign_slugs, rules_for, select_from
 
 
 @dataclass(frozen=True)
 class FeedPlan:
-    """One feed: which topic (``None`` for all topics), where, and its articles."""
+    """One feed: which topic (``None`` for all topics), where, and its items."""
 
     topic: Topic | None
     folder: str
     info: FeedInfo
-    articles: tuple[Article, ...]
+    items: tuple[Candidate, ...]
+
+    @property
+    def render_key(self) -> str:
+        """A hash of everything the feed's files are made from: equal keys, equal bytes."""
+        made_of = repr((RENDERER_VERSION, self.info, [item.digest for item in self.items]))
+        return hashlib.sha256(made_of.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -38,12 +44,15 @@ class BuildPlan:
 
     outputs: dict[str, bytes]
     feeds: tuple[FeedPlan, ...]
+    topics: tuple[Topic, ...]
     warnings: tuple[str, ...] = field(default=())
+    rendered: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    """Feeds rendered by this build (not reused), by :attr:`FeedPlan.render_key`."""
 
     @property
     def selected(self) -> int:
         """Distinct articles that appear in at least one feed."""
-        return len({article.url for feed in self.feeds for article in feed.articles})
+        return len({item.url for feed in self.feeds for item in feed.items})
 
 
 @dataclass(frozen=True)
@@ -56,32 +65,24 @@ class FeedSelection:
 
 
 def plan_feeds(
-    config: Config, articles: Sequence[Article], known_slugs: Mapping[str, str] | None = None
+    config: Config, catalogue: Catalogue, known_slugs: Mapping[str, str] | None = None
 ) -> FeedSelection:
     """The all-topics feed, then one feed per topic that has selected articles.
 
-    ``known_slugs`` is the topic map of the last build (:func:`read_topic_map`), so that
-    topics keep their folders.
+    ``known_slugs`` maps topics to the folders earlier builds gave them, so that a topic's
+    feed URL never moves.
     """
     site = config.site
     base = site.url if site.url.endswith("/") else f"{site.url}/"
     everything = FeedInfo(site.title, site.description, site.home, base, site.language)
-    plans = [
-        FeedPlan(
-            None,
-            "",
-            everything,
-            tuple(select(articles, rules_for(None, config.selection, config.topics))),
-        )
-    ]
-    by_topic = articles_by_topic(articles)
+    all_topics = select_from(catalogue, None, rules_for(None, config.selection, config.topics))
+    plans = [FeedPlan(None, "", everything, tuple(all_topics))]
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
     # when another topic with a clashing name gains or loses articles.
-    topics, warnings = assign_slugs(by_topic, known_slugs)
+    topics, warnings = assign_slugs(catalogue.topic_names(), known_slugs)
     for topic in topics:
-        chosen = select(
-            by_topic[topic.name], rules_for(topic.name, config.selection, config.topics)
-        )
+        rules = rules_for(topic.name, config.selection, config.topics)
+        chosen = select_from(catalogue, topic.name, rules)
         if not chosen:
             continue
         info = FeedInfo(
@@ -98,42 +99,12 @@ def plan_feeds(
 def build(
     config: Config, articles: Sequence[Article], known_slugs: Mapping[str, str] | None = None
 ) -> BuildPlan:
-    """Select and render every feed, the OPML list, the index page and the topic map."""
-    return render_feeds(config, plan_feeds(config, articles, known_slugs))
+    """Select and render every feed, the OPML list and the index page of ``articles``."""
+    catalogue = ArticleList(articles)
+    return render_feeds(config, plan_feeds(config, catalogue, known_slugs), catalogue)
 
 
-TOPIC_MAP = "topics.json"
-"""Every topic's name and folder, published beside the feeds and read back by the next build."""
-
-
-def render_topic_map(topics: Sequence[Topic]) -> bytes:
-    """The topic map: ``{"topics": [{"name": …, "slug": …}, …]}``, sorted by name."""
-    entries = [{"name": topic.name, "slug": topic.slug} for topic in topics]
-    return (json.dumps({"topics": entries}, ensure_ascii=False, indent=2) + "\n").encode()
-
-
-def read_topic_map(data: bytes) -> dict[str, str]:
-    """The name → slug map a previous build published; anything unreadable counts as empty."""
-    try:
-        entries = json.loads(data)["topics"]
-        return {
-            entry["name"]: entry["slug"]
-            for entry in entries
-            if isinstance(entry["name"], str) and _is_slug(entry["slug"])
-        }
-    except (ValueError, TypeError, KeyError):
-        return {}
-
-
-def _is_slug(value: object) -> bool:
-    return isinstance(value, str) and bool(value) and value == slugify(value)
-
-
-FeedRenderer = Callable[[FeedInfo, tuple[Article, ...]], dict[str, bytes]]
-"""Renders one feed's files, ``{file name: bytes}``."""
-
-
-def render_feed_files(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str, bytes]:
+def render_feed_files(info: FeedInfo, articles: Sequence[Article]) -> dict[str, bytes]:
     """The RSS, Atom and JSON files of one feed."""
     return {
         "rss.xml": render_rss(info, articles),
@@ -143,26 +114,36 @@ def render_feed_files(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str
 
 
 def render_feeds(
-    config: Config, selection: FeedSelection, render: FeedRenderer = render_feed_files
+    config: Config,
+    selection: FeedSelection,
+    catalogue: Catalogue,
+    reuse: Callable[[str], dict[str, bytes]] | None = None,
 ) -> BuildPlan:
-    """Render the selected feeds, the OPML list, the index page and the topic map.
+    """Render the selected feeds, the OPML list and the index page.
 
-    ``render`` may be a cached :func:`render_feed_files`, which gives the same bytes.
+    ``reuse`` returns the files an earlier build rendered for a render key (or nothing);
+    only the other feeds' articles are loaded and rendered.
     """
     plans = selection.feeds
-    outputs: dict[str, bytes] = {TOPIC_MAP: render_topic_map(selection.topics)}
+    outputs: dict[str, bytes] = {}
+    rendered: dict[str, dict[str, bytes]] = {}
     for plan in plans:
-        for name, data in render(plan.info, plan.articles).items():
+        key = plan.render_key
+        files = reuse(key) if reuse else {}
+        if not files:
+            files = render_feed_files(plan.info, catalogue.articles(plan.items))
+            rendered[key] = files
+        for name, data in files.items():
             outputs[f"{plan.folder}{name}"] = data
     listings = [
         FeedListing(
             plan.info,
-            len(plan.articles),
-            plan.articles[0].published_at if plan.articles else None,
+            len(plan.items),
+            EPOCH + timedelta(microseconds=plan.items[0].date_us) if plan.items else None,
         )
         for plan in plans
     ]
     site = config.site
     outputs["feeds.opml"] = render_opml(site.title, listings)
     outputs["index.html"] = render_index(site.title, site.description, site.language, listings)
-    return BuildPlan(outputs, plans, selection.warnings)
+    return BuildPlan(outputs, plans, selection.topics, selection.warnings, rendered)

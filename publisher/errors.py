@@ -1,4 +1,21 @@
-"""The errors publisher raises; each reads ``path: field: reason``."""
+"""The errors publisher raises, and the one :class:`Problem` type; each reads
+``path: field: reason``."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why one article file was skipped."""
+
+    path: str
+    field: str
+    message: str
+    transient: bool = False
+    """The file could not be read (permissions, say): it may pass by itself, so try again."""
+
+    def __str__(self) -> str:
+        return ": ".join(part for part in (self.path, self.field, self.message) if part)
 
 
 class PublisherError(Exception):
@@ -28,6 +45,10 @@ class OutputError(PublisherError):
 
 class LockTimeout(OutputError):
     """Another run holds the output folder's lock."""
+
+
+class StoreError(PublisherError):
+    """The state store cannot be opened or used (not a damaged file, which is rebuilt)."""
 
 
 class TemplateError(PublisherError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -43,13 +44,20 @@ def send_message(
             client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
+        try:
             if smtp.tls == "starttls":
                 client.starttls(context=context)
             if smtp.user:
                 client.login(smtp.user, password or "")
             # sendmail, not send_message: the bytes on the wire are the .eml's bytes.
             refused = client.sendmail(sender, list(recipients), message)
+        except BaseException:
+            client.close()
+            raise
+        # The server took the message (250 after DATA): it is sent, whatever QUIT brings.
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()
+        client.close()
     except smtplib.SMTPAuthenticationError as error:
         raise SendError(f"login refused for {smtp.user!r}: {_reply(error)}", path=where) from None
     except smtplib.SMTPNotSupportedError as error:

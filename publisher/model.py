@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ArticleType = Literal["article", "video"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class _FastPickle:
-    """Pickle through ``__init__``: the default for frozen, slotted dataclasses is much slower,
-    and the parse cache unpickles every article on every run."""
-
-    __slots__ = ()
-
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        names: tuple[str, ...] = self.__slots__
-        return type(self), tuple(getattr(self, name) for name in names)
+_HOST_SPECIALS = frozenset("@:[]\\")
 
 
 @dataclass(frozen=True, slots=True)
-class Image(_FastPickle):
+class Image:
     """An absolute https image with its size when the source gave one."""
 
     url: str
@@ -32,7 +24,7 @@ class Image(_FastPickle):
 
 
 @dataclass(frozen=True, slots=True)
-class Provider(_FastPickle):
+class Provider:
     """The publication an article comes from."""
 
     name: str
@@ -41,7 +33,7 @@ class Provider(_FastPickle):
 
 
 @dataclass(frozen=True, slots=True)
-class Topic(_FastPickle):
+class Topic:
     """A topic name and the unique slug its feeds live under."""
 
     name: str
@@ -49,7 +41,7 @@ class Topic(_FastPickle):
 
 
 @dataclass(frozen=True, slots=True)
-class Article(_FastPickle):
+class Article:
     """One news article, normalised: URLs absolute, dates aware UTC, text repaired."""
 
     path: str
@@ -74,3 +66,50 @@ class Article(_FastPickle):
     @property
     def is_video(self) -> bool:
         return self.type == "video"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What selection needs to know of a stored article before loading all of it."""
+
+    name: str
+    date_us: int
+    """Publication time in microseconds since 1970 (UTC)."""
+    url: str
+    canonical: str
+    quality: int | None
+    heat: int | None
+    digest: str
+    """A hash of the whole stored record: equal digests, equal articles."""
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def canonical_url(url: str) -> str:
+    """The URL two copies of one story share: case, trailing slash, fragment and utm_* ignored."""
+    scheme, separator, rest = url.partition("://")
+    location, question, query = rest.partition("#")[0].partition("?")
+    host, slash, path = location.partition("/")
+    if (
+        separator
+        and scheme.lower() in ("http", "https")
+        and not _HOST_SPECIALS & set(host)
+        and "utm_" not in query.lower()
+    ):
+        # The common case, a plain host, without urllib's general parser.
+        return (
+            f"https://{host.lower()}{(slash + path).rstrip('/')}{question if query else ''}{query}"
+        )
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port not in (None, 80, 443):
+        host = f"{host}:{parts.port}"
+    query = parts.query
+    if "utm_" in query.lower():
+        kept = [
+            (key, value)
+            for key, value in parse_qsl(query, keep_blank_values=True)
+            if not key.lower().startswith("utm_")
+        ]
+        query = urlencode(kept)
+    # http and https copies of one story are the same story.
+    return urlunsplit(("https", host, parts.path.rstrip("/"), query, ""))

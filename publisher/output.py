@@ -1,10 +1,11 @@
-"""The only writer: atomic replace, unchanged files left alone, a manifest, a lock."""
+"""The only writer of published files: atomic replace, unchanged files left alone, and only
+what publisher wrote ever removed."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import json
+import hashlib
 import os
 import tempfile
 import time
@@ -13,41 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from filelock import FileLock, Timeout
+from publisher.errors import OutputError
 
-from publisher.errors import LockTimeout, OutputError
-
-MANIFEST_NAME = ".publisher-manifest.json"
-LOCK_NAME = ".publisher.lock"
 TEMP_SUFFIX = ".publisher-tmp"
+
+OutputStamp = tuple[int, int, str]
+"""What publisher wrote at a path: the file's size, mtime (ns) and the SHA-256 of its bytes."""
 
 
 @dataclass
 class WriteReport:
-    """Relative paths written, left unchanged and removed by one write."""
+    """Relative paths written, left unchanged and removed by one write, and what each path
+    now holds."""
 
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def locked(out_dir: Path, wait: float) -> Iterator[None]:
-    """Hold the output folder's lock; after ``wait`` seconds raise :class:`LockTimeout`."""
-    make_folder(out_dir)
-    lock = FileLock(str(out_dir / LOCK_NAME), timeout=wait)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise LockTimeout(
-            f"another publisher run holds the lock (waited {wait:g} s)", path=str(out_dir)
-        ) from None
-    except OSError as error:
-        raise OutputError(f"cannot lock: {error.strerror or error}", path=str(out_dir)) from None
-    try:
-        yield
-    finally:
-        lock.release()
+    holds: dict[str, OutputStamp] = field(default_factory=dict)
 
 
 def make_folder(folder: Path) -> None:
@@ -60,43 +43,46 @@ def make_folder(folder: Path) -> None:
         ) from None
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """What the last run wrote: each file with its size and mtime, and what it was made from."""
-
-    files: dict[str, tuple[int, int] | None] = field(default_factory=dict)
-    inputs: str = ""
-
-
 def write_outputs(
-    out_dir: Path, outputs: Mapping[str, bytes], *, prune: bool = True, inputs: str = ""
+    out_dir: Path,
+    outputs: Mapping[str, bytes],
+    previous: Mapping[str, OutputStamp | None],
+    *,
+    claim: Callable[[list[str]], None],
+    prune: bool = True,
 ) -> WriteReport:
     """Make ``out_dir`` hold ``outputs``: each file replaced atomically, only when its bytes change.
 
-    Files a previous run wrote (listed in the manifest) and no longer planned are removed when
-    ``prune`` is set; files publisher did not write are never touched. The manifest is widened
-    before any output is written, so a run killed half-way still knows every file it may have left.
-    ``inputs`` is a fingerprint of what the outputs were made from, for :func:`current_outputs`.
+    ``previous`` is what earlier runs wrote there (``None`` for a path a killed run may have
+    left). Those paths, when no longer planned and ``prune`` is set, are removed; files
+    publisher did not write are never removed. ``claim`` records the planned paths before
+    anything is written, so a run killed half-way still knows every file it may have left.
     """
     for relative in outputs:
         _check_relative(relative)
     make_folder(out_dir)
-    previous = read_manifest(out_dir)
     planned = sorted(outputs)
-    for folder in {PurePosixPath(p).parent for p in [*previous.files, *planned]}:
+    for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
         remove_leftover_temps(out_dir / folder)
-    if previous.inputs or not set(planned) <= set(previous.files):
-        widened = {relative: None for relative in planned} | previous.files
-        _write_manifest(out_dir, Manifest(widened))
+    new_paths = [relative for relative in planned if relative not in previous]
+    if new_paths:
+        claim(new_paths)
     report = WriteReport()
     for relative in planned:
         target = out_dir / relative
-        if _same_bytes(target, outputs[relative]):
+        data = outputs[relative]
+        digest = hashlib.sha256(data).hexdigest()
+        stamp = _stamp(target)
+        known = previous.get(relative)
+        if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
             report.unchanged.append(relative)
         else:
-            write_atomically(target, outputs[relative])
+            write_atomically(target, data)
             report.written.append(relative)
-    stale = sorted(set(previous.files) - set(planned)) if prune else []
+            stamp = _stamp(target)
+        if stamp:
+            report.holds[relative] = (*stamp, digest)
+    stale = sorted(set(previous) - set(planned)) if prune else []
     for relative in stale:
         try:
             (out_dir / relative).unlink()
@@ -106,29 +92,15 @@ def write_outputs(
         except OSError as error:
             raise OutputError(f"cannot remove: {error.strerror or error}", path=relative) from None
         _remove_empty_parents(out_dir, out_dir / relative)
-    kept = planned if prune else sorted(set(previous.files) | set(planned))
-    final = Manifest({relative: _stamp(out_dir / relative) for relative in kept}, inputs)
-    if final != previous:
-        _write_manifest(out_dir, final)
     return report
 
 
-def current_outputs(out_dir: Path, inputs: str, trust: Callable[[int], bool]) -> list[str] | None:
-    """The last run's files, when it was made from exactly ``inputs`` and none changed since.
-
-    ``trust`` is asked whether inputs can be trusted not to have changed unseen since the
-    manifest was written (at the given time, in nanoseconds).
-    """
-    manifest = read_manifest(out_dir)
-    if not inputs or manifest.inputs != inputs:
-        return None
-    written = _stamp(out_dir / MANIFEST_NAME)
-    if written is None or not trust(written[1]):
-        return None
-    for relative, stamp in manifest.files.items():
-        if stamp is None or _stamp(out_dir / relative) != stamp:
-            return None
-    return sorted(manifest.files)
+def unchanged_since(out_dir: Path, written: Mapping[str, OutputStamp | None]) -> bool:
+    """Whether every file publisher wrote into ``out_dir`` is still exactly as it left it."""
+    return all(
+        stamp is not None and _stamp(out_dir / relative) == stamp[:2]
+        for relative, stamp in written.items()
+    )
 
 
 def write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None:
@@ -169,36 +141,6 @@ def atomic_file(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-
-
-def read_manifest(out_dir: Path) -> Manifest:
-    """What the last run wrote; an unreadable manifest lists nothing, so nothing is removed."""
-    try:
-        document = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-        listed = document["files"]
-        inputs = document.get("inputs", "")
-        if not isinstance(listed, dict) or not isinstance(inputs, str):
-            return Manifest()
-    except (OSError, ValueError, TypeError, KeyError):
-        return Manifest()
-    files: dict[str, tuple[int, int] | None] = {}
-    for relative, stamp in listed.items():
-        try:
-            _check_relative(relative)
-        except OutputError:
-            continue
-        valid = isinstance(stamp, list) and len(stamp) == 2 and all(type(n) is int for n in stamp)
-        files[relative] = (stamp[0], stamp[1]) if valid else None
-    return Manifest(files, inputs)
-
-
-def _write_manifest(out_dir: Path, manifest: Manifest) -> None:
-    document = {
-        "generator": "publisher",
-        "inputs": manifest.inputs,
-        "files": {relative: manifest.files[relative] for relative in sorted(manifest.files)},
-    }
-    write_atomically(out_dir / MANIFEST_NAME, (json.dumps(document, indent=1) + "\n").encode())
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Protocol
 
 from slugify import slugify
 
 from publisher.config import SelectionConfig, TopicRule
-from publisher.model import EPOCH, Article, Topic
+from publisher.model import EPOCH, Article, Candidate, Topic, canonical_url
 
-_HOST_SPECIALS = frozenset("@:[]\\")
 MICROSECOND = timedelta(microseconds=1)
 
 
@@ -37,38 +36,6 @@ def rules_for(
         include_unrated=selection.include_unrated,
         limit=selection.limit if override.limit is None else override.limit,
     )
-
-
-@functools.lru_cache(maxsize=1 << 17)
-def canonical_url(url: str) -> str:
-    """The URL two copies of one story share: case, trailing slash, fragment and utm_* ignored."""
-    scheme, separator, rest = url.partition("://")
-    location, question, query = rest.partition("#")[0].partition("?")
-    host, slash, path = location.partition("/")
-    if (
-        separator
-        and scheme.lower() in ("http", "https")
-        and not _HOST_SPECIALS & set(host)
-        and "utm_" not in query.lower()
-    ):
-        # The common case, a plain host, without urllib's general parser.
-        return (
-            f"https://{host.lower()}{(slash + path).rstrip('/')}{question if query else ''}{query}"
-        )
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port not in (None, 80, 443):
-        host = f"{host}:{parts.port}"
-    query = parts.query
-    if "utm_" in query.lower():
-        kept = [
-            (key, value)
-            for key, value in parse_qsl(query, keep_blank_values=True)
-            if not key.lower().startswith("utm_")
-        ]
-        query = urlencode(kept)
-    # http and https copies of one story are the same story.
-    return urlunsplit(("https", host, parts.path.rstrip("/"), query, ""))
 
 
 def is_selectable(article: Article, rules: Rules) -> bool:
@@ -155,3 +122,114 @@ def articles_by_topic(articles: Sequence[Article]) -> dict[str, list[Article]]:
         for name in article.topics:
             grouped.setdefault(name, []).append(article)
     return grouped
+
+
+# Selection over a catalogue ----------------------------------------------------------------
+
+
+class Catalogue(Protocol):
+    """Where a build finds its articles: the state store, or a list in memory.
+
+    Selection asks for light :class:`Candidate` rows first and loads whole articles only for
+    what it publishes.
+    """
+
+    def topic_names(self) -> list[str]:
+        """Every topic any article carries, selected or not."""
+        ...
+
+    def newest(
+        self, topic: str | None, rules: Rules, limit: int, offset: int
+    ) -> Sequence[Candidate]:
+        """Published articles of ``topic`` (all, for ``None``) that pass ``rules``' quality
+        rule, ordered by :func:`newest_first`, from ``offset``, at most ``limit``."""
+        ...
+
+    def copies(
+        self, topic: str | None, rules: Rules, canonicals: Sequence[str]
+    ) -> Sequence[Candidate]:
+        """Every article as :meth:`newest` would list it whose canonical URL is given."""
+        ...
+
+    def articles(self, items: Sequence[Candidate]) -> list[Article]:
+        """The whole articles of ``items``, in their order."""
+        ...
+
+
+def newest_first(item: Candidate) -> tuple[int, str, str]:
+    """Newest first; ties broken by URL then file, so the order never depends on file order."""
+    return -item.date_us, item.url, item.name
+
+
+def _preferred(item: Candidate) -> tuple[int, int, int, str]:
+    """Which copy of a story a feed shows: best quality, then heat, then newest, then file."""
+    quality = item.quality if item.quality is not None else -1
+    return quality, item.heat if item.heat is not None else -1, item.date_us, item.name
+
+
+def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[Candidate]:
+    """The feed's items: as :func:`select` gives them, reading only the newest candidates.
+
+    A window of the newest candidates is read, every copy of the stories in it looked up, and
+    the best copy of each kept. Stories whose kept copy sorts before the window's last row
+    are certain to come before any story outside it; when fewer than ``limit`` are certain,
+    the window doubles.
+    """
+    window = rules.limit + max(10, rules.limit // 4)
+    fetched: list[Candidate] = []
+    while True:
+        batch = catalogue.newest(topic, rules, window - len(fetched), len(fetched))
+        fetched.extend(batch)
+        canonicals = list(dict.fromkeys(item.canonical for item in fetched))
+        best: dict[str, Candidate] = {}
+        for item in catalogue.copies(topic, rules, canonicals):
+            kept = best.get(item.canonical)
+            if kept is None or _preferred(item) > _preferred(kept):
+                best[item.canonical] = item
+        stories = sorted(best.values(), key=newest_first)
+        if len(fetched) < window:  # every candidate has been seen
+            return stories[: rules.limit]
+        boundary = newest_first(fetched[-1])
+        certain = [item for item in stories if newest_first(item) < boundary]
+        if len(certain) >= rules.limit:
+            return certain[: rules.limit]
+        window *= 2
+
+
+class ArticleList:
+    """A :class:`Catalogue` of articles held in memory."""
+
+    def __init__(self, articles: Iterable[Article]) -> None:
+        self.by_name = {article.path: article for article in articles}
+        self.items = {
+            article.path: Candidate(
+                name=article.path,
+                date_us=(article.published_at - EPOCH) // MICROSECOND,
+                url=article.url,
+                canonical=canonical_url(article.url),
+                quality=article.quality,
+                heat=article.heat,
+                digest=hashlib.sha256(repr(article).encode()).hexdigest()[:24],
+            )
+            for article in self.by_name.values()
+        }
+
+    def topic_names(self) -> list[str]:
+        return list(dict.fromkeys(name for a in self.by_name.values() for name in a.topics))
+
+    def _matching(self, topic: str | None, rules: Rules) -> list[Candidate]:
+        return [
+            self.items[path]
+            for path, article in self.by_name.items()
+            if (topic is None or topic in article.topics) and is_selectable(article, rules)
+        ]
+
+    def newest(self, topic: str | None, rules: Rules, limit: int, offset: int) -> list[Candidate]:
+        return sorted(self._matching(topic, rules), key=newest_first)[offset : offset + limit]
+
+    def copies(self, topic: str | None, rules: Rules, canonicals: Sequence[str]) -> list[Candidate]:
+        wanted = set(canonicals)
+        return [item for item in self._matching(topic, rules) if item.canonical in wanted]
+
+    def articles(self, items: Sequence[Candidate]) -> list[Article]:
+        return [self.by_name[item.name] for item in items]

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
 
 from publisher.config import Config, check_config, load_config
-from publisher.errors import LockTimeout, OutputError, PublisherError
-from publisher.output import locked
-
-if TYPE_CHECKING:
-    from publisher.content import LoadResult
+from publisher.errors import LockTimeout, OutputError, Problem, PublisherError
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -28,9 +24,14 @@ EXIT_LOCKED = 4
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def now(zone: str) -> datetime:
+    """The time in ``zone``: the only reading of the clock; tests replace it."""
+    return datetime.now(ZoneInfo(zone))
+
+
 def today(zone: str) -> date:
-    """The date in ``zone``: the only reading of the clock; tests replace it."""
-    return datetime.now(ZoneInfo(zone)).date()
+    """The date in ``zone``."""
+    return now(zone).date()
 
 
 def config_options(command: F) -> F:
@@ -82,20 +83,6 @@ def load_settings(
     return config
 
 
-def load_content(config: Config) -> LoadResult:
-    """Load the articles (parse cache on), with a progress bar on a terminal for long parses."""
-    # Imported here: `publisher build` with nothing to do never needs the parser.
-    from publisher.content import load_articles
-
-    with ParseProgress(wanted=True) as progress:
-        try:
-            return load_articles(
-                Path(config.content), cache_dir=Path(config.cache_dir), progress=progress
-            )
-        except PublisherError as error:
-            fail(str(error), EXIT_USAGE)
-
-
 class ParseProgress:
     """A progress bar on stderr, shown once a parse is long enough to be worth one."""
 
@@ -121,22 +108,23 @@ class ParseProgress:
             self.bar.__exit__(None, None, None)
 
 
-def report_problems(loaded: LoadResult) -> None:
+def report_problems(problems: Iterable[Problem]) -> None:
     """Each bad file on one line of stderr: ``path: field: message``."""
-    for problem in loaded.problems:
+    for problem in problems:
         click.echo(str(problem), err=True)
 
 
 @contextmanager
-def output_guard(folder: Path, wait: float) -> Iterator[None]:
-    """Hold ``folder``'s lock for the block; a busy lock or a failed write is one line and exit."""
+def job_errors() -> Iterator[None]:
+    """A job's failures as one line and the documented exit code."""
     try:
-        with locked(folder, wait):
-            yield
+        yield
     except LockTimeout as error:
         fail(str(error), EXIT_LOCKED)
     except OutputError as error:
         fail(str(error), EXIT_OUTPUT)
+    except PublisherError as error:
+        fail(str(error), EXIT_USAGE)
 
 
 def fail(message: str, code: int) -> NoReturn:

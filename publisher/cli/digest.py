@@ -14,23 +14,20 @@ from pathlib import Path
 
 import click
 
-from publisher.cache import InlineCache
 from publisher.cli import common
 from publisher.cli.common import (
     EXIT_USAGE,
     config_options,
     fail,
+    job_errors,
     json_option,
-    load_content,
     load_settings,
-    output_guard,
     report_problems,
     wait_option,
 )
-from publisher.digest import IsoWeek, inline_css, message_id, plan_digest, render_digest
-from publisher.errors import PublisherError, SendError
-from publisher.mail import envelope_address, send_message
-from publisher.output import write_outputs
+from publisher.digest import IsoWeek
+from publisher.errors import SendError
+from publisher.jobs import DigestRequest, run_digest
 
 EXIT_EMPTY_WEEK = 5
 EXIT_SEND_FAILED = 6
@@ -69,7 +66,7 @@ def digest(
 ) -> None:
     """Write a week's newsletter: HTML (CSS inlined), text, .eml and a Jekyll archive page.
 
-    A week sent to the list is recorded (newsletters/<week>.sent); sending it again needs
+    A week sent to the list is recorded in the state store; sending it again needs
     --resend, so rerunning the weekly job is safe.
 
     Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
@@ -90,51 +87,27 @@ def digest(
     browser = _browser() if preview else None
     if preview and not browser:
         fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
-    try:
-        chosen = (
-            IsoWeek.parse(week)
-            if week
-            else IsoWeek.last_complete(common.today(config.digest.timezone))
-        )
-        loaded = load_content(config)
-        report_problems(loaded)
-        issue = plan_digest(config, loaded.articles, chosen)
-        if issue.is_empty:
-            nothing = {"week": chosen.label, "stories": 0, "files": [], "sent_to": []}
-            empty = f"{chosen}: no articles selected for {issue.period}; nothing written"
-            click.echo(json.dumps(nothing) if as_json else empty)
-            sys.exit(EXIT_EMPTY_WEEK)
-        rendered = render_digest(config, issue, InlineCache(Path(config.cache_dir), inline_css))
-    except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
-    for warning in rendered.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    written = _write(Path(config.digest.out), rendered.files, wait)
-    written += _write(
-        Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}, wait
-    )
-    sent_to = list(recipients) or [envelope_address(config.digest.list_address)]
-    marker = f"{chosen.label}.sent"
-    to_list = send and not recipients
-    if to_list and not resend and (Path(config.digest.out) / marker).exists():
-        # A rerun of the weekly job must not mail every subscriber again.
-        click.echo(f"{chosen}: already sent to the list; not sent again (--resend to send anyway)")
-        send = False
-    if send:
+    zone = config.digest.timezone
+    with job_errors():
+        chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(common.today(zone))
+        request = DigestRequest(chosen, send, recipients, resend, password, common.now(zone))
         try:
-            send_message(
-                smtp,
-                rendered.message,
-                sender=envelope_address(config.digest.sender),
-                recipients=sent_to,
-                password=password,
-            )
+            outcome = run_digest(config, request, wait=wait)
         except SendError as error:
             fail(f"not sent: {error}", EXIT_SEND_FAILED)
-        if to_list:
-            _write(
-                Path(config.digest.out), {marker: f"{message_id(rendered.digest)}\n".encode()}, wait
-            )
+    report_problems(outcome.loaded.problems)
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    issue, rendered = outcome.issue, outcome.rendered
+    if rendered is None:
+        nothing = {"week": chosen.label, "stories": 0, "files": [], "sent_to": []}
+        empty = f"{chosen}: no articles selected for {issue.period}; nothing written"
+        click.echo(json.dumps(nothing) if as_json else empty)
+        sys.exit(EXIT_EMPTY_WEEK)
+    if outcome.already_sent:
+        # A rerun of the weekly job must not mail every subscriber again.
+        state = "already sent" if outcome.already_sent.state == "sent" else "possibly sent"
+        click.echo(f"{chosen}: {state} to the list; not sent again (--resend to send anyway)")
     # After sending: a preview that fails must not hold the issue back.
     if preview and browser:
         _screenshot(browser, rendered.html, preview)
@@ -142,25 +115,19 @@ def digest(
         "week": chosen.label,
         "stories": len(issue.stories),
         "sections": [section.topic for section in issue.sections],
-        "files": written,
+        "files": outcome.files,
         "html_bytes": len(rendered.html.encode("utf-8")),
-        "sent_to": sent_to if send else [],
+        "sent_to": outcome.sent_to,
         "preview": str(preview) if preview else None,
     }
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
-        sent = f"; sent to {', '.join(sent_to)}" if send else ""
+        sent = f"; sent to {', '.join(outcome.sent_to)}" if outcome.sent_to else ""
         click.echo(
             f"{chosen}: {len(issue.stories)} stories in {len(issue.sections)} topics; "
-            f"wrote {', '.join(written)}{sent}"
+            f"wrote {', '.join(outcome.files)}{sent}"
         )
-
-
-def _write(folder: Path, files: dict[str, bytes], wait: float) -> list[str]:
-    with output_guard(folder, wait):
-        write_outputs(folder, files, prune=False)
-    return [str(folder / name) for name in sorted(files)]
 
 
 def _browser() -> str | None:

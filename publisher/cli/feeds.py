@@ -10,20 +10,17 @@ import click
 
 from publisher.cli.common import (
     EXIT_PROBLEMS,
-    EXIT_USAGE,
     ParseProgress,
     config_options,
     fail,
+    job_errors,
     json_option,
-    load_content,
     load_settings,
-    output_guard,
     report_problems,
     wait_option,
 )
 from publisher.config import Config
-from publisher.errors import ArticleError
-from publisher.pipeline import BuildOutcome, StrictRefusal, run_build
+from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
 
 
 @click.command()
@@ -53,18 +50,16 @@ def build(
     Example: publisher build --content _news --out public/feeds --site-url https://example.org/feeds/
     """
     config = load_settings(config_path, content=content, out=out, site_url=site_url)
-    # The lock covers the whole run, reading included: a slow run of older inputs must not
-    # finish after, and overwrite, a newer run's feeds.
-    with output_guard(Path(config.out), wait), ParseProgress(not (quiet or as_json)) as progress:
+    with job_errors(), ParseProgress(not (quiet or as_json)) as progress:
         try:
-            outcome = run_build(config, use_cache=not no_cache, strict=strict, progress=progress)
+            outcome = run_build(
+                config, wait=wait, use_cache=not no_cache, strict=strict, progress=progress
+            )
         except StrictRefusal as refusal:
-            report_problems(refusal.loaded)
+            report_problems(refusal.loaded.problems)
             fail(str(refusal), EXIT_PROBLEMS)
-        except ArticleError as error:
-            fail(str(error), EXIT_USAGE)
     if outcome.loaded:
-        report_problems(outcome.loaded)
+        report_problems(outcome.loaded.problems)
     if not as_json:
         for warning in outcome.warnings:
             click.echo(f"warning: {warning}", err=True)
@@ -78,7 +73,7 @@ def _report_build(outcome: BuildOutcome, config: Config, *, as_json: bool, quiet
     if as_json:
         summary = {
             "articles": outcome.files,
-            "loaded": len(loaded.articles) if loaded else None,
+            "loaded": loaded.files - len(loaded.problems) if loaded else None,
             "selected": plan.selected if plan else None,
             "feeds": len(plan.feeds) if plan else None,
             "cache_hits": loaded.cache_hits if loaded else None,
@@ -105,20 +100,23 @@ def _report_build(outcome: BuildOutcome, config: Config, *, as_json: bool, quiet
 
 @click.command()
 @config_options
+@wait_option
 @json_option
-def check(config_path: Path | None, content: Path | None, as_json: bool) -> None:
-    """Read every article file and report problems; write nothing.
+def check(config_path: Path | None, content: Path | None, wait: float, as_json: bool) -> None:
+    """Read every article file and report problems; write no feeds.
 
+    What it parses is kept in the state store (cache_dir), so the next build is quicker.
     Exits 1 when any file has a problem. Example: publisher check --content _news
     """
     config = load_settings(config_path, content=content)
-    loaded = load_content(config)
+    with job_errors(), ParseProgress(not as_json) as progress:
+        loaded = run_check(config, wait=wait, progress=progress)
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "articles": loaded.files,
-                    "loaded": len(loaded.articles),
+                    "loaded": loaded.files - len(loaded.problems),
                     "skipped": [{"path": p.path, "error": str(p)} for p in loaded.problems],
                 },
                 ensure_ascii=False,
@@ -126,7 +124,7 @@ def check(config_path: Path | None, content: Path | None, as_json: bool) -> None
             )
         )
     else:
-        report_problems(loaded)
+        report_problems(loaded.problems)
         click.echo(f"{loaded.files} articles read, {len(loaded.problems)} with problems")
     if loaded.problems:
         sys.exit(EXIT_PROBLEMS)

@@ -1,42 +1,29 @@
-"""The only reader of article files: front matter → :class:`Article`, or a problem."""
+"""One article file's bytes → a clean :class:`Article`, or an :class:`ArticleError` that names
+the field.
+
+Every alias and repair of the front matter lives here: URL fallbacks, entities, mojibake,
+control characters, relative image URLs, dates with or without an offset.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import html
-import multiprocessing
-import os
-import pickle
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import yaml
 
-from publisher.cache import (
-    CachedProblem,
-    Entries,
-    FileStamp,
-    ParseCache,
-    cache_file,
-    scan_folder,
-)
-from publisher.errors import ArticleError, OutputError
-from publisher.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
+from publisher.content.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
+from publisher.errors import ArticleError
 from publisher.model import Article, ArticleType, Image, Provider
 
 URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
 AMP_FIELDS = ("ampWebUrl", "cdnAmpWebUrl")
 ARTICLE_TYPES: tuple[ArticleType, ...] = ("article", "video")
-CANNOT_READ = "cannot read: "
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
@@ -46,210 +33,6 @@ _C1_CONTROL = re.compile("[\x80-\x9f]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
 # C1 control: text without them has no mojibake for ftfy to find, and ftfy is slow.
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why one file was skipped; reads ``path: field: message``."""
-
-    path: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return ": ".join(part for part in (self.path, self.field, self.message) if part)
-
-
-@dataclass(frozen=True, slots=True)
-class LoadResult:
-    """What loading a content folder gave: the good articles, the problems, and cache use."""
-
-    articles: tuple[Article, ...]
-    problems: tuple[Problem, ...]
-    files: int
-    cache_hits: int = 0
-    warnings: tuple[str, ...] = ()
-
-
-PARALLEL_MIN_FILES = 500
-"""Below this many files to parse, starting worker processes costs more than it saves
-(measured on two cores: even at 300 files; at 1,000, 0.19 s against 0.29 s)."""
-
-Progress = Callable[[int, int], None]
-"""Called with (files parsed so far, files to parse) while a load parses files."""
-
-
-def load_articles(
-    content_dir: Path,
-    *,
-    cache_dir: Path | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    stamps: Mapping[str, FileStamp] | None = None,
-) -> LoadResult:
-    """Read and normalise every article file of ``content_dir``; bad files become problems.
-
-    Files whose size and mtime match the cache are not read again; the rest are parsed in
-    ``workers`` processes when there are many (default: one per core). ``stamps`` is the
-    folder's :func:`scan_folder`, when the caller has it already.
-    """
-    with _cyclic_gc_paused():
-        return _load_articles(content_dir, cache_dir, workers, progress, stamps)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Articles hold no reference cycles, but creating tens of thousands of them makes the cyclic
-    collector walk the growing heap again and again: half the time of loading a large cache."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _load_articles(
-    content_dir: Path,
-    cache_dir: Path | None,
-    workers: int | None,
-    progress: Progress | None,
-    stamps: Mapping[str, FileStamp] | None,
-) -> LoadResult:
-    if stamps is None:
-        stamps = scan_folder(content_dir)
-    cache = ParseCache(cache_file(cache_dir, content_dir)) if cache_dir else None
-    results: dict[str, Article | CachedProblem] = {}
-    todo: list[str] = []
-    for name, stamp in stamps.items():
-        hit = cache.get(name, stamp) if cache else None
-        if hit is None:
-            todo.append(name)
-        else:
-            results[name] = hit
-    warnings: list[str] = []
-    spooled = False
-    if cache and not cache.base and todo:
-        # A new cache is written while parsing, so it never holds every article twice in memory.
-        try:
-            with cache.new_base() as spool:
-                _parse_files(content_dir, todo, workers, progress, results, spool.add)
-                _check_still_there(content_dir)
-                spool.finish(_cacheable(stamps, results))
-            spooled = True
-        except OutputError as error:
-            warnings.append(f"parse cache not saved: {error}")
-    if not spooled:
-        missing = [name for name in todo if name not in results]
-        _parse_files(content_dir, missing, workers, progress, results)
-        _check_still_there(content_dir)
-        stale = cache is not None and not cache.base.keys() <= stamps.keys()
-        if cache and not warnings and (todo or stale):
-            warning = cache.save(_cacheable(stamps, results))
-            if warning:
-                warnings.append(warning)
-    articles: list[Article] = []
-    problems: list[Problem] = []
-    folder = f"{content_dir}{os.sep}"
-    for name in stamps:
-        result = results[name]
-        path = folder + name
-        if isinstance(result, CachedProblem):
-            problems.append(Problem(path, result.field, result.message))
-        else:
-            articles.append(result if result.path == path else replace(result, path=path))
-    return LoadResult(
-        tuple(articles), tuple(problems), len(stamps), len(stamps) - len(todo), tuple(warnings)
-    )
-
-
-def _check_still_there(content_dir: Path) -> None:
-    if not content_dir.is_dir():
-        raise ArticleError("content folder disappeared during the run", path=str(content_dir))
-
-
-def _cacheable(
-    stamps: Mapping[str, FileStamp], results: Mapping[str, Article | CachedProblem]
-) -> Entries:
-    """What the parse cache keeps: everything but problems worth retrying next run."""
-    return {
-        name: (stamps[name], result)
-        for name, result in results.items()
-        if not (isinstance(result, CachedProblem) and result.transient)
-    }
-
-
-def _parse_files(
-    content_dir: Path,
-    names: list[str],
-    workers: int | None,
-    progress: Progress | None,
-    results: dict[str, Article | CachedProblem],
-    keep: Callable[[Sequence[str], bytes], None] | None = None,
-) -> None:
-    """Parse ``names`` into ``results``; in worker processes when there are many.
-
-    ``keep`` receives each chunk the workers pickled, so the parse cache can store the bytes
-    as they are instead of pickling every article a second time.
-    """
-    workers = workers or _usable_cores()
-    if workers < 2 or len(names) < PARALLEL_MIN_FILES:
-        for done, name in enumerate(names, start=1):
-            results[name] = _parse_file(content_dir, name)
-            if progress and done % 100 == 0:
-                progress(done, len(names))
-        return
-    size = max(100, len(names) // (workers * 8))
-    batches = [names[start : start + size] for start in range(0, len(names), size)]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    done = 0
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            blobs = pool.map(_parse_chunk, [content_dir] * len(batches), batches)
-            for batch, blob in zip(batches, blobs, strict=True):
-                results.update(zip(batch, pickle.loads(blob), strict=True))
-                if keep:
-                    keep(batch, blob)
-                done += len(batch)
-                if progress:
-                    progress(done, len(names))
-    except BrokenProcessPool:
-        # A worker died (out of memory, killed by an operator): parse the rest here.
-        for name in names:
-            if name not in results:
-                results[name] = _parse_file(content_dir, name)
-
-
-def _usable_cores() -> int:
-    # The cores this process may use: in a container with a CPU limit, fewer than the host's.
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _parse_chunk(content_dir: Path, names: list[str]) -> bytes:
-    # Pickled here, in the worker: the bytes also go into the parse cache as they are.
-    return pickle.dumps([_parse_file(content_dir, name) for name in names], protocol=5)
-
-
-def _parse_file(content_dir: Path, name: str) -> Article | CachedProblem:
-    try:
-        return read_article(content_dir / name)
-    except ArticleError as error:
-        return CachedProblem(error.field, error.reason, error.reason.startswith(CANNOT_READ))
-    except Exception as error:
-        return CachedProblem("", f"unexpected {type(error).__name__}: {error}")
-
-
-def read_article(path: Path) -> Article:
-    """One file → an article; raises :class:`ArticleError` naming the file and field."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ArticleError(f"{CANNOT_READ}{error.strerror or error}", path=str(path)) from None
-    return parse_article(data, str(path))
 
 
 def parse_article(data: bytes, path: str) -> Article:

@@ -1,0 +1,107 @@
+"""Parse many article files, in worker processes when there are enough to be worth it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TypeVar
+
+from publisher.content.normalise import parse_article
+from publisher.content.scan import CANNOT_READ, read_file
+from publisher.errors import ArticleError, Problem
+from publisher.model import Article
+
+T = TypeVar("T")
+
+Parsed = Article | Problem
+"""What one file gives: its article, or why it was skipped."""
+
+Convert = Callable[[str, Parsed, int], T]
+"""Turns (file name, what it gave, when it was read in ns) into what the caller keeps; it runs
+in the worker, so the main process receives it ready to store."""
+
+Progress = Callable[[int, int], None]
+"""Called with (files parsed so far, files to parse)."""
+
+PARALLEL_MIN_FILES = 500
+"""Below this many files to parse, starting worker processes costs more than it saves
+(measured on two cores: even at 300 files; at 1,000, 0.19 s against 0.29 s)."""
+
+
+def parse_file(content_dir: Path, name: str) -> Parsed:
+    """One file → its article, or the problem that keeps it out; never raises."""
+    path = content_dir / name
+    try:
+        return parse_article(read_file(path), str(path))
+    except ArticleError as error:
+        transient = error.reason.startswith(CANNOT_READ)
+        return Problem(str(path), error.field, error.reason, transient=transient)
+    except Exception as error:
+        return Problem(str(path), "", f"unexpected {type(error).__name__}: {error}")
+
+
+def parse_files(
+    content_dir: Path,
+    names: Sequence[str],
+    convert: Convert[T],
+    keep: Callable[[list[T]], None],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Parse ``names``, handing ``keep`` the converted results a batch at a time.
+
+    ``convert`` must be a module-level function, so worker processes can run it.
+    """
+    workers = workers or usable_cores()
+    if workers < 2 or len(names) < PARALLEL_MIN_FILES:
+        for start in range(0, len(names), 500):
+            keep(_convert_batch(content_dir, names[start : start + 500], convert))
+            if progress:
+                progress(min(start + 500, len(names)), len(names))
+        return
+    size = max(100, len(names) // (workers * 8))
+    batches = [list(names[start : start + size]) for start in range(0, len(names), size)]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    done = 0
+    kept: set[int] = set()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            chunks = pool.map(
+                _pickled_batch, [content_dir] * len(batches), batches, [convert] * len(batches)
+            )
+            for index, blob in enumerate(chunks):
+                keep(pickle.loads(blob))
+                kept.add(index)
+                done += len(batches[index])
+                if progress:
+                    progress(done, len(names))
+    except BrokenProcessPool:
+        # A worker died (out of memory, killed by an operator): parse the rest here.
+        for index, batch in enumerate(batches):
+            if index not in kept:
+                keep(_convert_batch(content_dir, batch, convert))
+
+
+def usable_cores() -> int:
+    """The cores this process may use: in a container with a CPU limit, fewer than the host's."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _convert_batch(content_dir: Path, names: Sequence[str], convert: Convert[T]) -> list[T]:
+    # Read time, for git's racy-clean rule: a file changed within a tick of it may be re-read.
+    return [convert(name, parse_file(content_dir, name), time.time_ns()) for name in names]
+
+
+def _pickled_batch(content_dir: Path, names: list[str], convert: Convert[T]) -> bytes:
+    # Pickled here, in the worker, into one bytes object: cheaper to send back than a list.
+    return pickle.dumps(_convert_batch(content_dir, names, convert), protocol=5)

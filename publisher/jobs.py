@@ -1,0 +1,457 @@
+"""Each job from start to finish, under its lock: ``run_build``, ``run_check``, ``run_digest``.
+
+The only module that composes the others: it scans the content folder, brings the state
+store up to date, selects, renders, writes, sends and records. Nothing here talks to the
+terminal; the time of day comes in as a parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from publisher import __version__
+from publisher.config import Config
+from publisher.content.scan import FileStamp, scan_folder
+from publisher.errors import ArticleError, Problem, PublisherError, SendError
+from publisher.model import EPOCH, Article, Candidate
+from publisher.output import WriteReport, unchanged_since, write_outputs
+from publisher.state import (
+    RECORD_VERSION,
+    DamagedStore,
+    SendRecord,
+    Store,
+    decode_article,
+    job_lock,
+    open_store,
+    set_aside,
+)
+
+if TYPE_CHECKING:
+    from publisher.build import BuildPlan
+    from publisher.content.parallel import Progress
+    from publisher.digest import Digest, IsoWeek, RenderedDigest
+    from publisher.selection import Rules
+
+RACY_NS = 2_000_000_000
+"""A file modified this close to when it was read may have changed unseen since (git's
+racy-clean rule): it is read again."""
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each stage, for ``--json``."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(time.perf_counter() - start, 4)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What bringing the store up to date with a content folder found."""
+
+    files: int
+    parsed: int
+    problems: tuple[Problem, ...]
+
+    @property
+    def cache_hits(self) -> int:
+        return self.files - self.parsed
+
+
+@dataclass
+class BuildOutcome:
+    """What a build did; ``loaded`` and ``plan`` are ``None`` when it found nothing to do."""
+
+    files: int
+    report: WriteReport
+    timings: Timings
+    loaded: LoadReport | None = None
+    plan: BuildPlan | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.loaded is None
+
+
+class StrictRefusal(PublisherError):
+    """``--strict`` and some files are bad: nothing was written."""
+
+    def __init__(self, loaded: LoadReport) -> None:
+        super().__init__(f"{len(loaded.problems)} bad article file(s); nothing written (--strict)")
+        self.loaded = loaded
+
+
+# The store, opened for one job --------------------------------------------------------------
+
+
+@contextmanager
+def _store_for(config: Config, wait: float, warnings: list[str]) -> Iterator[Store]:
+    store, opened = open_store(Path(config.cache_dir), wait=wait)
+    warnings.extend(opened)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _with_store(config: Config, wait: float, job: Any) -> Any:
+    """Run ``job(store, warnings)``; a store found damaged on the way is set aside and the job
+    run once more on a new one (outputs are only ever replaced whole, so that is safe)."""
+    warnings: list[str] = []
+    try:
+        with _store_for(config, wait, warnings) as store:
+            return job(store, warnings)
+    except DamagedStore as damage:
+        warnings.append(set_aside(Path(config.cache_dir) / "publisher.sqlite3", str(damage)))
+        with _store_for(config, wait, warnings) as store:
+            return job(store, warnings)
+
+
+# Articles -----------------------------------------------------------------------------------
+
+
+def refresh_articles(
+    store: Store,
+    content_dir: Path,
+    stamps: Mapping[str, FileStamp],
+    *,
+    reparse: bool = False,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Bring the store up to date with ``content_dir``: parse new and changed files (all of
+    them with ``reparse``), forget removed ones; report every bad file."""
+    from publisher.content.parallel import parse_files
+    from publisher.state import article_row
+
+    source = store.source(content_dir)
+    known = store.file_states(source)
+    todo = [
+        name
+        for name, stamp in stamps.items()
+        if reparse or not _still_valid(known.get(name), stamp)
+    ]
+    gone = known.keys() - stamps.keys()
+    if gone:
+        store.forget_articles(source, sorted(gone))
+
+    def keep(rows: list[Any]) -> None:
+        store.put_articles(source, stamps, rows)
+
+    parse_files(content_dir, todo, article_row, keep, progress=progress)
+    if not content_dir.is_dir():
+        raise ArticleError("content folder disappeared during the run", path=str(content_dir))
+    folder = f"{content_dir}{os.sep}"
+    problems = tuple(
+        Problem(folder + name, field_name, message, bool(transient))
+        for name, field_name, message, transient in store.problems(source)
+        if name in stamps
+    )
+    return LoadReport(len(stamps), len(todo), problems)
+
+
+def _still_valid(known: tuple[int, int, int, str] | None, stamp: FileStamp) -> bool:
+    if known is None:
+        return False
+    size, mtime_ns, read_ns, version = known
+    # Changed again within the same timestamp tick as the read: same stamp, other content.
+    return (size, mtime_ns) == stamp and version == RECORD_VERSION and mtime_ns < read_ns - RACY_NS
+
+
+@dataclass(frozen=True)
+class StoredArticles:
+    """The :class:`~publisher.selection.Catalogue` of one content folder in the store."""
+
+    store: Store
+    source: int
+    content_dir: Path
+
+    def topic_names(self) -> list[str]:
+        return self.store.topic_names(self.source)
+
+    def newest(self, topic: str | None, rules: Rules, limit: int, offset: int) -> list[Candidate]:
+        return self.store.newest(
+            self.source, topic, rules.min_quality, rules.include_unrated, limit, offset
+        )
+
+    def copies(self, topic: str | None, rules: Rules, canonicals: Sequence[str]) -> list[Candidate]:
+        return self.store.copies(
+            self.source, topic, rules.min_quality, rules.include_unrated, canonicals
+        )
+
+    def articles(self, items: Sequence[Candidate]) -> list[Article]:
+        records = self.store.records(self.source, [item.name for item in items])
+        folder = f"{self.content_dir}{os.sep}"
+        return [decode_article(records[item.name], folder + item.name) for item in items]
+
+    def published_between(self, start: datetime, end: datetime) -> list[Article]:
+        """Every published article dated in ``[start, end)``."""
+        rows = self.store.published_between(self.source, _microseconds(start), _microseconds(end))
+        folder = f"{self.content_dir}{os.sep}"
+        return [decode_article(record, folder + name) for name, record in rows]
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def input_fingerprint(config: Config, stamps: Mapping[str, FileStamp]) -> str:
+    """A digest of what a build is made from: the tool, the settings, every file's stamp."""
+    digest = hashlib.sha256(repr((__version__, RECORD_VERSION, config)).encode())
+    for name, (size, mtime_ns) in stamps.items():
+        digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+# build --------------------------------------------------------------------------------------
+
+
+def run_build(
+    config: Config,
+    *,
+    wait: float = 60.0,
+    use_cache: bool = True,
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> BuildOutcome:
+    """Build every feed of ``config`` into its output folder, holding its lock throughout:
+    a slow run of older files can never finish after, and undo, a newer one."""
+    out_dir = Path(config.out)
+    with job_lock(Path(config.cache_dir), out_dir, wait):
+        outcome: BuildOutcome = _with_store(
+            config,
+            wait,
+            lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
+        )
+    return outcome
+
+
+def _build(
+    store: Store,
+    warnings: list[str],
+    config: Config,
+    use_cache: bool,
+    strict: bool,
+    progress: Progress | None,
+) -> BuildOutcome:
+    timings = Timings()
+    content_dir, out_dir = Path(config.content), Path(config.out)
+    folder = os.path.realpath(out_dir)
+    with timings.stage("scan"):
+        stamps = scan_folder(content_dir)
+        if not stamps:
+            # Likely a checkout or sync caught half-way: publishing would empty every feed.
+            raise ArticleError("no article files (*.md); nothing published", path=str(content_dir))
+        inputs = input_fingerprint(config, stamps)
+        written = store.outputs(folder)
+        last = store.last_build(folder)
+        if (
+            use_cache
+            and last is not None
+            and last[0] == inputs
+            and not any(mtime >= last[1] - RACY_NS for _, mtime in stamps.values())
+            and unchanged_since(out_dir, written)
+        ):
+            return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(written)), timings)
+    # Imported here: a build with nothing to do never needs the parser or the renderers.
+    from publisher.build import plan_feeds, render_feeds
+
+    with timings.stage("load"):
+        loaded = refresh_articles(
+            store, content_dir, stamps, reparse=not use_cache, progress=progress
+        )
+    if strict and loaded.problems:
+        raise StrictRefusal(loaded)
+    catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+    with timings.stage("select"):
+        selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
+    with timings.stage("render"):
+
+        def reuse(key: str) -> dict[str, bytes]:
+            return store.rendered(folder, key) if use_cache else {}
+
+        plan = render_feeds(config, selection, catalogue, reuse)
+    warnings.extend(plan.warnings)
+    # A run with problems or warnings is never skipped next time: they are reported again.
+    clean = not loaded.problems and not warnings
+    with timings.stage("write"):
+        report = write_outputs(
+            out_dir,
+            plan.outputs,
+            written,
+            claim=lambda paths: store.claim_outputs(folder, paths),
+        )
+        store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
+        store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
+        used = {feed.render_key for feed in plan.feeds}
+        store.keep_rendered(folder, plan.rendered, used)
+    return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+# check --------------------------------------------------------------------------------------
+
+
+def run_check(
+    config: Config, *, wait: float = 60.0, progress: Progress | None = None
+) -> LoadReport:
+    """Read every article file and report problems; writes nothing but the state store."""
+    content_dir = Path(config.content)
+
+    def check(store: Store, warnings: list[str]) -> LoadReport:
+        stamps = scan_folder(content_dir)
+        if not stamps:
+            raise ArticleError("no article files (*.md)", path=str(content_dir))
+        return refresh_articles(store, content_dir, stamps, progress=progress)
+
+    report: LoadReport = _with_store(config, wait, check)
+    return report
+
+
+# digest -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestRequest:
+    """What ``publisher digest`` was asked to do."""
+
+    week: IsoWeek
+    send: bool = False
+    recipients: tuple[str, ...] = ()
+    """Send here instead of the list (a test send: never blocked, never recorded)."""
+    resend: bool = False
+    password: str | None = None
+    now: datetime | None = None
+    """When the job runs, for the record of a send."""
+
+
+@dataclass
+class DigestOutcome:
+    """What a digest did; ``rendered`` is ``None`` for a week with no articles."""
+
+    loaded: LoadReport
+    issue: Digest
+    rendered: RenderedDigest | None = None
+    files: list[str] = field(default_factory=list)
+    sent_to: list[str] = field(default_factory=list)
+    already_sent: SendRecord | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
+    """Write one week's newsletter and send it when asked, holding ``digest.out``'s lock, so
+    that the "already sent?" check, the send and its record are one step: two overlapping
+    runs mail the list once."""
+    with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
+        outcome: DigestOutcome = _with_store(
+            config, wait, lambda store, warnings: _digest(store, warnings, config, request)
+        )
+    return outcome
+
+
+def _digest(
+    store: Store, warnings: list[str], config: Config, request: DigestRequest
+) -> DigestOutcome:
+    from publisher.digest import inline_css, message_id, plan_digest, render_digest
+    from publisher.mail import envelope_address, send_message
+
+    content_dir = Path(config.content)
+    stamps = scan_folder(content_dir)
+    if not stamps:
+        raise ArticleError("no article files (*.md)", path=str(content_dir))
+    loaded = refresh_articles(store, content_dir, stamps)
+    catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+    start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
+    issue = plan_digest(config, catalogue.published_between(start, end), request.week)
+    outcome = DigestOutcome(loaded, issue, warnings=warnings)
+    if issue.is_empty:
+        return outcome
+
+    def inline(html: str, source: str) -> str:
+        key = hashlib.sha256(repr((_premailer_version(), source, html)).encode()).hexdigest()
+        inlined = store.inlined(key)
+        if inlined is None:
+            inlined = inline_css(html, source)
+            store.keep_inlined(key, inlined)
+        return inlined
+
+    rendered = render_digest(config, issue, inline)
+    outcome.rendered = rendered
+    warnings.extend(rendered.warnings)
+    for folder, files in (
+        (Path(config.digest.out), rendered.files),
+        (Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}),
+    ):
+        _write_kept(store, folder, files)
+        outcome.files.extend(str(folder / name) for name in sorted(files))
+    if not request.send:
+        return outcome
+    to_list = not request.recipients
+    list_address = envelope_address(config.digest.list_address)
+    recipients = list(request.recipients) or [list_address]
+    week = request.week.label
+    if to_list and not request.resend:
+        outcome.already_sent = store.send_record(list_address, week)
+        if outcome.already_sent:
+            return outcome
+    moment = request.now.isoformat(timespec="seconds") if request.now else ""
+    identifier = message_id(rendered.digest)
+    if to_list:
+        # Recorded before sending: if the record cannot be written, nothing is sent; if the run
+        # dies mid-send, the list is not mailed again without --resend.
+        store.record_send(list_address, week, identifier, "sending", moment)
+    try:
+        send_message(
+            config.digest.smtp,
+            rendered.message,
+            sender=envelope_address(config.digest.sender),
+            recipients=recipients,
+            password=request.password,
+        )
+    except SendError:
+        if to_list:
+            store.forget_send(list_address, week)
+        raise
+    if to_list:
+        store.record_send(list_address, week, identifier, "sent", moment)
+    outcome.sent_to = recipients
+    return outcome
+
+
+def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None:
+    """Write files into a folder that keeps what earlier runs wrote (newsletter issues)."""
+    folder = os.path.realpath(out_dir)
+    written = store.outputs(folder)
+    report = write_outputs(
+        out_dir,
+        files,
+        written,
+        claim=lambda paths: store.claim_outputs(folder, paths),
+        prune=False,
+    )
+    kept = {path: stamp for path, stamp in written.items() if stamp is not None}
+    store.finish_outputs(folder, kept | report.holds, "", 0)
+
+
+def _premailer_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("premailer") + "/" + version("cssutils")
+    except PackageNotFoundError:
+        return ""

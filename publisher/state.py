@@ -1,0 +1,666 @@
+"""The only keeper of memory between runs: one SQLite file in the cache folder.
+
+It holds every article file's parse (by name, with its size and mtime, the light columns
+selection queries and the full record by field name), what each output folder holds, rendered
+feeds and inlined newsletters by the hash of what went in, the topic folders, and the
+newsletters sent. The schema is created and migrated here and nowhere else. A file that is
+damaged, foreign or from a newer version is moved aside and rebuilt with a warning; the lock
+of each job lives beside it, so the published folder holds only what readers fetch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from publisher import __version__
+from publisher.errors import LockTimeout, OutputError, Problem, StoreError
+from publisher.model import EPOCH, Article, Candidate, Image, Provider, canonical_url
+
+DB_NAME = "publisher.sqlite3"
+APPLICATION_ID = 0x7075626C
+"""``PRAGMA application_id`` of a publisher store ("publ"): any other SQLite file is foreign."""
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sources (id INTEGER PRIMARY KEY, folder TEXT NOT NULL UNIQUE);
+    CREATE TABLE articles (
+        source INTEGER NOT NULL, name TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, read_ns INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        problem_field TEXT, problem TEXT,
+        published INTEGER, quality INTEGER, heat INTEGER, date_us INTEGER,
+        url TEXT, canonical TEXT, digest TEXT, record TEXT,
+        UNIQUE (source, name)
+    );
+    CREATE INDEX articles_newest ON articles (source, date_us DESC, url, name)
+        WHERE problem IS NULL AND published = 1;
+    CREATE INDEX articles_by_canonical ON articles (source, canonical) WHERE problem IS NULL;
+    CREATE TABLE article_topics (
+        source INTEGER NOT NULL, topic TEXT NOT NULL, date_us INTEGER NOT NULL,
+        name TEXT NOT NULL, published INTEGER NOT NULL, quality INTEGER,
+        PRIMARY KEY (source, topic, date_us, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_topics_by_name ON article_topics (source, name);
+    CREATE TABLE builds (
+        folder TEXT PRIMARY KEY, inputs TEXT NOT NULL, written_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outputs (
+        folder TEXT NOT NULL, path TEXT NOT NULL,
+        size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+        PRIMARY KEY (folder, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE renders (
+        folder TEXT NOT NULL, key TEXT NOT NULL, file TEXT NOT NULL, data BLOB NOT NULL,
+        UNIQUE (folder, key, file)
+    );
+    CREATE TABLE inlined (key TEXT PRIMARY KEY, html TEXT NOT NULL, used INTEGER NOT NULL);
+    CREATE TABLE topics (
+        folder TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+        PRIMARY KEY (folder, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sends (
+        list_address TEXT NOT NULL, week TEXT NOT NULL, message_id TEXT NOT NULL,
+        state TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (list_address, week)
+    ) WITHOUT ROWID;
+    """,
+)
+"""Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+INLINED_KEPT = 16
+"""Inlined newsletters kept: a few weeks of reruns and previews."""
+
+
+def _record_version() -> str:
+    """Changes whenever a stored record could mean something else: the model's fields, or a
+    new release (whose normalisation rules may differ)."""
+    shape = [
+        (cls.__name__, [(item.name, str(item.type)) for item in fields(cls)])
+        for cls in (Article, Provider, Image)
+    ]
+    return hashlib.sha256(repr((__version__, shape)).encode()).hexdigest()[:16]
+
+
+RECORD_VERSION = _record_version()
+
+FileState = tuple[int, int, int, str]
+"""What the store knows of a file: size, mtime (ns), when it was read (ns), record version."""
+
+ArticleRow = tuple[Any, ...]
+"""One ``articles`` row as :func:`article_row` makes it, topics last."""
+
+
+# Records ------------------------------------------------------------------------------------
+
+
+def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRow:
+    """What the store keeps of one file; runs in the parsing worker processes.
+
+    The size and mtime are those of the file when it was read, filled in from the scan by
+    :meth:`Store.put_articles`.
+    """
+    if isinstance(parsed, Problem):
+        # A file that could not be read is tried again next run: it never matches a stamp.
+        read = -1 if parsed.transient else read_ns
+        return (name, read, RECORD_VERSION, parsed.field, parsed.message) + (None,) * 8 + ((),)
+    record = json.dumps(_encode(parsed), ensure_ascii=False, separators=(",", ":"))
+    return (
+        name,
+        read_ns,
+        RECORD_VERSION,
+        None,
+        None,
+        int(parsed.published),
+        parsed.quality,
+        parsed.heat,
+        _microseconds(parsed),
+        parsed.url,
+        canonical_url(parsed.url),
+        hashlib.sha256(record.encode()).hexdigest()[:24],
+        record,
+        parsed.topics,
+    )
+
+
+def _microseconds(article: Article) -> int:
+    return (article.published_at - EPOCH) // timedelta(microseconds=1)
+
+
+def _encode(article: Article) -> dict[str, Any]:
+    provider = article.provider
+    return {
+        "title": article.title,
+        "url": article.url,
+        "date_us": _microseconds(article),
+        "excerpt": article.excerpt,
+        "type": article.type,
+        "quality": article.quality,
+        "heat": article.heat,
+        "published": article.published,
+        "provider": None
+        if provider is None
+        else {
+            "name": provider.name,
+            "domain": provider.domain,
+            "logo": _encode_image(provider.logo) if provider.logo else None,
+        },
+        "topics": list(article.topics),
+        "images": [_encode_image(image) for image in article.images],
+        "amp_url": article.amp_url,
+    }
+
+
+def _encode_image(image: Image) -> dict[str, Any]:
+    return {"url": image.url, "width": image.width, "height": image.height, "title": image.title}
+
+
+def decode_article(record: str, path: str) -> Article:
+    """A stored record → the article it was made from, at ``path``."""
+    data = json.loads(record)
+    provider = data["provider"]
+    return Article(
+        path=path,
+        title=data["title"],
+        url=data["url"],
+        published_at=EPOCH + timedelta(microseconds=data["date_us"]),
+        excerpt=data["excerpt"],
+        type=data["type"],
+        quality=data["quality"],
+        heat=data["heat"],
+        published=data["published"],
+        provider=None
+        if provider is None
+        else Provider(
+            provider["name"],
+            provider["domain"],
+            _decode_image(provider["logo"]) if provider["logo"] else None,
+        ),
+        topics=tuple(data["topics"]),
+        images=tuple(_decode_image(image) for image in data["images"]),
+        amp_url=data["amp_url"],
+    )
+
+
+def _decode_image(data: dict[str, Any]) -> Image:
+    return Image(data["url"], data["width"], data["height"], data["title"])
+
+
+# The store ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """A newsletter delivered to a list, or being delivered (``state`` = ``sending``)."""
+
+    message_id: str
+    state: str
+    at: str
+
+
+class DamagedStore(StoreError):
+    """The store file is not a healthy publisher store; it is set aside and rebuilt."""
+
+
+class Store:
+    """An open state store. Use :func:`open_store`; every method is one short transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+        self._sources: dict[str, int] = {}
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: everything in it lands together, or none of it."""
+        with _translated(self.path):
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        with _translated(self.path):
+            return self.connection.execute(sql, parameters).fetchall()
+
+    # Articles -------------------------------------------------------------------------------
+
+    def source(self, folder: Path) -> int:
+        """The id of a content folder (by its real path), created on first use."""
+        key = os.path.realpath(folder)
+        if key not in self._sources:
+            with self.transaction() as db:
+                db.execute("INSERT OR IGNORE INTO sources (folder) VALUES (?)", (key,))
+                row = db.execute("SELECT id FROM sources WHERE folder = ?", (key,)).fetchone()
+            self._sources[key] = row[0]
+        return self._sources[key]
+
+    def file_states(self, source: int) -> dict[str, FileState]:
+        """Every stored file of a content folder: size, mtime, read time, record version."""
+        rows = self._query(
+            "SELECT name, size, mtime_ns, read_ns, version FROM articles WHERE source = ?",
+            (source,),
+        )
+        return {name: (size, mtime, read, version) for name, size, mtime, read, version in rows}
+
+    def put_articles(
+        self, source: int, stamps: Mapping[str, tuple[int, int]], rows: Iterable[ArticleRow]
+    ) -> None:
+        """Store parsed files (rows from :func:`article_row`), replacing what was there."""
+        articles: list[tuple[Any, ...]] = []
+        topics: list[tuple[Any, ...]] = []
+        names: list[tuple[int, str]] = []
+        for row in rows:
+            name = row[0]
+            size, mtime_ns = stamps[name]
+            names.append((source, name))
+            articles.append((source, name, size, mtime_ns, *row[1:-1]))
+            if row[4] is None:
+                topics.extend((source, topic, row[8], name, row[5], row[6]) for topic in row[-1])
+        with self.transaction() as db:
+            db.executemany("DELETE FROM article_topics WHERE source = ? AND name = ?", names)
+            db.executemany(
+                "INSERT OR REPLACE INTO articles (source, name, size, mtime_ns, read_ns, version,"
+                " problem_field, problem, published, quality, heat, date_us, url, canonical,"
+                " digest, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                articles,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO article_topics (source, topic, date_us, name, published,"
+                " quality) VALUES (?, ?, ?, ?, ?, ?)",
+                topics,
+            )
+
+    def forget_articles(self, source: int, names: Iterable[str]) -> None:
+        """Drop files that are gone from the content folder."""
+        keys = [(source, name) for name in names]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM articles WHERE source = ? AND name = ?", keys)
+            db.executemany("DELETE FROM article_topics WHERE source = ? AND name = ?", keys)
+
+    def problems(self, source: int) -> list[tuple[str, str, str, bool]]:
+        """Every bad file: (name, field, message, whether it may pass by itself)."""
+        return self._query(
+            "SELECT name, problem_field, problem, read_ns < 0 FROM articles"
+            " WHERE source = ? AND problem IS NOT NULL ORDER BY name",
+            (source,),
+        )
+
+    def counts(self, source: int) -> tuple[int, int]:
+        """(good articles, published articles) of a content folder."""
+        row = self._query(
+            "SELECT count(*), coalesce(sum(published), 0) FROM articles"
+            " WHERE source = ? AND problem IS NULL",
+            (source,),
+        )[0]
+        return row[0], row[1]
+
+    def topic_names(self, source: int) -> list[str]:
+        """Every topic any good article of the folder carries, published or not."""
+        rows = self._query("SELECT DISTINCT topic FROM article_topics WHERE source = ?", (source,))
+        return [row[0] for row in rows]
+
+    def newest(
+        self,
+        source: int,
+        topic: str | None,
+        min_quality: int,
+        include_unrated: bool,
+        limit: int,
+        offset: int = 0,
+    ) -> list[Candidate]:
+        """Published articles that pass the quality rule, newest first (ties: URL, name)."""
+        quality = "(a.quality >= ? OR (a.quality IS NULL AND ?))"
+        columns = "a.name, a.date_us, a.url, a.canonical, a.quality, a.heat, a.digest"
+        if topic is None:
+            sql = (
+                f"SELECT {columns} FROM articles a WHERE a.source = ? AND a.problem IS NULL"
+                f" AND a.published = 1 AND {quality}"
+                " ORDER BY a.date_us DESC, a.url, a.name LIMIT ? OFFSET ?"
+            )
+            parameters: tuple[Any, ...] = (source, min_quality, include_unrated, limit, offset)
+        else:
+            sql = (
+                f"SELECT {columns} FROM article_topics t JOIN articles a"
+                " ON a.source = t.source AND a.name = t.name"
+                " WHERE t.source = ? AND t.topic = ? AND t.published = 1"
+                " AND (t.quality >= ? OR (t.quality IS NULL AND ?))"
+                " ORDER BY t.date_us DESC, a.url, a.name LIMIT ? OFFSET ?"
+            )
+            parameters = (source, topic, min_quality, include_unrated, limit, offset)
+        return [Candidate(*row) for row in self._query(sql, parameters)]
+
+    def copies(
+        self,
+        source: int,
+        topic: str | None,
+        min_quality: int,
+        include_unrated: bool,
+        canonicals: Sequence[str],
+    ) -> list[Candidate]:
+        """Every published, qualifying copy of the given stories (by canonical URL)."""
+        found: list[Candidate] = []
+        topic_filter = (
+            " AND EXISTS (SELECT 1 FROM article_topics t WHERE t.source = a.source"
+            " AND t.name = a.name AND t.topic = ?)"
+            if topic is not None
+            else ""
+        )
+        for start in range(0, len(canonicals), 500):
+            chunk = list(canonicals[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            sql = (
+                "SELECT a.name, a.date_us, a.url, a.canonical, a.quality, a.heat, a.digest"
+                " FROM articles a WHERE a.source = ? AND a.problem IS NULL AND a.published = 1"
+                f" AND a.canonical IN ({marks})"
+                " AND (a.quality >= ? OR (a.quality IS NULL AND ?))" + topic_filter
+            )
+            parameters = [source, *chunk, min_quality, include_unrated]
+            if topic is not None:
+                parameters.append(topic)
+            found.extend(Candidate(*row) for row in self._query(sql, parameters))
+        return found
+
+    def published_between(self, source: int, start_us: int, end_us: int) -> list[tuple[str, str]]:
+        """(name, record) of every published article dated in ``[start_us, end_us)``."""
+        return self._query(
+            "SELECT name, record FROM articles WHERE source = ? AND problem IS NULL"
+            " AND published = 1 AND date_us >= ? AND date_us < ? ORDER BY date_us DESC, url, name",
+            (source, start_us, end_us),
+        )
+
+    def records(self, source: int, names: Sequence[str]) -> dict[str, str]:
+        """The stored records of the named articles."""
+        found: dict[str, str] = {}
+        for start in range(0, len(names), 500):
+            chunk = list(names[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT name, record FROM articles WHERE source = ? AND name IN ({marks})"
+                " AND problem IS NULL",
+                [source, *chunk],
+            )
+            found.update(rows)
+        return found
+
+    # Builds and outputs ---------------------------------------------------------------------
+
+    def last_build(self, folder: str) -> tuple[str, int] | None:
+        """The inputs fingerprint of the last clean build into ``folder``, and when it ended."""
+        rows = self._query("SELECT inputs, written_ns FROM builds WHERE folder = ?", (folder,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def outputs(self, folder: str) -> dict[str, tuple[int, int, str] | None]:
+        """Every file publisher wrote (or was about to write) into ``folder``: its size,
+        mtime and SHA-256 when written, ``None`` when claimed by a run that did not finish."""
+        rows = self._query(
+            "SELECT path, size, mtime_ns, sha256 FROM outputs WHERE folder = ?", (folder,)
+        )
+        return {
+            path: (size, mtime, sha) if sha is not None else None for path, size, mtime, sha in rows
+        }
+
+    def claim_outputs(self, folder: str, paths: Iterable[str]) -> None:
+        """Record paths about to be written, before writing: a run killed half-way still
+        knows every file it may have left, and forgets the clean build it replaces."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM builds WHERE folder = ?", (folder,))
+            db.executemany(
+                "INSERT OR IGNORE INTO outputs (folder, path) VALUES (?, ?)",
+                [(folder, path) for path in paths],
+            )
+
+    def finish_outputs(
+        self,
+        folder: str,
+        records: Mapping[str, tuple[int, int, str]],
+        inputs: str,
+        written_ns: int,
+    ) -> None:
+        """Record exactly what ``folder`` now holds, and the fingerprint of a clean build."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM outputs WHERE folder = ?", (folder,))
+            db.executemany(
+                "INSERT INTO outputs (folder, path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?, ?)",
+                [(folder, path, *record) for path, record in records.items()],
+            )
+            db.execute("DELETE FROM builds WHERE folder = ?", (folder,))
+            if inputs:
+                db.execute(
+                    "INSERT INTO builds (folder, inputs, written_ns) VALUES (?, ?, ?)",
+                    (folder, inputs, written_ns),
+                )
+
+    # Rendered files -------------------------------------------------------------------------
+
+    def rendered(self, folder: str, key: str) -> dict[str, bytes]:
+        """Files rendered earlier for ``folder`` from inputs hashing to ``key``."""
+        rows = self._query(
+            "SELECT file, data FROM renders WHERE folder = ? AND key = ?", (folder, key)
+        )
+        return {file: bytes(data) for file, data in rows}
+
+    def keep_rendered(
+        self, folder: str, new: Mapping[str, Mapping[str, bytes]], used: set[str]
+    ) -> None:
+        """Store new renderings and drop those no longer ``used`` by ``folder``."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO renders (folder, key, file, data) VALUES (?, ?, ?, ?)",
+                [
+                    (folder, key, file, data)
+                    for key, files in new.items()
+                    for file, data in files.items()
+                ],
+            )
+            stored = {
+                row[0]
+                for row in db.execute(
+                    "SELECT DISTINCT key FROM renders WHERE folder = ?", (folder,)
+                )
+            }
+            db.executemany(
+                "DELETE FROM renders WHERE folder = ? AND key = ?",
+                [(folder, key) for key in stored - used],
+            )
+
+    def inlined(self, key: str) -> str | None:
+        rows = self._query("SELECT html FROM inlined WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def keep_inlined(self, key: str, html: str) -> None:
+        """Store an inlined newsletter; only the newest few are kept."""
+        with self.transaction() as db:
+            used = db.execute("SELECT coalesce(max(used), 0) + 1 FROM inlined").fetchone()[0]
+            db.execute("INSERT OR REPLACE INTO inlined VALUES (?, ?, ?)", (key, html, used))
+            db.execute("DELETE FROM inlined WHERE used <= ?", (used - INLINED_KEPT,))
+
+    # Topics ---------------------------------------------------------------------------------
+
+    def topic_slugs(self, folder: str) -> dict[str, str]:
+        """The folder each topic's feeds were published under, by topic name."""
+        return dict(self._query("SELECT name, slug FROM topics WHERE folder = ?", (folder,)))
+
+    def set_topic_slugs(self, folder: str, slugs: Mapping[str, str]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM topics WHERE folder = ?", (folder,))
+            db.executemany(
+                "INSERT INTO topics (folder, name, slug) VALUES (?, ?, ?)",
+                [(folder, name, slug) for name, slug in slugs.items()],
+            )
+
+    # Sends ----------------------------------------------------------------------------------
+
+    def send_record(self, list_address: str, week: str) -> SendRecord | None:
+        rows = self._query(
+            "SELECT message_id, state, at FROM sends WHERE list_address = ? AND week = ?",
+            (list_address, week),
+        )
+        return SendRecord(*rows[0]) if rows else None
+
+    def record_send(
+        self, list_address: str, week: str, message_id: str, state: str, at: str
+    ) -> None:
+        """Record a send as ``sending`` (before it) or ``sent`` (after it)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?)",
+                (list_address, week, message_id, state, at),
+            )
+
+    def forget_send(self, list_address: str, week: str) -> None:
+        """A send that certainly failed: the next run may try again."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM sends WHERE list_address = ? AND week = ?", (list_address, week)
+            )
+
+
+# Opening ------------------------------------------------------------------------------------
+
+
+def open_store(cache_dir: Path, *, wait: float = 60.0) -> tuple[Store, list[str]]:
+    """The store in ``cache_dir``, created or migrated as needed, and any warnings.
+
+    ``wait`` is how long a write may wait for another run's transaction. A damaged, foreign
+    or newer file is moved aside (``*.broken``) and a new store started: it is a cache of what
+    the files say, plus the record of sends, which is then lost (said in the warning).
+    """
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create folder: {error.strerror or error}", path=str(cache_dir)
+        ) from None
+    path = cache_dir / DB_NAME
+    try:
+        return _open(path, wait), []
+    except DamagedStore as damage:
+        warning = set_aside(path, str(damage))
+        return _open(path, wait), [warning]
+
+
+def set_aside(path: Path, reason: str) -> str:
+    """Move a damaged store out of the way; the warning to show."""
+    aside = path.with_name(f"{path.name}.broken")
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    return (
+        f"{path}: {reason}; moved to {aside.name} and started afresh"
+        " (every file is parsed again; the record of newsletters sent is in the old file)"
+    )
+
+
+def _open(path: Path, wait: float) -> Store:
+    try:
+        connection = sqlite3.connect(path, timeout=wait, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open: {error}", path=str(path)) from None
+    try:
+        with _translated(path):
+            _prepare(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return Store(connection, path)
+
+
+def _prepare(connection: sqlite3.Connection) -> None:
+    application_id, version = (
+        connection.execute("PRAGMA application_id").fetchone()[0],
+        connection.execute("PRAGMA user_version").fetchone()[0],
+    )
+    fresh = version == 0 and application_id == 0
+    if fresh and connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
+        raise DamagedStore("not a publisher store")
+    if not fresh and application_id != APPLICATION_ID:
+        raise DamagedStore("not a publisher store")
+    if version > SCHEMA_VERSION:
+        raise DamagedStore(f"made by a newer publisher (schema {version})")
+    connection.execute("PRAGMA journal_mode = WAL")
+    # WAL with NORMAL: a power cut may lose the last transaction, never corrupt the file.
+    connection.execute("PRAGMA synchronous = NORMAL")
+    if version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            for step in MIGRATIONS[current:]:
+                for statement in step.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    """sqlite3's errors as publisher's: busy is :class:`LockTimeout`, a full or read-only disk
+    :class:`OutputError`, anything else :class:`DamagedStore`."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        message = str(error)
+        if "locked" in message or "busy" in message:
+            raise LockTimeout(
+                "another publisher run is writing the state store", path=str(path)
+            ) from None
+        if "disk I/O" in message or "readonly" in message or "unable to open" in message:
+            raise OutputError(f"cannot write the state store: {message}", path=str(path)) from None
+        if "full" in message:
+            raise OutputError(f"cannot write the state store: {message}", path=str(path)) from None
+        raise DamagedStore(message) from None
+    except sqlite3.DatabaseError as error:
+        raise DamagedStore(str(error)) from None
+
+
+# The job lock -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def job_lock(cache_dir: Path, folder: Path, wait: float) -> Iterator[None]:
+    """Hold the lock of the jobs that write ``folder`` (by its real path); it lives beside the
+    store, so the published folder holds only what readers fetch. After ``wait`` seconds
+    raise :class:`LockTimeout`."""
+    from filelock import FileLock, Timeout
+
+    key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:16]
+    locks = cache_dir / "locks"
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(
+            f"cannot create folder: {error.strerror or error}", path=str(locks)
+        ) from None
+    lock = FileLock(str(locks / f"{key}.lock"), timeout=wait)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockTimeout(
+            f"another publisher run holds the lock (waited {wait:g} s)", path=str(folder)
+        ) from None
+    except OSError as error:
+        raise OutputError(f"cannot lock: {error.strerror or error}", path=str(locks)) from None
+    try:
+        yield
+    finally:
+        lock.release()
