@@ -62,6 +62,8 @@ def write_outputs(
         _check_relative(relative)
     make_folder(out_dir)
     planned = sorted(outputs)
+    # What a damaged or tampered record says was written never reaches outside the folder.
+    previous = {path: stamp for path, stamp in previous.items() if _is_relative(path)}
     for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
         remove_leftover_temps(out_dir / folder)
     new_paths = [relative for relative in planned if relative not in previous]
@@ -151,9 +153,13 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return status.st_size, status.st_mtime_ns
 
 
-def _check_relative(relative: str) -> None:
+def _is_relative(relative: str) -> bool:
     path = PurePosixPath(relative)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
+    return bool(path.parts) and not path.is_absolute() and ".." not in path.parts
+
+
+def _check_relative(relative: str) -> None:
+    if not _is_relative(relative):
         raise OutputError("refusing to write outside the output folder", path=relative)
 
 

@@ -636,6 +636,12 @@ def _translated(path: Path) -> Iterator[None]:
 # The job lock -------------------------------------------------------------------------------
 
 
+def lock_path(cache_dir: Path, folder: Path) -> Path:
+    """The lock file of the jobs that write ``folder``."""
+    key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:16]
+    return cache_dir / "locks" / f"{key}.lock"
+
+
 @contextlib.contextmanager
 def job_lock(cache_dir: Path, folder: Path, wait: float) -> Iterator[None]:
     """Hold the lock of the jobs that write ``folder`` (by its real path); it lives beside the
@@ -643,15 +649,14 @@ def job_lock(cache_dir: Path, folder: Path, wait: float) -> Iterator[None]:
     raise :class:`LockTimeout`."""
     from filelock import FileLock, Timeout
 
-    key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:16]
-    locks = cache_dir / "locks"
+    path = lock_path(cache_dir, folder)
     try:
-        locks.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(
-            f"cannot create folder: {error.strerror or error}", path=str(locks)
+            f"cannot create folder: {error.strerror or error}", path=str(path.parent)
         ) from None
-    lock = FileLock(str(locks / f"{key}.lock"), timeout=wait)
+    lock = FileLock(str(path), timeout=wait)
     try:
         lock.acquire()
     except Timeout:
@@ -659,7 +664,7 @@ def job_lock(cache_dir: Path, folder: Path, wait: float) -> Iterator[None]:
             f"another publisher run holds the lock (waited {wait:g} s)", path=str(folder)
         ) from None
     except OSError as error:
-        raise OutputError(f"cannot lock: {error.strerror or error}", path=str(locks)) from None
+        raise OutputError(f"cannot lock: {error.strerror or error}", path=str(path)) from None
     try:
         yield
     finally:

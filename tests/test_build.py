@@ -12,10 +12,10 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
+from helpers import load_folder
 
-from publisher.build import BuildPlan, build, read_topic_map
+from publisher.build import BuildPlan, build
 from publisher.config import Config, SiteConfig, TopicRule, load_config
-from publisher.content import load_articles
 from publisher.model import Article
 
 MakeArticle = Callable[..., Article]
@@ -29,13 +29,20 @@ SITE = "https://fixture.example.org/feeds/"
 def plan() -> BuildPlan:
     """The fixture site's build, in memory."""
     config = load_config(FIXTURE / "config.toml")
-    return build(config, load_articles(Path(config.content)).articles)
+    return build(config, load_folder(Path(config.content)).articles)
 
 
-def feed_titles(plan: BuildPlan, folder: str) -> list[str]:
+@pytest.fixture(scope="module")
+def titles() -> dict[str, str]:
+    """The fixture site's article titles by file."""
+    config = load_config(FIXTURE / "config.toml")
+    return {article.path: article.title for article in load_folder(Path(config.content)).articles}
+
+
+def feed_titles(plan: BuildPlan, folder: str, titles: dict[str, str]) -> list[str]:
     """Titles of one planned feed, in order."""
     feed = next(feed for feed in plan.feeds if feed.folder == folder)
-    return [article.title for article in feed.articles]
+    return [titles[item.name] for item in feed.items]
 
 
 def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
@@ -58,39 +65,39 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 def test_planned_files(plan: BuildPlan):
     """All-topics feeds, three files per selected topic, the OPML list and the index page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
-    expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html", "topics.json"} | {
+    expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
         f"{slug}/{name}" for slug in topics for name in ("rss.xml", "atom.xml", "feed.json")
     }
     assert expected == set(plan.outputs)
 
 
-def test_all_topics_feed_applies_limit_and_order(plan: BuildPlan):
+def test_all_topics_feed_applies_limit_and_order(plan: BuildPlan, titles: dict[str, str]):
     """limit = 3, newest first, drafts, low quality and unrated left out."""
     assert [
         "Weather satellite launched <on schedule> & healthy",
         "Chatbot benchmark shows mixed results",
         "Roboter lernt Wäsche falten – video",
-    ] == feed_titles(plan, "")
+    ] == feed_titles(plan, "", titles)
 
 
-def test_duplicate_copy_collapses_to_the_better_one(plan: BuildPlan):
+def test_duplicate_copy_collapses_to_the_better_one(plan: BuildPlan, titles: dict[str, str]):
     """The syndicated copy of the lander story loses to the original."""
     assert [
         "Weather satellite launched <on schedule> & healthy",
         "Lunar lander touches down near the south pole",
-    ] == feed_titles(plan, "space/")
+    ] == feed_titles(plan, "space/", titles)
 
 
-def test_topic_override_raises_the_bar(plan: BuildPlan):
+def test_topic_override_raises_the_bar(plan: BuildPlan, titles: dict[str, str]):
     """Künstliche Intelligenz needs quality 80: the 70 chatbot story is left out there only."""
-    assert ["Roboter lernt Wäsche falten – video"] == feed_titles(plan, "kunstliche-intelligenz/")
-    assert "Chatbot benchmark shows mixed results" in feed_titles(plan, "")
+    assert ["Roboter lernt Wäsche falten – video"] == feed_titles(plan, "kunstliche-intelligenz/", titles)
+    assert "Chatbot benchmark shows mixed results" in feed_titles(plan, "", titles)
 
 
-def test_slug_clash_warns(plan: BuildPlan):
+def test_slug_clash_warns(plan: BuildPlan, titles: dict[str, str]):
     """C# and C++ get c and c-2, with one warning."""
-    assert ["Runtime update for C# brings faster startup"] == feed_titles(plan, "c/")
-    assert ["Compiler release adds C++26 modules"] == feed_titles(plan, "c-2/")
+    assert ["Runtime update for C# brings faster startup"] == feed_titles(plan, "c/", titles)
+    assert ["Compiler release adds C++26 modules"] == feed_titles(plan, "c-2/", titles)
     assert ("topics: 'C++' and 'C#' share the slug 'c'; 'C++' uses 'c-2'",) == plan.warnings
 
 
@@ -173,12 +180,12 @@ def test_per_topic_limit(make_article: MakeArticle):
     articles = [make_article(url=f"https://e.com/{i}") for i in range(5)]
     config = Config(topics={"Space": TopicRule(limit=2)})
     plan = build(config, articles)
-    assert (5, 2) == tuple(len(feed.articles) for feed in plan.feeds)
+    assert (5, 2) == tuple(len(feed.items) for feed in plan.feeds)
 
 
 def test_build_with_no_articles(make_article: MakeArticle):
     """No articles: the all-topics feeds, OPML and index are still written."""
-    assert {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html", "topics.json"} == set(
+    assert {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} == set(
         build(Config(), []).outputs
     )
 
@@ -194,19 +201,12 @@ def test_slug_does_not_depend_on_other_topics_selection(make_article: MakeArticl
 
 
 def test_known_topics_keep_their_folders(make_article):
-    """A topic map from an earlier build pins slugs: a new clashing name never takes them."""
+    """Slugs from an earlier build are kept: a new clashing name never takes them."""
     articles = [make_article(topics=("C++",))]
     first = build(Config(), articles)
-    known = read_topic_map(first.outputs["topics.json"])
+    known = {topic.name: topic.slug for topic in first.topics}
     assert {"C++": "c"} == known
     later = build(Config(), [*articles, make_article(topics=("C",))], known)
-    assert {"C++": "c", "C": "c-2"} == read_topic_map(later.outputs["topics.json"])
+    assert {"C++": "c", "C": "c-2"} == {topic.name: topic.slug for topic in later.topics}
     assert "c/rss.xml" in later.outputs
     assert b"C++" in later.outputs["c/rss.xml"]
-
-
-def test_unreadable_topic_map_counts_as_empty():
-    """A damaged or hand-edited topic map is ignored, not trusted."""
-    assert {} == read_topic_map(b"not json")
-    assert {} == read_topic_map(b'{"topics": [{"name": "A", "slug": "../etc"}]}')
-    assert {"A": "a"} == read_topic_map(b'{"topics": [{"name": "A", "slug": "a"}]}')

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from publisher import __version__
 from publisher.cli import main
+from publisher.state import lock_path
 
 WriteArticle = Callable[..., Path]
 SITE = "https://example.org/feeds/"
@@ -286,9 +287,10 @@ time.sleep(30)
 def test_lock_held_by_another_process_exits_4(site: Path, tmp_path: Path):
     """Another run holding the output lock: exit 4 after --wait, one line, nothing written."""
     out = tmp_path / "public"
-    out.mkdir()
+    lock = lock_path(tmp_path / ".publisher-cache", out)
+    lock.parent.mkdir(parents=True)
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(out / ".publisher.lock")],
+        [sys.executable, "-c", HOLD_LOCK, str(lock)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -10,17 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import load_folder
 
-from publisher import content
-from publisher.content import (
-    absolute_url,
-    clean_text,
-    load_articles,
-    parse_article,
-    read_article,
-)
+from publisher.content import parallel
+from publisher.content.normalise import absolute_url, clean_text, parse_article
+from publisher.content.parallel import Parsed, parse_files
+from publisher.content.scan import read_file, scan_folder
 from publisher.errors import ArticleError
-from publisher.model import Image
+from publisher.model import Article, Image
 
 MINIMAL = {
     "title": '"A story"',
@@ -538,7 +535,24 @@ def test_images_not_a_list_is_a_problem():
 # --- folders -----------------------------------------------------------------------------
 
 
-def test_load_articles_reports_every_problem_and_goes_on(tmp_path: Path):
+def read_article(path: Path) -> Article:
+    """One file → its article, or the :class:`ArticleError` that names the file."""
+    return parse_article(read_file(path), str(path))
+
+
+def keep_parsed(name: str, parsed: Parsed, read_ns: int) -> Parsed:
+    """What a test keeps of each parsed file: the article or problem itself."""
+    return parsed
+
+
+def parse_folder(folder: Path, workers: int) -> list[Parsed]:
+    """Every file of ``folder`` parsed with ``workers`` processes, in name order."""
+    results: list[Parsed] = []
+    parse_files(folder, list(scan_folder(folder)), keep_parsed, results.extend, workers=workers)
+    return results
+
+
+def test_a_folder_reports_every_problem_and_goes_on(tmp_path: Path):
     """Bad files are skipped with one problem each; the good ones still load."""
     folder = tmp_path / "_news"
     folder.mkdir()
@@ -547,7 +561,7 @@ def test_load_articles_reports_every_problem_and_goes_on(tmp_path: Path):
     (folder / "3-latin1.md").write_bytes(b"---\ntitle: caf\xe9\n---\n")
     (folder / "4-good.md").write_bytes(front(webUrl='"https://example.com/b"'))
     (folder / "notes.txt").write_text("not an article")
-    result = load_articles(folder)
+    result = load_folder(folder)
     assert 4 == result.files
     assert ["https://example.com/a-story", "https://example.com/b"] == sorted(
         article.url for article in result.articles
@@ -558,16 +572,16 @@ def test_load_articles_reports_every_problem_and_goes_on(tmp_path: Path):
     assert f"{folder / '2-no-title.md'}: title: missing" in [str(p) for p in result.problems]
 
 
-def test_load_articles_missing_folder_raises(tmp_path: Path):
+def test_missing_folder_raises(tmp_path: Path):
     """A content folder that does not exist is an error naming it."""
     with pytest.raises(ArticleError) as raised:
-        load_articles(tmp_path / "nope")
+        scan_folder(tmp_path / "nope")
     assert f"{tmp_path / 'nope'}: content folder not found" == str(raised.value)
 
 
 def test_seeds_all_load(seeds: Path):
     """The five seeds load; the sourceUrl one uses it; heat -1 is unknown."""
-    result = load_articles_from(sorted(seeds.glob("*.txt")))
+    result = [read_article(path) for path in sorted(seeds.glob("*.txt"))]
     by_name = {Path(article.path).name: article for article in result}
     assert 5 == len(by_name)
     dw = by_name["003_63d795e8c7832238.txt"]
@@ -579,26 +593,20 @@ def test_seeds_all_load(seeds: Path):
     )
 
 
-def load_articles_from(paths: list[Path]) -> list:
-    """Read the given files one by one, failing on any problem."""
-    return [read_article(path) for path in paths]
-
-
-def _die(content_dir: Path, names: list[str]) -> list[object]:
+def _die(*args: object) -> bytes:
     os._exit(1)
 
 
-def test_parallel_load_equals_serial_load(write_article, monkeypatch):
+def test_parallel_parse_equals_serial_parse(write_article, monkeypatch):
     """Worker processes give exactly the articles and problems one process gives."""
     for number in range(30):
         write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
     write_article("bad.md", "no front matter")
     folder = write_article("00.md").parent
-    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
-    serial = load_articles(folder, workers=1)
-    parallel = load_articles(folder, workers=2)
-    assert (serial.articles, serial.problems) == (parallel.articles, parallel.problems)
-    assert 1 == len(parallel.problems)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 1)
+    serial = parse_folder(folder, workers=1)
+    assert serial == parse_folder(folder, workers=2)
+    assert 1 == sum(not isinstance(result, Article) for result in serial)
 
 
 def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeypatch):
@@ -606,10 +614,10 @@ def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeyp
     for number in range(30):
         write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
     folder = write_article("00.md").parent
-    expected = load_articles(folder, workers=1)
-    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(content, "_parse_chunk", _die)
-    assert expected == load_articles(folder, workers=2)
+    expected = parse_folder(folder, workers=1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "_pickled_batch", _die)
+    assert expected == parse_folder(folder, workers=2)
 
 
 def test_mojibake_with_c1_controls_is_repaired_not_rejected():
@@ -617,20 +625,3 @@ def test_mojibake_with_c1_controls_is_repaired_not_rejected():
     data = '---\ntitle: "Russiaâ\x80\x99s plan"\npublishedDateTime: 2020-01-01T00:00:00Z\n'
     data += "webUrl: https://example.com/x\n---\n"
     assert "Russia’s plan" == parse_article(data.encode("utf-8"), "x.md").title
-
-
-def test_cache_written_while_parsing_in_workers_reads_back(write_article, monkeypatch, tmp_path):
-    """A cold parallel load streams its cache to disk; the next load takes every file from it."""
-    for number in range(40):
-        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
-    write_article("bad.md", "no front matter")
-    folder = write_article("00.md").parent
-    an_hour_ago = time.time() - 3600
-    for path in folder.iterdir():
-        os.utime(path, (an_hour_ago, an_hour_ago))
-    monkeypatch.setattr(content, "PARALLEL_MIN_FILES", 1)
-    cold = load_articles(folder, cache_dir=tmp_path / "cache", workers=2)
-    warm = load_articles(folder, cache_dir=tmp_path / "cache", workers=2)
-    assert (0, 41) == (cold.cache_hits, warm.cache_hits)
-    assert (cold.articles, cold.problems) == (warm.articles, warm.problems)
-    assert [] == list((tmp_path / "cache").glob(".*"))

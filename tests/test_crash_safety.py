@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from publisher.cache import _cache_key, cache_file, read_cache, scan_folder
+
 from publisher.content import load_articles
 from publisher.errors import ArticleError
 from publisher.output import LOCK_NAME, MANIFEST_NAME, TEMP_SUFFIX

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 import yaml
+from helpers import load_folder
 
 from publisher.config import Config, DigestConfig, SiteConfig, load_config
-from publisher.content import load_articles
 from publisher.digest import (
     GMAIL_CLIP_BYTES,
     PACKAGE_TEMPLATES,
@@ -68,14 +68,14 @@ def list_config(**digest: object) -> Config:
 
 def render_sample() -> RenderedDigest:
     config = sample_config()
-    return make_digest(config, load_articles(Path(config.content)).articles, SAMPLE_WEEK)
+    return make_digest(config, load_folder(Path(config.content)).articles, SAMPLE_WEEK)
 
 
 def render_corpus() -> RenderedDigest:
     if not CORPUS_NEWS.is_dir():
         pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
     config = replace(sample_config(), content=str(CORPUS_NEWS))
-    return make_digest(config, load_articles(CORPUS_NEWS).articles, CORPUS_WEEK)
+    return make_digest(config, load_folder(CORPUS_NEWS).articles, CORPUS_WEEK)
 
 
 @pytest.fixture(scope="module", params=["sample", "corpus"])

@@ -15,11 +15,11 @@ import feedgen.entry
 import feedgen.feed
 import feedparser
 import pytest
+from helpers import load_folder
 from lxml import etree
 
 from publisher.build import build
 from publisher.config import Config, SiteConfig, load_config
-from publisher.content import load_articles
 from publisher.feeds import FeedInfo, image_type_of, render_atom, render_json_feed, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.selection import Rules, select
@@ -216,14 +216,14 @@ def sample_config() -> Config:
 def test_rerun_is_byte_identical():
     """Two builds of the same input give the same bytes for every file."""
     config = sample_config()
-    articles = load_articles(Path(config.content)).articles
+    articles = load_folder(Path(config.content)).articles
     assert build(config, articles).outputs == build(config, articles).outputs
 
 
 def test_output_ignores_clock_and_time_zone(request: pytest.FixtureRequest):
     """A build under another clock and TZ gives the same bytes."""
     config = sample_config()
-    articles = load_articles(Path(config.content)).articles
+    articles = load_folder(Path(config.content)).articles
     before = build(config, articles).outputs
     request.getfixturevalue("frozen_far_future")
     request.getfixturevalue("other_timezone")
@@ -283,7 +283,7 @@ def test_sample_site_validates(validate: Validate, tmp_path: Path):
     """The sample site's feeds: 0 errors, 0 warnings."""
     config = sample_config()
     results = validate_build(
-        validate, config, load_articles(Path(config.content)).articles, tmp_path
+        validate, config, load_folder(Path(config.content)).articles, tmp_path
     )
     assert {} == errors_of(results)
     assert set() == warning_texts(results)
@@ -293,7 +293,7 @@ def test_sample_site_validates(validate: Validate, tmp_path: Path):
 def test_real_corpus_validates(name: str, corpus: Path, validate: Validate, tmp_path: Path):
     """Both real corpora: 0 errors and 0 warnings in every feed."""
     config = corpus_config(f"https://example.org/{name}/")
-    articles = load_articles(corpus / name / "_news").articles
+    articles = load_folder(corpus / name / "_news").articles
     results = validate_build(validate, config, articles, tmp_path)
     assert len(results) >= 16
     assert {} == errors_of(results)
@@ -335,7 +335,7 @@ KNOWN_HOSTILE_WARNINGS = {
 
 def hostile_articles(make_article: MakeArticle) -> list[Article]:
     """Hostile titles and excerpts, passed through the same cleaning as article files."""
-    from publisher.content import clean_text
+    from publisher.content.normalise import clean_text
 
     return [
         make_article(

@@ -11,7 +11,7 @@ import re
 import pytest
 import yaml
 
-from publisher.frontmatter import parse_yaml as parse_front_matter_yaml
+from publisher.content.frontmatter import parse_yaml as parse_front_matter_yaml
 
 CORPUS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FRONT_MATTER = re.compile(r"---[ \t]*\r?\n(.*?)^---[ \t]*\r?$", re.DOTALL | re.MULTILINE)

@@ -19,6 +19,7 @@ from publisher.cli.digest import EXIT_SEND_FAILED
 from publisher.config import SmtpConfig
 from publisher.errors import SendError
 from publisher.mail import send_message
+from publisher.state import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,5 +217,8 @@ def test_a_week_is_sent_to_the_list_once(tmp_path: Path, smtp_server: tuple[int,
     assert 0 == digest("--config", config, "--send", "--resend")[0]
     expected = [["readers@news.example.org"], ["editor@test.example"], ["readers@news.example.org"]]
     assert expected == [recipients for _, recipients, _ in inbox.messages]
-    marker = tmp_path / "newsletters" / "2026-W47.sent"
-    assert marker.read_text().startswith("<digest-2026-w47.")
+    store, _ = open_store(tmp_path / ".publisher-cache")
+    record = store.send_record("readers@news.example.org", "2026-W47")
+    store.close()
+    assert record is not None
+    assert ("sent", True) == (record.state, record.message_id.startswith("<digest-2026-w47."))

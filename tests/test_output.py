@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from publisher import output
-from publisher.errors import LockTimeout, OutputError
-from publisher.output import (
-    LOCK_NAME,
-    MANIFEST_NAME,
-    TEMP_SUFFIX,
-    locked,
-    read_manifest,
-    write_atomically,
-    write_outputs,
-)
+from publisher.errors import OutputError
+from publisher.output import TEMP_SUFFIX, OutputStamp, WriteReport, write_atomically, write_outputs
 
 PLAN = {
     "rss.xml": b"<rss/>",
@@ -32,19 +21,35 @@ PLAN = {
 }
 
 
+RECORDS: dict[Path, dict[str, OutputStamp | None]] = {}
+"""What each test's folder holds by publisher's record, as the state store keeps it."""
+
+
+def write(out: Path, plan: dict[str, bytes], *, prune: bool = True) -> WriteReport:
+    """``write_outputs`` with a record kept between calls, as the jobs keep it in the store."""
+    record = RECORDS.setdefault(out, {})
+
+    def claim(paths: list[str]) -> None:
+        record.update({path: None for path in paths})
+
+    report = write_outputs(out, plan, dict(record), claim=claim, prune=prune)
+    kept = {} if prune else {path: stamp for path, stamp in record.items() if stamp}
+    RECORDS[out] = kept | report.holds
+    return report
+
+
 def files_in(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (manifest and lock left out), as relative path → bytes."""
+    """Every file under ``folder``, as relative path → bytes."""
     return {
         path.relative_to(folder).as_posix(): path.read_bytes()
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name not in (MANIFEST_NAME, LOCK_NAME)
+        if path.is_file()
     }
 
 
 def listed(folder: Path) -> list[str]:
-    """The files the manifest says publisher wrote (whatever shape the manifest takes)."""
-    manifest = read_manifest(folder)
-    return sorted(getattr(manifest, "files", manifest))
+    """The files the record says publisher wrote."""
+    return sorted(RECORDS.get(folder, {}))
 
 
 def temps_in(folder: Path) -> list[Path]:
@@ -54,7 +59,7 @@ def temps_in(folder: Path) -> list[Path]:
 
 def test_first_write_creates_everything(tmp_path: Path):
     """A fresh folder gets every planned file and a manifest listing them."""
-    report = write_outputs(tmp_path / "out", PLAN)
+    report = write(tmp_path / "out", PLAN)
     assert PLAN == files_in(tmp_path / "out")
     assert sorted(PLAN) == sorted(report.written)
     assert sorted(PLAN) == listed(tmp_path / "out")
@@ -63,12 +68,12 @@ def test_first_write_creates_everything(tmp_path: Path):
 def test_unchanged_files_are_not_rewritten(tmp_path: Path):
     """A rerun with the same bytes touches nothing: mtimes and inodes stay."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     old = 1_000_000_000
     for name in PLAN:
         os.utime(out / name, (old, old))
     inodes = {name: (out / name).stat().st_ino for name in PLAN}
-    report = write_outputs(out, PLAN)
+    report = write(out, PLAN)
     assert ([], sorted(PLAN)) == (report.written, sorted(report.unchanged))
     assert {name: old for name in PLAN} == {name: (out / name).stat().st_mtime for name in PLAN}
     assert inodes == {name: (out / name).stat().st_ino for name in PLAN}
@@ -77,8 +82,8 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path):
 def test_only_changed_file_is_written(tmp_path: Path):
     """One changed file is rewritten, the others stay."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
-    report = write_outputs(out, {**PLAN, "rss.xml": b"<rss>new</rss>"})
+    write(out, PLAN)
+    report = write(out, {**PLAN, "rss.xml": b"<rss>new</rss>"})
     assert ["rss.xml"] == report.written
     assert b"<rss>new</rss>" == (out / "rss.xml").read_bytes()
 
@@ -86,9 +91,9 @@ def test_only_changed_file_is_written(tmp_path: Path):
 def test_removed_topic_files_are_deleted(tmp_path: Path):
     """A topic that no longer has a feed loses its files and its empty folder."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     smaller = {name: data for name, data in PLAN.items() if not name.startswith("climate/")}
-    report = write_outputs(out, smaller)
+    report = write(out, smaller)
     assert ["climate/rss.xml"] == report.removed
     assert smaller == files_in(out)
     assert not (out / "climate").exists()
@@ -98,44 +103,23 @@ def test_removed_topic_files_are_deleted(tmp_path: Path):
 def test_files_publisher_did_not_write_are_never_touched(tmp_path: Path):
     """A user's file, even inside a topic folder being removed, stays as it is."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     (out / "climate" / "notes.txt").write_text("mine")
     (out / "CNAME").write_text("news.example.org")
-    write_outputs(out, {"rss.xml": b"<rss/>"})
+    write(out, {"rss.xml": b"<rss/>"})
     assert "mine" == (out / "climate" / "notes.txt").read_text()
     assert "news.example.org" == (out / "CNAME").read_text()
     assert not (out / "climate" / "rss.xml").exists()
 
 
-def test_corrupt_manifest_deletes_nothing(tmp_path: Path):
-    """With an unreadable manifest, no file is removed: publisher cannot know what it wrote."""
-    out = tmp_path / "out"
-    write_outputs(out, PLAN)
-    (out / MANIFEST_NAME).write_text("{not json")
-    report = write_outputs(out, {"rss.xml": b"<rss/>"})
-    assert [] == report.removed
-    assert PLAN == files_in(out)
-
-
-@pytest.mark.parametrize(
-    "document",
-    [
-        {"files": ["../outside.txt"]},
-        {"files": {"../outside.txt": None}},
-        {"files": {"/etc/passwd": None}},
-        {"files": [3, None]},
-        {"files": "rss.xml"},
-        ["../outside.txt"],
-    ],
-)
-def test_manifest_cannot_point_outside(tmp_path: Path, document: object):
-    """A tampered manifest never makes publisher delete outside the output folder."""
+@pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "", "a/../../outside.txt"])
+def test_a_tampered_record_cannot_point_outside(tmp_path: Path, path: str):
+    """A damaged or tampered record never makes publisher delete outside the output folder."""
     out = tmp_path / "out"
     out.mkdir()
     (tmp_path / "outside.txt").write_text("keep")
-    (out / MANIFEST_NAME).write_text(json.dumps(document))
-    assert [] == listed(out)
-    write_outputs(out, {"rss.xml": b"<rss/>"})
+    RECORDS[out] = {path: None}
+    write(out, {"rss.xml": b"<rss/>"})
     assert "keep" == (tmp_path / "outside.txt").read_text()
 
 
@@ -143,7 +127,7 @@ def test_manifest_cannot_point_outside(tmp_path: Path, document: object):
 def test_plan_cannot_write_outside(tmp_path: Path, bad: str):
     """A planned path outside the folder is refused before anything is written."""
     with pytest.raises(OutputError):
-        write_outputs(tmp_path / "out", {"rss.xml": b"x", bad: b"y"})
+        write(tmp_path / "out", {"rss.xml": b"x", bad: b"y"})
     assert not (tmp_path / "out" / "rss.xml").exists()
     assert not (tmp_path / "escape.xml").exists()
 
@@ -151,11 +135,11 @@ def test_plan_cannot_write_outside(tmp_path: Path, bad: str):
 def test_leftover_temp_files_are_cleaned(tmp_path: Path):
     """Temporary files a killed run left are removed; a user's dotfile is not."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     (out / f".rss.xml.abc123{TEMP_SUFFIX}").write_bytes(b"half")
     (out / "space" / f".rss.xml.zz{TEMP_SUFFIX}").write_bytes(b"half")
     (out / ".htaccess").write_text("keep")
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     assert [] == temps_in(out)
     assert "keep" == (out / ".htaccess").read_text()
 
@@ -179,7 +163,7 @@ def test_full_disk_on_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pyt
 def test_full_disk_on_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """ENOSPC while writing the bytes: same guarantees, through write_outputs."""
     out = tmp_path / "out"
-    write_outputs(out, PLAN)
+    write(out, PLAN)
     real_fdopen = os.fdopen
 
     class FullDisk:
@@ -197,7 +181,7 @@ def test_full_disk_on_write_keeps_previous_file(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
     with pytest.raises(OutputError):
-        write_outputs(out, {**PLAN, "rss.xml": b"<rss>changed</rss>"})
+        write(out, {**PLAN, "rss.xml": b"<rss>changed</rss>"})
     assert PLAN == files_in(out)
     assert [] == temps_in(out)
 
@@ -210,7 +194,7 @@ def test_cannot_create_temp_file_is_output_error(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(OutputError) as raised:
-        write_outputs(tmp_path / "out", PLAN)
+        write(tmp_path / "out", PLAN)
     assert "Permission denied" in str(raised.value)
 
 
@@ -222,7 +206,7 @@ def test_read_only_output_folder_is_output_error(tmp_path: Path):
     out.chmod(0o555)
     try:
         with pytest.raises(OutputError):
-            write_outputs(out, PLAN)
+            write(out, PLAN)
     finally:
         out.chmod(0o755)
 
@@ -231,68 +215,33 @@ def test_output_path_is_a_file(tmp_path: Path):
     """--out naming a file is an OutputError, not a crash."""
     (tmp_path / "out").write_text("a file")
     with pytest.raises(OutputError) as raised:
-        write_outputs(tmp_path / "out", PLAN)
+        write(tmp_path / "out", PLAN)
     assert str(raised.value).startswith(f"{tmp_path / 'out'}: cannot create folder: ")
 
 
 def test_written_files_follow_umask(tmp_path: Path):
     """Outputs are world-readable like any file the user writes, not mkstemp's 0600."""
-    write_outputs(tmp_path / "out", PLAN)
+    write(tmp_path / "out", PLAN)
     mode = (tmp_path / "out" / "rss.xml").stat().st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)
     assert 0o666 & ~umask == mode
 
 
-HOLD_LOCK = """
-import sys, time
-from filelock import FileLock
-lock = FileLock(sys.argv[1])
-lock.acquire()
-print("locked", flush=True)
-time.sleep(30)
-"""
-
-
-def test_lock_held_by_another_process_times_out(tmp_path: Path):
-    """Another process holding the lock makes us give up after --wait with LockTimeout."""
+def test_new_paths_are_claimed_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A run killed after writing a new file still has it on record, so it can be pruned."""
     out = tmp_path / "out"
-    out.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(out / LOCK_NAME)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert "locked" == holder.stdout.readline().strip()
-        with pytest.raises(LockTimeout) as raised, locked(out, 0.2):
-            pass
-        assert f"{out}: another publisher run holds the lock (waited 0.2 s)" == str(raised.value)
-    finally:
-        holder.kill()
-        holder.wait()
-
-
-def test_lock_is_released_after_use(tmp_path: Path):
-    """Once a run ends, the next one gets the lock at once."""
-    with locked(tmp_path, 0.1):
-        pass
-    with locked(tmp_path, 0.1):
-        pass
-
-
-def test_manifest_is_widened_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A run killed after writing a new file still has it in the manifest, so it can be pruned."""
-    out = tmp_path / "out"
-    write_outputs(out, {"rss.xml": b"<rss/>"})
+    write(out, {"rss.xml": b"<rss/>"})
     real = output.write_atomically
     calls: list[str] = []
 
     def dies_on_second_output(target: Path, data: bytes) -> None:
         calls.append(target.name)
-        if target.name != MANIFEST_NAME and len(calls) > 2:
+        if len(calls) > 1:
             raise OutputError("killed", path=str(target))
         real(target, data)
 
     monkeypatch.setattr(output, "write_atomically", dies_on_second_output)
     with pytest.raises(OutputError):
-        write_outputs(out, {"rss.xml": b"<rss/>", "a/rss.xml": b"a", "b/rss.xml": b"b"})
+        write(out, {"rss.xml": b"<rss/>", "a/rss.xml": b"a", "b/rss.xml": b"b"})
     assert {"rss.xml", "a/rss.xml", "b/rss.xml"} <= set(listed(out))
