@@ -90,7 +90,8 @@ def test_duplicate_copy_collapses_to_the_better_one(plan: BuildPlan, titles: dic
 
 def test_topic_override_raises_the_bar(plan: BuildPlan, titles: dict[str, str]):
     """Künstliche Intelligenz needs quality 80: the 70 chatbot story is left out there only."""
-    assert ["Roboter lernt Wäsche falten – video"] == feed_titles(plan, "kunstliche-intelligenz/", titles)
+    expected = ["Roboter lernt Wäsche falten – video"]
+    assert expected == feed_titles(plan, "kunstliche-intelligenz/", titles)
     assert "Chatbot benchmark shows mixed results" in feed_titles(plan, "", titles)
 
 

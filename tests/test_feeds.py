@@ -282,9 +282,7 @@ def corpus_config(url: str) -> Config:
 def test_sample_site_validates(validate: Validate, tmp_path: Path):
     """The sample site's feeds: 0 errors, 0 warnings."""
     config = sample_config()
-    results = validate_build(
-        validate, config, load_folder(Path(config.content)).articles, tmp_path
-    )
+    results = validate_build(validate, config, load_folder(Path(config.content)).articles, tmp_path)
     assert {} == errors_of(results)
     assert set() == warning_texts(results)
 
