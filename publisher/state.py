@@ -560,7 +560,7 @@ def set_aside(path: Path, reason: str) -> str:
     aside = path.with_name(f"{path.name}.broken")
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
-            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+            Path(f"{path}{suffix}").replace(f"{aside}{suffix}")
     return (
         f"{path}: {reason}; moved to {aside.name} and started afresh"
         " (every file is parsed again; the record of newsletters sent is in the old file)"
