@@ -28,7 +28,7 @@ from slugify import slugify
 from publisher.config import Config
 from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image
-from publisher.selection import deduplicate, is_selectable, rules_for
+from publisher.selection import best_first, deduplicate, is_selectable, rules_for
 
 PACKAGE_TEMPLATES = Path(__file__).parent / "templates" / "email"
 HTML_TEMPLATE = "digest.html"
@@ -222,16 +222,6 @@ class RenderedDigest:
 # Selection ----------------------------------------------------------------------------------
 
 
-def rank_key(article: Article) -> tuple[int, int, float, str]:
-    """Best first: quality, then heat, then newest; the URL breaks ties."""
-    return (
-        -(article.quality if article.quality is not None else -1),
-        -(article.heat if article.heat is not None else -1),
-        -article.published_at.timestamp(),
-        article.url,
-    )
-
-
 def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) -> list[Article]:
     """Articles published in ``week`` (configured time zone) that a feed would select, best first.
 
@@ -249,7 +239,7 @@ def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) ->
             for topic in topics
         ):
             chosen.append(article)
-    return sorted(deduplicate(chosen), key=rank_key)
+    return sorted(deduplicate(chosen), key=best_first)
 
 
 def arrange(
