@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,15 +24,14 @@ from publisher.cli.common import (
     wait_option,
 )
 from publisher.digest import IsoWeek, inline_css, message_id, plan_digest, render_digest
-from publisher.errors import PublisherError, SendError
+from publisher.errors import PreviewError, PublisherError, SendError
 from publisher.mail import envelope_address, send_message
 from publisher.output import write_outputs
+from publisher.preview import PREVIEW_WIDTH, find_browser, screenshot
 
 EXIT_EMPTY_WEEK = 5
 EXIT_SEND_FAILED = 6
 EXIT_NO_BROWSER = 7
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-PREVIEW_WIDTH = 600
 
 
 @click.command()
@@ -87,9 +82,10 @@ def digest(
     password = os.environ.get(smtp.password_env)
     if send and smtp.user and password is None:
         fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
-    browser = _browser() if preview else None
-    if preview and not browser:
-        fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
+    try:
+        browser = find_browser() if preview else None
+    except PreviewError as error:
+        fail(str(error), EXIT_NO_BROWSER)
     try:
         chosen = (
             IsoWeek.parse(week)
@@ -137,7 +133,11 @@ def digest(
             )
     # After sending: a preview that fails must not hold the issue back.
     if preview and browser:
-        _screenshot(browser, rendered.html, preview)
+        try:
+            screenshot(browser, rendered.html, preview)
+        except PreviewError as error:
+            fail(str(error), EXIT_NO_BROWSER)
+        click.echo(f"preview: {preview} ({PREVIEW_WIDTH} px wide)", err=True)
     summary = {
         "week": chosen.label,
         "stories": len(issue.stories),
@@ -161,42 +161,3 @@ def _write(folder: Path, files: dict[str, bytes], wait: float) -> list[str]:
     with output_guard(folder, wait):
         write_outputs(folder, files, prune=False)
     return [str(folder / name) for name in sorted(files)]
-
-
-def _browser() -> str | None:
-    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
-
-
-def _screenshot(browser: str, html: str, target: Path) -> None:
-    """Two headless runs: one measures the page height, one shoots the whole page."""
-    probe = "<script>document.title='height:'+document.documentElement.scrollHeight</script>"
-    with tempfile.TemporaryDirectory(prefix="publisher-preview-") as scratch:
-        page = Path(scratch) / "issue.html"
-        page.write_text(html.replace("</body>", f"{probe}</body>"), encoding="utf-8")
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--disable-sync",
-            "--disable-component-update",
-            f"--user-data-dir={scratch}/profile",
-        ]
-        try:
-            dom = _run([browser, *flags, "--window-size=600,800", "--dump-dom", page.as_uri()])
-            found = re.search(r"<title>height:(\d+)</title>", dom)
-            height = min(int(found[1]), 16_000) if found else 3_000
-            target.parent.mkdir(parents=True, exist_ok=True)
-            size = f"--window-size={PREVIEW_WIDTH},{height}"
-            _run([browser, *flags, size, f"--screenshot={target.resolve()}", page.as_uri()])
-        except (OSError, subprocess.SubprocessError) as error:
-            fail(f"--preview: Chromium failed: {error}", EXIT_NO_BROWSER)
-    if not target.is_file():
-        fail(f"--preview: Chromium wrote no screenshot at {target}", EXIT_NO_BROWSER)
-    click.echo(f"preview: {target} ({PREVIEW_WIDTH} px wide)", err=True)
-
-
-def _run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    return done.stdout
