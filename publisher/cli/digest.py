@@ -23,7 +23,9 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
-from publisher.digest import IsoWeek, inline_css, message_id, plan_digest, render_digest
+from publisher.digest.issue import IsoWeek, plan_digest
+from publisher.digest.message import message_id
+from publisher.digest.render import inline_css, render_digest
 from publisher.errors import PreviewError, PublisherError, SendError
 from publisher.mail import envelope_address, send_message
 from publisher.output import write_outputs
