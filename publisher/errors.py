@@ -57,3 +57,7 @@ class TemplateError(PublisherError):
 
 class SendError(PublisherError):
     """The newsletter could not be delivered."""
+
+
+class PreviewError(PublisherError):
+    """Chromium is missing, or it could not take the newsletter's screenshot."""

@@ -6,7 +6,7 @@ import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from slugify import slugify
@@ -47,19 +47,37 @@ def is_selectable(article: Article, rules: Rules) -> bool:
     return article.quality >= rules.min_quality
 
 
+def _age(article: Article) -> int:
+    """Microseconds before the epoch: exact, unlike a float timestamp; smaller is newer."""
+    return (EPOCH - article.published_at) // MICROSECOND
+
+
 def _newest_first(article: Article) -> tuple[int, str, str]:
     """Newest first; ties broken by URL then path, so the order never depends on file order."""
-    age = (EPOCH - article.published_at) // MICROSECOND  # exact, unlike a float timestamp
-    return age, article.url, article.path
+    return _age(article), article.url, article.path
 
 
-def _preference(article: Article) -> tuple[int, int, datetime, str]:
+def _merit(article: Article) -> tuple[int, int, int]:
+    """Higher quality, then more heat, then newer sorts first; unrated counts below 0."""
     return (
-        article.quality if article.quality is not None else -1,
-        article.heat if article.heat is not None else -1,
-        article.published_at,
-        article.path,
+        -(article.quality if article.quality is not None else -1),
+        -(article.heat if article.heat is not None else -1),
+        _age(article),
     )
+
+
+def best_first(article: Article) -> tuple[int, int, int, str]:
+    """The one ranking of stories: quality, then heat, then newest; the URL breaks ties."""
+    return (*_merit(article), article.url)
+
+
+def _better_copy(article: Article, kept: Article) -> bool:
+    """Whether ``article`` beats ``kept``, a copy of the same story, as :func:`best_first` ranks.
+
+    Copies share a canonical URL but may spell it differently (http, a trailing slash), so the
+    URL does not decide between them; the later path does, whatever the file order.
+    """
+    return (_merit(article), kept.path) < (_merit(kept), article.path)
 
 
 def deduplicate(articles: Iterable[Article]) -> list[Article]:
@@ -68,7 +86,7 @@ def deduplicate(articles: Iterable[Article]) -> list[Article]:
     for article in articles:
         key = canonical_url(article.url)
         kept = best.get(key)
-        if kept is None or _preference(article) > _preference(kept):
+        if kept is None or _better_copy(article, kept):
             best[key] = article
     return list(best.values())
 

@@ -18,18 +18,13 @@ import yaml
 from helpers import load_folder
 
 from publisher.config import Config, DigestConfig, SiteConfig, load_config
-from publisher.digest import (
+from publisher.digest.issue import IsoWeek, add_utm, arrange, plan_digest, shorten, week_articles
+from publisher.digest.render import (
     GMAIL_CLIP_BYTES,
     PACKAGE_TEMPLATES,
-    IsoWeek,
     RenderedDigest,
-    add_utm,
-    arrange,
     inline_css,
     make_digest,
-    plan_digest,
-    shorten,
-    week_articles,
 )
 from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image, Provider

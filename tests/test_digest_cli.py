@@ -175,6 +175,22 @@ def test_preview_without_chromium_fails_clearly(
     assert "Chromium" in err
 
 
+def test_preview_failing_after_writing_exits_7(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chromium failing comes after the issue is written: one line, exit 7, files kept."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    (bin_folder / "chromium").write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+    (bin_folder / "chromium").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_folder))
+    config = str(write_config(tmp_path))
+    code, _, err = run("--config", config, "--week", "2026-W47", "--preview", "p.png")
+    expected = (EXIT_NO_BROWSER, 1, SAMPLE_FILES)
+    assert expected == (code, len(err.splitlines()), listing(tmp_path / "newsletters"))
+    assert err.startswith("publisher: error: --preview: Chromium failed: ")
+
+
 @needs_chromium
 def test_preview_writes_a_600px_screenshot(tmp_path: Path) -> None:
     """--preview writes a PNG 600 px wide, as tall as the issue."""

@@ -16,6 +16,7 @@ from publisher.selection import (
     Rules,
     articles_by_topic,
     assign_slugs,
+    best_first,
     canonical_url,
     deduplicate,
     rules_for,
@@ -24,6 +25,7 @@ from publisher.selection import (
 
 MakeArticle = Callable[..., Article]
 DAY = timedelta(days=1)
+MICROSECOND = timedelta(microseconds=1)
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
@@ -129,6 +131,27 @@ def test_duplicate_full_tie_is_stable_by_path(make_article: MakeArticle):
     a = make_article(path="_news/a.md", title="a", url="https://e.com/s")
     b = make_article(path="_news/b.md", title="b", url="https://e.com/s")
     assert titles(deduplicate([a, b])) == titles(deduplicate([b, a]))
+
+
+def test_best_first_ranks_quality_then_heat_then_date_then_url(make_article: MakeArticle):
+    """Quality first, heat breaks ties, then the newer story, then the URL; unrated comes last."""
+    unrated = make_article(title="unrated", quality=None, heat=99)
+    b = make_article(title="b", url="https://e.com/b", quality=60)
+    a = make_article(title="a", url="https://e.com/a", quality=60)
+    newer = make_article(title="newer", quality=60, published_at=T0 + DAY)
+    hotter = make_article(title="hotter", quality=60, heat=5)
+    best = make_article(title="best", quality=90)
+    ranked = sorted([unrated, b, a, newer, hotter, best], key=best_first)
+    assert ["best", "hotter", "newer", "a", "b", "unrated"] == titles(ranked)
+
+
+def test_best_first_tells_apart_a_microsecond_in_any_year(make_article: MakeArticle):
+    """Dates compare exactly: a float timestamp cannot tell these two apart."""
+    late = datetime(9999, 12, 30, tzinfo=UTC)
+    older = make_article(title="older", url="https://e.com/a", published_at=late)
+    newer = make_article(title="newer", url="https://e.com/b", published_at=late + MICROSECOND)
+    assert older.published_at.timestamp() == newer.published_at.timestamp()
+    assert ["newer", "older"] == titles(sorted([older, newer], key=best_first))
 
 
 def test_unselectable_copy_does_not_hide_a_good_one(make_article: MakeArticle):

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,15 +21,14 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
-from publisher.digest import IsoWeek
-from publisher.errors import SendError
+from publisher.digest.issue import IsoWeek
+from publisher.errors import PreviewError, SendError
 from publisher.jobs import DigestRequest, run_digest
+from publisher.preview import PREVIEW_WIDTH
 
 EXIT_EMPTY_WEEK = 5
 EXIT_SEND_FAILED = 6
 EXIT_NO_BROWSER = 7
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-PREVIEW_WIDTH = 600
 
 
 @click.command()
@@ -84,17 +79,18 @@ def digest(
     password = os.environ.get(smtp.password_env)
     if send and smtp.user and password is None:
         fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
-    browser = _browser() if preview else None
-    if preview and not browser:
-        fail(f"--preview needs Chromium; none of {', '.join(BROWSERS)} is on PATH", EXIT_NO_BROWSER)
     zone = config.digest.timezone
     with job_errors():
         chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(common.today(zone))
-        request = DigestRequest(chosen, send, recipients, resend, password, common.now(zone))
+        request = DigestRequest(
+            chosen, send, recipients, resend, password, common.now(zone), preview
+        )
         try:
             outcome = run_digest(config, request, wait=wait)
         except SendError as error:
             fail(f"not sent: {error}", EXIT_SEND_FAILED)
+        except PreviewError as error:
+            fail(str(error), EXIT_NO_BROWSER)
     report_problems(outcome.loaded.problems)
     for warning in outcome.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -108,9 +104,10 @@ def digest(
         # A rerun of the weekly job must not mail every subscriber again.
         state = "already sent" if outcome.already_sent.state == "sent" else "possibly sent"
         click.echo(f"{chosen}: {state} to the list; not sent again (--resend to send anyway)")
-    # After sending: a preview that fails must not hold the issue back.
-    if preview and browser:
-        _screenshot(browser, rendered.html, preview)
+    if outcome.preview_error:
+        fail(outcome.preview_error, EXIT_NO_BROWSER)
+    if preview:
+        click.echo(f"preview: {preview} ({PREVIEW_WIDTH} px wide)", err=True)
     summary = {
         "week": chosen.label,
         "stories": len(issue.stories),
@@ -128,42 +125,3 @@ def digest(
             f"{chosen}: {len(issue.stories)} stories in {len(issue.sections)} topics; "
             f"wrote {', '.join(outcome.files)}{sent}"
         )
-
-
-def _browser() -> str | None:
-    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
-
-
-def _screenshot(browser: str, html: str, target: Path) -> None:
-    """Two headless runs: one measures the page height, one shoots the whole page."""
-    probe = "<script>document.title='height:'+document.documentElement.scrollHeight</script>"
-    with tempfile.TemporaryDirectory(prefix="publisher-preview-") as scratch:
-        page = Path(scratch) / "issue.html"
-        page.write_text(html.replace("</body>", f"{probe}</body>"), encoding="utf-8")
-        flags = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--disable-sync",
-            "--disable-component-update",
-            f"--user-data-dir={scratch}/profile",
-        ]
-        try:
-            dom = _run([browser, *flags, "--window-size=600,800", "--dump-dom", page.as_uri()])
-            found = re.search(r"<title>height:(\d+)</title>", dom)
-            height = min(int(found[1]), 16_000) if found else 3_000
-            target.parent.mkdir(parents=True, exist_ok=True)
-            size = f"--window-size={PREVIEW_WIDTH},{height}"
-            _run([browser, *flags, size, f"--screenshot={target.resolve()}", page.as_uri()])
-        except (OSError, subprocess.SubprocessError) as error:
-            fail(f"--preview: Chromium failed: {error}", EXIT_NO_BROWSER)
-    if not target.is_file():
-        fail(f"--preview: Chromium wrote no screenshot at {target}", EXIT_NO_BROWSER)
-    click.echo(f"preview: {target} ({PREVIEW_WIDTH} px wide)", err=True)
-
-
-def _run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
-    return done.stdout

@@ -1,40 +1,24 @@
-"""Pure newsletter: a week's articles → a :class:`Digest` → Jinja → premailer → HTML, text, MIME.
+"""The issue: which week, which articles, in which order, and what the templates see.
 
-Nothing here reads the clock or writes a file; the only input besides its arguments is the
-template folder (the configured one, with the package's defaults behind it).
+Pure: no clock, no files, no templates. :func:`plan_digest` turns a week's articles into a
+:class:`Digest`, the view model that :mod:`publisher.digest.render` renders.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import logging
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
-from pathlib import Path
+from email.utils import parseaddr
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import jinja2
-from slugify import slugify
-
 from publisher.config import Config
-from publisher.errors import ConfigError, TemplateError
+from publisher.errors import ConfigError
 from publisher.model import Article, Image
-from publisher.selection import deduplicate, is_selectable, rules_for
+from publisher.selection import best_first, deduplicate, is_selectable, rules_for
 
-PACKAGE_TEMPLATES = Path(__file__).parent / "templates" / "email"
-HTML_TEMPLATE = "digest.html"
-TEXT_TEMPLATE = "digest.txt"
-GMAIL_CLIP_BYTES = 102 * 1024
-"""Gmail hides everything after this many bytes of HTML behind "[Message clipped]"."""
 CONTENT_WIDTH = 560
 """The 600 px container less its 20 px side padding: the widest an image is shown."""
 EXCERPT_CHARS = 280
@@ -188,48 +172,17 @@ class Digest:
     @property
     def unsubscribe_link(self) -> str:
         """The link the footer shows: the web page when there is one, else the mailto."""
-        return self.unsubscribe_url or _unsubscribe_mailto_url(self.unsubscribe_mailto)
-
-
-@dataclass(frozen=True)
-class RenderedDigest:
-    """The rendered issue: inlined HTML, plain text, the whole message and the archive page."""
-
-    digest: Digest
-    html: str
-    text: str
-    message: bytes
-    archive_page: bytes
-    warnings: tuple[str, ...] = field(default=())
+        return self.unsubscribe_url or self.unsubscribe_mailto_link
 
     @property
-    def files(self) -> dict[str, bytes]:
-        """The ``digest.out`` files, by name."""
-        label = self.digest.week.label
-        return {
-            f"{label}.html": self.html.encode("utf-8"),
-            f"{label}.txt": self.text.encode("utf-8"),
-            f"{label}.eml": self.message,
-        }
-
-    @property
-    def archive_name(self) -> str:
-        """``<YYYY-MM-DD>-<slug>.html``, a Jekyll post name under ``digest.archive``."""
-        slug = slugify(f"{self.digest.site_title} {self.digest.week.label}") or "newsletter"
-        return f"{self.digest.issue_date.isoformat()}-{slug}.html"
+    def unsubscribe_mailto_link(self) -> str:
+        """``mailto:…?subject=unsubscribe``, or nothing when the list has no such address."""
+        if not self.unsubscribe_mailto:
+            return ""
+        return f"mailto:{self.unsubscribe_mailto}?subject=unsubscribe"
 
 
 # Selection ----------------------------------------------------------------------------------
-
-
-def rank_key(article: Article) -> tuple[int, int, float, str]:
-    """Best first: quality, then heat, then newest; the URL breaks ties."""
-    return (
-        -(article.quality if article.quality is not None else -1),
-        -(article.heat if article.heat is not None else -1),
-        -article.published_at.timestamp(),
-        article.url,
-    )
 
 
 def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) -> list[Article]:
@@ -249,7 +202,7 @@ def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) ->
             for topic in topics
         ):
             chosen.append(article)
-    return sorted(deduplicate(chosen), key=rank_key)
+    return sorted(deduplicate(chosen), key=best_first)
 
 
 def arrange(
@@ -324,39 +277,6 @@ def plan_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> D
         postal_address=digest_config.postal_address,
         top_titles=top_titles,
     )
-
-
-Inliner = Callable[[str, str], str]
-"""Inlines the CSS of an HTML document rendered from the named template."""
-
-
-def render_digest(config: Config, digest: Digest, inline: Inliner | None = None) -> RenderedDigest:
-    """Templates → HTML with CSS inlined, plain text, the MIME message and the archive page.
-
-    ``inline`` defaults to :func:`inline_css`; the command line passes a cached one.
-    """
-    environment = template_environment(Path(config.digest.templates))
-    html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
-    text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
-    warnings = []
-    size = len(html.encode("utf-8"))
-    if size > GMAIL_CLIP_BYTES:
-        warnings.append(
-            f"the newsletter HTML is {size / 1024:.0f} KB; Gmail clips messages above 102 KB"
-        )
-    return RenderedDigest(
-        digest=digest,
-        html=html,
-        text=text,
-        message=build_message(digest, html, text),
-        archive_page=archive_page(digest, html),
-        warnings=tuple(warnings),
-    )
-
-
-def make_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> RenderedDigest:
-    """Plan and render the issue for ``week`` in one call."""
-    return render_digest(config, plan_digest(config, articles, week))
 
 
 # Links and text -----------------------------------------------------------------------------
@@ -435,10 +355,6 @@ def _long_date(day: date) -> str:
     return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def _unsubscribe_mailto_url(address: str) -> str:
-    return f"mailto:{address}?subject=unsubscribe" if address else ""
-
-
 def _check_list_settings(config: Config) -> None:
     """What the law (CAN-SPAM) and RFC 8058 need before anything is rendered."""
     digest_config = config.digest
@@ -463,181 +379,3 @@ def _check_list_settings(config: Config) -> None:
     ):
         if "@" not in parseaddr(value)[1]:
             raise ConfigError(f"not an email address: {value!r}", field=key)
-
-
-def _normalise_text(text: str) -> str:
-    # "-- " (with its space) is the signature separator mail clients recognise.
-    lines = [line if line == "-- " else line.rstrip() for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n") + "\n"
-
-
-# Templates ----------------------------------------------------------------------------------
-
-
-def template_environment(folder: Path) -> jinja2.Environment:
-    """The configured template folder, with the package defaults behind it file by file."""
-    loaders: list[jinja2.BaseLoader] = []
-    if folder.is_dir():
-        loaders.append(jinja2.FileSystemLoader(folder))
-    loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
-        # A misspelt name fails the run instead of leaving a blank, or a placeholder, in mail.
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-
-
-def _render(environment: jinja2.Environment, name: str, digest: Digest) -> str:
-    try:
-        template = environment.get_template(name)
-        return template.render(digest=digest)
-    except jinja2.TemplateSyntaxError as error:
-        where = error.filename or error.name or name
-        raise TemplateError(f"line {error.lineno}: {error.message}", path=where) from None
-    except jinja2.TemplateNotFound as error:
-        raise TemplateError(f"template not found: {error.name}", path=name) from None
-    except jinja2.TemplateError as error:
-        raise TemplateError(str(error), path=name) from None
-
-
-# CSS inlining -------------------------------------------------------------------------------
-
-
-class _CssProblems(logging.Handler):
-    """Collects what cssutils says while premailer parses a template's CSS."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.errors: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR:
-            message = record.getMessage()
-            if message not in self.errors:
-                self.errors.append(message)
-
-
-@contextlib.contextmanager
-def _quiet_cssutils(problems: _CssProblems) -> Iterator[None]:
-    """Route cssutils' log to ``problems`` only: its own handler would print to stderr."""
-    logger = logging.getLogger("CSSUTILS")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    logger.handlers = []
-    logger.propagate = False
-    try:
-        yield
-    finally:
-        logger.handlers, _, logger.propagate = saved
-        logger.setLevel(saved[1])
-
-
-def inline_css(html: str, source: str = HTML_TEMPLATE) -> str:
-    """Copy the ``<style>`` rules onto each element; keep the block for ``@media`` rules.
-
-    Fails on any CSS error cssutils reports (a dropped rule, an invalid value) instead of
-    mailing a silently different layout.
-    """
-    # premailer and cssutils take a tenth of a second to import; a cached issue never needs them.
-    from premailer import Premailer
-
-    problems = _CssProblems()
-    with _quiet_cssutils(problems):
-        premailer = Premailer(
-            html,
-            allow_network=False,
-            allow_loading_external_files=False,
-            # @media rules for phones and dark mode only work from a <style> block, and only
-            # with their !important, since they must beat the inline styles.
-            keep_style_tags=True,
-            strip_important=False,
-            # Cached parses log nothing the second time; every render must see its errors.
-            cache_css_parsing=False,
-            cssutils_logging_handler=problems,
-            cssutils_logging_level=logging.WARNING,
-            # Integer width/height attributes come from the templates; CSS "100%" must not
-            # overwrite them (Outlook sizes images by the attribute).
-            disable_basic_attributes=["width", "height"],
-            remove_classes=False,
-        )
-        try:
-            inlined: str = premailer.transform(pretty_print=False)
-        except Exception as error:  # premailer raises whatever cssutils or lxml raise
-            raise TemplateError(f"cannot inline CSS: {error}", path=source) from None
-    if problems.errors:
-        raise TemplateError(f"invalid CSS: {problems.errors[0]}", path=source)
-    if not inlined.endswith("\n"):
-        inlined += "\n"
-    return inlined
-
-
-# Message and archive ------------------------------------------------------------------------
-
-
-HEADER_POLICY = SMTP.clone(max_line_length=998)
-"""Fold headers only past RFC 5322's hard limit: a folded List-Unsubscribe URL becomes an
-encoded word, and one-click unsubscribe stops working."""
-
-
-def build_message(digest: Digest, html: str, text: str) -> bytes:
-    """The whole email, ``multipart/alternative`` with the text part first, CRLF line ends."""
-    message = EmailMessage(policy=HEADER_POLICY)
-    message["Subject"] = digest.subject
-    message["From"] = digest.sender
-    message["To"] = digest.list_address
-    message["Date"] = format_datetime(digest.sent_at)
-    message["Message-ID"] = message_id(digest)
-    message["List-Id"] = f"{_phrase(digest.site_title)} <{digest.list_id}>"
-    unsubscribe = []
-    if digest.unsubscribe_url:
-        unsubscribe.append(f"<{digest.unsubscribe_url}>")
-    if digest.unsubscribe_mailto:
-        unsubscribe.append(f"<{_unsubscribe_mailto_url(digest.unsubscribe_mailto)}>")
-    message["List-Unsubscribe"] = ", ".join(unsubscribe)
-    if digest.unsubscribe_url:
-        # RFC 8058 one-click: only meaningful with an https URI to POST to.
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Precedence"] = "bulk"
-    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    # The default boundary is random; one derived from the content keeps reruns identical.
-    fingerprint = hashlib.sha256(f"{text}\0{html}".encode()).hexdigest()[:32]
-    message.set_boundary(f"=_publisher_{fingerprint}")
-    return message.as_bytes()
-
-
-def message_id(digest: Digest) -> str:
-    """``<digest-2026-w47@example.org>``: one id per week and list, stable across reruns."""
-    domain = Address(addr_spec=parseaddr(digest.sender)[1]).domain
-    return f"<digest-{digest.week.label.lower()}.{slugify(digest.list_id)}@{domain}>"
-
-
-def archive_page(digest: Digest, html: str) -> bytes:
-    """A Jekyll page for the site's newsletter archive: front matter, then the email's HTML."""
-    front_matter = [
-        "---",
-        f"title: {quoted(digest.subject)}",
-        f"date: {digest.sent_at.strftime('%Y-%m-%d %H:%M:%S %z')}",
-        f"excerpt: {quoted(' / '.join(digest.top_titles))}",
-        f"week: {quoted(digest.week.label)}",
-        # Article titles may contain "{{"; Jekyll must not read the issue as Liquid.
-        "render_with_liquid: false",
-        "---",
-        "",
-    ]
-    return ("\n".join(front_matter) + html).encode("utf-8")
-
-
-def quoted(value: str) -> str:
-    """A YAML double-quoted scalar: JSON's string escapes are a subset of YAML's."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _phrase(text: str) -> str:
-    """A display name safe in a header: quoted when it holds specials."""
-    if re.fullmatch(r"[\w !#$%&'*+\-/=?^`{|}~]+", text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,1 @@
+"""The weekly newsletter: ``issue`` plans it, ``render`` renders it, ``message`` mails it."""

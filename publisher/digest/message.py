@@ -1,0 +1,80 @@
+"""The issue as an email and as an archive page: MIME headers and bytes, Jekyll front matter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+
+from slugify import slugify
+
+from publisher.digest.issue import Digest
+
+HEADER_POLICY = SMTP.clone(max_line_length=998)
+"""Fold headers only past RFC 5322's hard limit: a folded List-Unsubscribe URL becomes an
+encoded word, and one-click unsubscribe stops working."""
+
+
+def build_message(digest: Digest, html: str, text: str) -> bytes:
+    """The whole email, ``multipart/alternative`` with the text part first, CRLF line ends."""
+    message = EmailMessage(policy=HEADER_POLICY)
+    message["Subject"] = digest.subject
+    message["From"] = digest.sender
+    message["To"] = digest.list_address
+    message["Date"] = format_datetime(digest.sent_at)
+    message["Message-ID"] = message_id(digest)
+    message["List-Id"] = f"{_phrase(digest.site_title)} <{digest.list_id}>"
+    unsubscribe = []
+    if digest.unsubscribe_url:
+        unsubscribe.append(f"<{digest.unsubscribe_url}>")
+    if digest.unsubscribe_mailto:
+        unsubscribe.append(f"<{digest.unsubscribe_mailto_link}>")
+    message["List-Unsubscribe"] = ", ".join(unsubscribe)
+    if digest.unsubscribe_url:
+        # RFC 8058 one-click: only meaningful with an https URI to POST to.
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Precedence"] = "bulk"
+    message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # The default boundary is random; one derived from the content keeps reruns identical.
+    fingerprint = hashlib.sha256(f"{text}\0{html}".encode()).hexdigest()[:32]
+    message.set_boundary(f"=_publisher_{fingerprint}")
+    return message.as_bytes()
+
+
+def message_id(digest: Digest) -> str:
+    """``<digest-2026-w47@example.org>``: one id per week and list, stable across reruns."""
+    domain = Address(addr_spec=parseaddr(digest.sender)[1]).domain
+    return f"<digest-{digest.week.label.lower()}.{slugify(digest.list_id)}@{domain}>"
+
+
+def archive_page(digest: Digest, html: str) -> bytes:
+    """A Jekyll page for the site's newsletter archive: front matter, then the email's HTML."""
+    front_matter = [
+        "---",
+        f"title: {quoted(digest.subject)}",
+        f"date: {digest.sent_at.strftime('%Y-%m-%d %H:%M:%S %z')}",
+        f"excerpt: {quoted(' / '.join(digest.top_titles))}",
+        f"week: {quoted(digest.week.label)}",
+        # Article titles may contain "{{"; Jekyll must not read the issue as Liquid.
+        "render_with_liquid: false",
+        "---",
+        "",
+    ]
+    return ("\n".join(front_matter) + html).encode("utf-8")
+
+
+def quoted(value: str) -> str:
+    """A YAML double-quoted scalar: JSON's string escapes are a subset of YAML's."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _phrase(text: str) -> str:
+    """A display name safe in a header: quoted when it holds specials."""
+    if re.fullmatch(r"[\w !#$%&'*+\-/=?^`{|}~]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
