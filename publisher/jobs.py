@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from publisher import __version__
 from publisher.config import Config
 from publisher.content.scan import FileStamp, scan_folder
-from publisher.errors import ArticleError, Problem, PublisherError, SendError
+from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import WriteReport, unchanged_since, write_outputs
 from publisher.state import (
@@ -29,16 +29,19 @@ from publisher.state import (
     DamagedStore,
     SendRecord,
     Store,
+    article_row,
     decode_article,
     job_lock,
     open_store,
     set_aside,
+    stamp_key,
 )
 
 if TYPE_CHECKING:
     from publisher.build import BuildPlan
     from publisher.content.parallel import Progress
-    from publisher.digest import Digest, IsoWeek, RenderedDigest
+    from publisher.digest.issue import Digest, IsoWeek
+    from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
 
 RACY_NS = 2_000_000_000
@@ -137,24 +140,26 @@ def refresh_articles(
 ) -> LoadReport:
     """Bring the store up to date with ``content_dir``: parse new and changed files (all of
     them with ``reparse``), forget removed ones; report every bad file."""
-    from publisher.content.parallel import parse_files
-    from publisher.state import article_row
-
     source = store.source(content_dir)
-    known = store.file_states(source)
+    trusted = set() if reparse else store.trusted_stamps(source, RACY_NS)
     todo = [
         name
-        for name, stamp in stamps.items()
-        if reparse or not _still_valid(known.get(name), stamp)
+        for name, (size, mtime_ns) in stamps.items()
+        if stamp_key(name, size, mtime_ns) not in trusted
     ]
-    gone = known.keys() - stamps.keys()
-    if gone:
-        store.forget_articles(source, sorted(gone))
+    if store.count(source) != len(stamps) - len(todo):
+        # Some stored file is not among the trusted ones found: look for files now gone.
+        gone = store.stored_names(source) - stamps.keys()
+        if gone:
+            store.forget_articles(source, sorted(gone))
+    if todo:
+        # Imported here: a run with nothing to parse never needs the parser.
+        from publisher.content.parallel import parse_files
 
-    def keep(rows: list[Any]) -> None:
-        store.put_articles(source, stamps, rows)
+        def keep(rows: list[Any]) -> None:
+            store.put_articles(source, stamps, rows)
 
-    parse_files(content_dir, todo, article_row, keep, progress=progress)
+        parse_files(content_dir, todo, article_row, keep, progress=progress)
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     folder = f"{content_dir}{os.sep}"
@@ -164,14 +169,6 @@ def refresh_articles(
         if name in stamps
     )
     return LoadReport(len(stamps), len(todo), problems)
-
-
-def _still_valid(known: tuple[int, int, int, str] | None, stamp: FileStamp) -> bool:
-    if known is None:
-        return False
-    size, mtime_ns, read_ns, version = known
-    # Changed again within the same timestamp tick as the read: same stamp, other content.
-    return (size, mtime_ns) == stamp and version == RECORD_VERSION and mtime_ns < read_ns - RACY_NS
 
 
 @dataclass(frozen=True)
@@ -338,6 +335,8 @@ class DigestRequest:
     password: str | None = None
     now: datetime | None = None
     """When the job runs, for the record of a send."""
+    preview: Path | None = None
+    """Also write a PNG screenshot of the issue here (headless Chromium)."""
 
 
 @dataclass
@@ -351,6 +350,8 @@ class DigestOutcome:
     sent_to: list[str] = field(default_factory=list)
     already_sent: SendRecord | None = None
     warnings: list[str] = field(default_factory=list)
+    preview_error: str = ""
+    """Why the preview failed; it is taken after sending, so it never holds the issue back."""
 
 
 def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
@@ -367,9 +368,11 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
 def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
-    from publisher.digest import inline_css, message_id, plan_digest, render_digest
-    from publisher.mail import envelope_address, send_message
+    from publisher.digest.issue import plan_digest
+    from publisher.digest.render import inline_css, render_digest
+    from publisher.preview import find_browser
 
+    browser = find_browser() if request.preview else None
     content_dir = Path(config.content)
     stamps = scan_folder(content_dir)
     if not stamps:
@@ -392,7 +395,25 @@ def _digest(
 
     rendered = render_digest(config, issue, inline)
     outcome.rendered = rendered
-    warnings.extend(rendered.warnings)
+    _deliver(store, config, request, outcome)
+    if browser and request.preview:
+        from publisher.preview import screenshot
+
+        try:
+            screenshot(browser, rendered.html, request.preview)
+        except PreviewError as error:
+            outcome.preview_error = str(error)
+    return outcome
+
+
+def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
+    """Write the issue's files, then send it when asked: recorded before and after sending."""
+    from publisher.digest.message import message_id
+    from publisher.mail import envelope_address, send_message
+
+    rendered = outcome.rendered
+    assert rendered is not None
+    outcome.warnings.extend(rendered.warnings)
     for folder, files in (
         (Path(config.digest.out), rendered.files),
         (Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}),
@@ -400,7 +421,7 @@ def _digest(
         _write_kept(store, folder, files)
         outcome.files.extend(str(folder / name) for name in sorted(files))
     if not request.send:
-        return outcome
+        return
     to_list = not request.recipients
     list_address = envelope_address(config.digest.list_address)
     recipients = list(request.recipients) or [list_address]
@@ -408,7 +429,7 @@ def _digest(
     if to_list and not request.resend:
         outcome.already_sent = store.send_record(list_address, week)
         if outcome.already_sent:
-            return outcome
+            return
     moment = request.now.isoformat(timespec="seconds") if request.now else ""
     identifier = message_id(rendered.digest)
     if to_list:
@@ -430,7 +451,6 @@ def _digest(
     if to_list:
         store.record_send(list_address, week, identifier, "sent", moment)
     outcome.sent_to = recipients
-    return outcome
 
 
 def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None:

@@ -44,6 +44,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_newest ON articles (source, date_us DESC, url, name)
         WHERE problem IS NULL AND published = 1;
     CREATE INDEX articles_by_canonical ON articles (source, canonical) WHERE problem IS NULL;
+    CREATE INDEX articles_with_problems ON articles (source, name) WHERE problem IS NOT NULL;
     CREATE TABLE article_topics (
         source INTEGER NOT NULL, topic TEXT NOT NULL, date_us INTEGER NOT NULL,
         name TEXT NOT NULL, published INTEGER NOT NULL, quality INTEGER,
@@ -93,14 +94,16 @@ def _record_version() -> str:
 
 RECORD_VERSION = _record_version()
 
-FileState = tuple[int, int, int, str]
-"""What the store knows of a file: size, mtime (ns), when it was read (ns), record version."""
-
 ArticleRow = tuple[Any, ...]
 """One ``articles`` row as :func:`article_row` makes it, topics last."""
 
 
 # Records ------------------------------------------------------------------------------------
+
+
+def stamp_key(name: str, size: int, mtime_ns: int) -> str:
+    """A file's name and stamp as one string, as :meth:`Store.trusted_stamps` gives them."""
+    return f"{name}\0{size}\0{mtime_ns}"
 
 
 def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRow:
@@ -250,13 +253,27 @@ class Store:
             self._sources[key] = row[0]
         return self._sources[key]
 
-    def file_states(self, source: int) -> dict[str, FileState]:
-        """Every stored file of a content folder: size, mtime, read time, record version."""
-        rows = self._query(
-            "SELECT name, size, mtime_ns, read_ns, version FROM articles WHERE source = ?",
-            (source,),
+    def stored_names(self, source: int) -> set[str]:
+        """Every file of a content folder the store holds."""
+        return set(self._joined("name", "source = ?", (source,)))
+
+    def trusted_stamps(self, source: int, racy_ns: int) -> set[str]:
+        """``stamp_key`` of every stored file whose record can be reused: made by this version,
+        and read more than ``racy_ns`` after the file was last modified."""
+        return set(
+            self._joined(
+                "name || char(0) || size || char(0) || mtime_ns",
+                "source = ? AND version = ? AND mtime_ns < read_ns - ?",
+                (source, RECORD_VERSION, racy_ns),
+            )
         )
-        return {name: (size, mtime, read, version) for name, size, mtime, read, version in rows}
+
+    def _joined(self, expression: str, where: str, parameters: Sequence[Any]) -> list[str]:
+        # One string from SQLite, split in C: far cheaper than a Python tuple per row.
+        rows = self._query(
+            f"SELECT group_concat({expression}, char(1)) FROM articles WHERE {where}", parameters
+        )
+        return rows[0][0].split("\x01") if rows[0][0] else []
 
     def put_articles(
         self, source: int, stamps: Mapping[str, tuple[int, int]], rows: Iterable[ArticleRow]
@@ -301,14 +318,10 @@ class Store:
             (source,),
         )
 
-    def counts(self, source: int) -> tuple[int, int]:
-        """(good articles, published articles) of a content folder."""
-        row = self._query(
-            "SELECT count(*), coalesce(sum(published), 0) FROM articles"
-            " WHERE source = ? AND problem IS NULL",
-            (source,),
-        )[0]
-        return row[0], row[1]
+    def count(self, source: int) -> int:
+        """How many files of a content folder the store holds."""
+        count: int = self._query("SELECT count(*) FROM articles WHERE source = ?", (source,))[0][0]
+        return count
 
     def topic_names(self, source: int) -> list[str]:
         """Every topic any good article of the folder carries, published or not."""
