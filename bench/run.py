@@ -152,7 +152,7 @@ def bench_hugo(hugo: str, corpus: Path, site: Path, runs: int) -> Measurement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000, 50000])
+    parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000, 50000, 200000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/publisher-bench"))
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
