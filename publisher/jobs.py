@@ -7,7 +7,9 @@ terminal; the time of day comes in as a parameter.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -251,6 +253,7 @@ def _build(
     content_dir, out_dir = Path(config.content), Path(config.out)
     folder = os.path.realpath(out_dir)
     with timings.stage("scan"):
+        _adopt_earlier_layout(store, out_dir, folder)
         stamps = scan_folder(content_dir)
         if not stamps:
             # Likely a checkout or sync caught half-way: publishing would empty every feed.
@@ -299,6 +302,30 @@ def _build(
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+LEGACY_MANIFEST = ".publisher-manifest.json"
+LEGACY_FILES = (LEGACY_MANIFEST, ".publisher.lock", "topics.json")
+"""What publisher 0.1 kept inside the published folder."""
+
+
+def _adopt_earlier_layout(store: Store, out_dir: Path, folder: str) -> None:
+    """Take over an output folder written by publisher 0.1: its files go on record (so the
+    ones no longer planned are removed), its topic folders are kept, and its own bookkeeping
+    files leave the published folder."""
+    manifest = out_dir / LEGACY_MANIFEST
+    if not manifest.is_file():
+        return
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        store.claim_outputs(folder, [path for path in listed if isinstance(path, str)])
+    if not store.topic_slugs(folder):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            topics = json.loads((out_dir / "topics.json").read_text(encoding="utf-8"))["topics"]
+            store.set_topic_slugs(folder, {entry["name"]: entry["slug"] for entry in topics})
+    for name in LEGACY_FILES:
+        with contextlib.suppress(OSError):
+            (out_dir / name).unlink()
 
 
 # check --------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -16,6 +18,7 @@ from helpers import load_folder
 
 from publisher.build import BuildPlan, build
 from publisher.config import Config, SiteConfig, TopicRule, load_config
+from publisher.jobs import run_build
 from publisher.model import Article
 
 MakeArticle = Callable[..., Article]
@@ -211,3 +214,25 @@ def test_known_topics_keep_their_folders(make_article):
     assert {"C++": "c", "C": "c-2"} == {topic.name: topic.slug for topic in later.topics}
     assert "c/rss.xml" in later.outputs
     assert b"C++" in later.outputs["c/rss.xml"]
+
+
+def test_an_output_folder_of_publisher_0_1_is_taken_over(tmp_path: Path):
+    """0.1's manifest, lock and topic map leave the folder; its stale feeds are removed and its
+    topic folders kept."""
+    out = tmp_path / "out"
+    (out / "gone").mkdir(parents=True)
+    (out / "gone" / "rss.xml").write_text("<rss/>")
+    (out / "CNAME").write_text("news.example.org")
+    manifest = {"generator": "publisher", "inputs": "", "files": {"gone/rss.xml": None}}
+    (out / ".publisher-manifest.json").write_text(json.dumps(manifest))
+    (out / ".publisher.lock").write_text("")
+    topics = {"topics": [{"name": "Space", "slug": "space-news"}]}
+    (out / "topics.json").write_text(json.dumps(topics))
+    config = replace(
+        load_config(FIXTURE / "config.toml"), out=str(out), cache_dir=str(tmp_path / "cache")
+    )
+    run_build(config)
+    left = sorted(path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file())
+    assert "CNAME" in left
+    assert [] == [name for name in left if name.startswith((".publisher", "topics", "gone/"))]
+    assert "space-news/rss.xml" in left
