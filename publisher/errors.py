@@ -56,7 +56,14 @@ class TemplateError(PublisherError):
 
 
 class SendError(PublisherError):
-    """The newsletter could not be delivered."""
+    """The newsletter could not be delivered, or its delivery could not be confirmed."""
+
+    def __init__(
+        self, reason: str, *, path: str = "", field: str = "", possibly_sent: bool = False
+    ) -> None:
+        super().__init__(reason, path=path, field=field)
+        self.possibly_sent = possibly_sent
+        """The server had the whole message when the connection failed: it may deliver it."""
 
 
 class PreviewError(PublisherError):

@@ -453,16 +453,17 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     list_address = envelope_address(config.digest.list_address)
     recipients = list(request.recipients) or [list_address]
     week = request.week.label
-    if to_list and not request.resend:
-        outcome.already_sent = store.send_record(list_address, week)
+    moment = request.now.isoformat(timespec="seconds") if request.now else ""
+    if to_list:
+        # Claimed before sending, in one step with the check: if the record cannot be written,
+        # nothing is sent; if the run dies mid-send, the list is not mailed again without
+        # --resend.
+        identifier = message_id(rendered.digest)
+        outcome.already_sent = store.claim_send(
+            list_address, week, identifier, moment, resend=request.resend
+        )
         if outcome.already_sent:
             return
-    moment = request.now.isoformat(timespec="seconds") if request.now else ""
-    identifier = message_id(rendered.digest)
-    if to_list:
-        # Recorded before sending: if the record cannot be written, nothing is sent; if the run
-        # dies mid-send, the list is not mailed again without --resend.
-        store.record_send(list_address, week, identifier, "sending", moment)
     try:
         send_message(
             config.digest.smtp,
@@ -471,12 +472,12 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
             recipients=recipients,
             password=request.password,
         )
-    except SendError:
-        if to_list:
+    except SendError as error:
+        if to_list and not error.possibly_sent:
             store.forget_send(list_address, week)
         raise
     if to_list:
-        store.record_send(list_address, week, identifier, "sent", moment)
+        store.mark_sent(list_address, week)
     outcome.sent_to = recipients
 
 

@@ -49,8 +49,7 @@ def send_message(
                 client.starttls(context=context)
             if smtp.user:
                 client.login(smtp.user, password or "")
-            # sendmail, not send_message: the bytes on the wire are the .eml's bytes.
-            refused = client.sendmail(sender, list(recipients), message)
+            refused = _transmit(client, sender, recipients, message, where)
         except BaseException:
             client.close()
             raise
@@ -58,6 +57,8 @@ def send_message(
         with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
         client.close()
+    except SendError:
+        raise
     except smtplib.SMTPAuthenticationError as error:
         raise SendError(f"login refused for {smtp.user!r}: {_reply(error)}", path=where) from None
     except smtplib.SMTPNotSupportedError as error:
@@ -75,6 +76,38 @@ def send_message(
         raise SendError(f"cannot connect: {error.strerror or error}", path=where) from None
     if refused:
         raise SendError(f"recipients refused: {', '.join(sorted(refused))}", path=where)
+
+
+def _transmit(
+    client: smtplib.SMTP, sender: str, recipients: Sequence[str], message: bytes, where: str
+) -> dict[str, tuple[int, bytes]]:
+    """The envelope, then the message exactly as written; the recipients refused.
+
+    Once the server has asked for the data, a lost connection or a timeout may come after it
+    took the whole message: that is "possibly sent", never "not sent".
+    """
+    client.ehlo_or_helo_if_needed()
+    code, reply = client.mail(sender)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    try:
+        code, reply = client.data(message)
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        raise SendError(
+            f"the connection failed during the message ({error}); it may have been delivered",
+            path=where,
+            possibly_sent=True,
+        ) from None
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
 
 
 def _reply(error: smtplib.SMTPResponseException) -> str:

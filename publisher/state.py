@@ -526,14 +526,31 @@ class Store:
         )
         return SendRecord(*rows[0]) if rows else None
 
-    def record_send(
-        self, list_address: str, week: str, message_id: str, state: str, at: str
-    ) -> None:
-        """Record a send as ``sending`` (before it) or ``sent`` (after it)."""
+    def claim_send(
+        self, list_address: str, week: str, message_id: str, at: str, *, resend: bool = False
+    ) -> SendRecord | None:
+        """Record a send to the list as ``sending``, in one step with the check of an earlier
+        one: the earlier record when there is one (and ``resend`` is not set), else ``None``
+        and the week is claimed. A run that dies mid-send leaves it ``sending``."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT message_id, state, at FROM sends WHERE list_address = ? AND week = ?",
+                (list_address, week),
+            ).fetchone()
+            if row is not None and not resend:
+                return SendRecord(*row)
+            db.execute(
+                "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, 'sending', ?)",
+                (list_address, week, message_id, at),
+            )
+        return None
+
+    def mark_sent(self, list_address: str, week: str) -> None:
+        """The server accepted the message claimed by :meth:`claim_send`."""
         with self.transaction() as db:
             db.execute(
-                "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, ?, ?)",
-                (list_address, week, message_id, state, at),
+                "UPDATE sends SET state = 'sent' WHERE list_address = ? AND week = ?",
+                (list_address, week),
             )
 
     def forget_send(self, list_address: str, week: str) -> None:

@@ -88,6 +88,9 @@ def digest(
         try:
             outcome = run_digest(config, request, wait=wait)
         except SendError as error:
+            if error.possibly_sent:
+                # Not sent again by the next run: a person should check the list first.
+                fail(f"not confirmed: {error} (--resend to send again)", EXIT_SEND_FAILED)
             fail(f"not sent: {error}", EXIT_SEND_FAILED)
         except PreviewError as error:
             fail(str(error), EXIT_NO_BROWSER)

@@ -24,6 +24,8 @@ from publisher.model import Article, ArticleType, Image, Provider
 URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
 AMP_FIELDS = ("ampWebUrl", "cdnAmpWebUrl")
 ARTICLE_TYPES: tuple[ArticleType, ...] = ("article", "video")
+MAX_SCORE = 1_000_000_000
+"""Quality and heat beyond this are damage, not a rating (and would not fit the store)."""
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
 
@@ -255,14 +257,18 @@ class _Fields:
             return None
         if isinstance(value, str):
             try:
-                return int(value.strip())
+                number = int(value.strip())
             except ValueError:
                 raise self.fail(field, f"expected a whole number, got {value[:20]!r}") from None
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(field, f"expected a whole number, got {_kind(value)}")
-        return value
+        else:
+            number = value
+        if not -MAX_SCORE <= number <= MAX_SCORE:
+            raise self.fail(field, f"out of range (at most {MAX_SCORE:,} either way)")
+        return number
 
     def published(self) -> bool:
         value = self.raw.get("published", True)
