@@ -9,15 +9,8 @@ from dataclasses import dataclass, field
 from slugify import slugify
 
 from publisher.config import Config
-from publisher.feeds import (
-    FeedInfo,
-    FeedListing,
-    render_atom,
-    render_index,
-    render_json_feed,
-    render_opml,
-    render_rss,
-)
+from publisher.feeds import FORMATS, FeedInfo
+from publisher.feeds.pages import FeedListing, render_index, render_opml
 from publisher.model import Article, Topic
 from publisher.selection import articles_by_topic, assign_slugs, rules_for, select
 
@@ -134,12 +127,8 @@ FeedRenderer = Callable[[FeedInfo, tuple[Article, ...]], dict[str, bytes]]
 
 
 def render_feed_files(info: FeedInfo, articles: tuple[Article, ...]) -> dict[str, bytes]:
-    """The RSS, Atom and JSON files of one feed."""
-    return {
-        "rss.xml": render_rss(info, articles),
-        "atom.xml": render_atom(info, articles),
-        "feed.json": render_json_feed(info, articles),
-    }
+    """Every format's file of one feed: ``{file name: bytes}``."""
+    return {kind.file: kind.render(info, articles) for kind in FORMATS}
 
 
 def render_feeds(

@@ -6,6 +6,8 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,8 +22,11 @@ from lxml import etree
 from publisher.build import build
 from publisher.config import Config, SiteConfig, load_config
 from publisher.content import load_articles
-from publisher.feeds import FeedInfo, image_type_of, render_atom, render_json_feed, render_rss
+from publisher.feeds import FeedInfo
+from publisher.feeds.jsonfeed import render_json_feed
+from publisher.feeds.syndication import image_type_of, render_atom, render_rss
 from publisher.model import Article, Image, Provider
+from publisher.pipeline import run_build
 from publisher.selection import Rules, select
 
 MakeArticle = Callable[..., Article]
@@ -237,6 +242,29 @@ def test_output_ignores_clock_and_time_zone(request: pytest.FixtureRequest):
 def test_empty_feed_ignores_the_clock(frozen_far_future: None):
     """Even with no items the feed date is not the clock's."""
     assert b"2099" not in render_rss(INFO, []) + render_atom(INFO, [])
+
+
+def test_settled_rerun_never_imports_feedgen(write_article: Callable[..., Path], tmp_path: Path):
+    """A rerun with nothing to do stops before the renderers: feedgen is not even imported."""
+    write_article("2024-05-01-a-story.md")
+    an_hour_ago = time.time() - 3600
+    for path in (tmp_path / "_news").iterdir():  # older than the outputs, or it counts as racy
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    config = tmp_path / "site.toml"
+    config.write_text('content = "_news"\nout = "out"\ncache_dir = "cache"\n', encoding="utf-8")
+    assert not run_build(load_config(config)).up_to_date
+    rerun = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from publisher.config import load_config\n"
+        "from publisher.pipeline import run_build\n"
+        f"outcome = run_build(load_config(Path({str(config)!r})))\n"
+        "print(outcome.up_to_date, 'feedgen' in sys.modules)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", rerun], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ("True False\n", "") == (completed.stdout, completed.stderr)
 
 
 # --- the W3C validator -------------------------------------------------------------------
