@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from slugify import slugify
 
 from publisher.config import Config
+from publisher.errors import OutputClash
 from publisher.feeds import FORMATS, FeedInfo
 from publisher.feeds.pages import FeedListing, render_index, render_opml
 from publisher.model import Article, Topic
@@ -139,10 +140,12 @@ def render_feeds(
     ``render`` may be a cached :func:`render_feed_files`, which gives the same bytes.
     """
     plans = selection.feeds
-    outputs: dict[str, bytes] = {TOPIC_MAP: render_topic_map(selection.topics)}
+    outputs = _Outputs()
+    outputs.add(TOPIC_MAP, render_topic_map(selection.topics), "the topic map")
     for plan in plans:
+        feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
         for name, data in render(plan.info, plan.articles).items():
-            outputs[f"{plan.folder}{name}"] = data
+            outputs.add(f"{plan.folder}{name}", data, feed)
     listings = [
         FeedListing(
             plan.info,
@@ -152,6 +155,22 @@ def render_feeds(
         for plan in plans
     ]
     site = config.site
-    outputs["feeds.opml"] = render_opml(site.title, listings)
-    outputs["index.html"] = render_index(site.title, site.description, site.language, listings)
-    return BuildPlan(outputs, plans, selection.warnings)
+    outputs.add("feeds.opml", render_opml(site.title, listings), "the OPML list")
+    index = render_index(site.title, site.description, site.language, listings)
+    outputs.add("index.html", index, "the index page")
+    return BuildPlan(outputs.files, plans, selection.warnings)
+
+
+class _Outputs:
+    """Output files as they are planned, each path claimed once."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.claimants: dict[str, str] = {}
+
+    def add(self, path: str, data: bytes, claimant: str) -> None:
+        """Plan ``data`` at ``path``; raise :class:`OutputClash` if it is already taken."""
+        if path in self.claimants:
+            raise OutputClash(path, self.claimants[path], claimant)
+        self.claimants[path] = claimant
+        self.files[path] = data

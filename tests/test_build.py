@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
@@ -13,9 +14,10 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 
-from publisher.build import BuildPlan, build, read_topic_map
+from publisher.build import BuildPlan, build, plan_feeds, read_topic_map, render_feeds
 from publisher.config import Config, SiteConfig, TopicRule, load_config
 from publisher.content import load_articles
+from publisher.errors import OutputClash, PublisherError
 from publisher.model import Article
 
 MakeArticle = Callable[..., Article]
@@ -210,3 +212,17 @@ def test_unreadable_topic_map_counts_as_empty():
     assert {} == read_topic_map(b"not json")
     assert {} == read_topic_map(b'{"topics": [{"name": "A", "slug": "../etc"}]}')
     assert {"A": "a"} == read_topic_map(b'{"topics": [{"name": "A", "slug": "a"}]}')
+
+
+def test_two_outputs_on_one_path_are_refused(make_article: MakeArticle):
+    """A topic whose folder were the root would overwrite the all-topics feed: refused."""
+    config = Config()
+    selection = plan_feeds(config, [make_article(topics=("Space",))])
+    everything, space = selection.feeds
+    as_if_slug_were_empty = replace(space, folder="")
+    with pytest.raises(OutputClash) as caught:
+        render_feeds(config, replace(selection, feeds=(everything, as_if_slug_were_empty)))
+    assert isinstance(caught.value, PublisherError)
+    assert "rss.xml: claimed by both the all-topics feed and the feed of topic 'Space'" == str(
+        caught.value
+    )
