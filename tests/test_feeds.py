@@ -36,6 +36,7 @@ SITE_URL = "https://example.org/feeds/"
 INFO = FeedInfo("Test News", "News for tests", "https://example.org/", SITE_URL, "en")
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MEDIA = "{http://search.yahoo.com/mrss/}"
+ATOM_CATEGORY = "{http://www.w3.org/2005/Atom}category"
 
 
 @pytest.fixture
@@ -134,6 +135,19 @@ def test_media_content_is_not_wrapped_in_a_single_group(
     """A lone media:content sits directly in its item: a group needs several children."""
     root = etree.fromstring(render(INFO, selection))
     assert [] == root.findall(f".//{MEDIA}group")
+
+
+@pytest.mark.parametrize(
+    ("render", "tag"), [(render_rss, "category"), (render_atom, ATOM_CATEGORY)]
+)
+def test_thousands_of_topics_are_every_category(
+    render: Callable[..., bytes], tag: str, make_article: MakeArticle
+):
+    """An article with 2,000 topics carries all of them, in order (and renders in linear time)."""
+    topics = tuple(f"Topic {number}" for number in range(2000))
+    root = etree.fromstring(render(INFO, [make_article(topics=topics)]))
+    categories = root.findall(f".//{tag}")
+    assert list(topics) == [c.text or c.get("term") for c in categories]
 
 
 def test_rss_excerpt_with_markup_like_text_reads_back_as_text(make_article: MakeArticle):
