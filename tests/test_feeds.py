@@ -24,6 +24,7 @@ from publisher.config import Config, SiteConfig, load_config
 from publisher.content import load_articles
 from publisher.feeds import FeedInfo
 from publisher.feeds.jsonfeed import render_json_feed
+from publisher.feeds.safe import uri
 from publisher.feeds.syndication import image_type_of, render_atom, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.pipeline import run_build
@@ -422,6 +423,85 @@ def test_hostile_input_warnings_are_the_known_ones(
         validate, corpus_config(SITE_URL), hostile_articles(make_article), tmp_path
     )
     assert warning_texts(results) <= KNOWN_HOSTILE_WARNINGS
+
+
+ODD_URLS = [
+    (
+        'https://example.org/a"><script>alert(1)</script>',
+        "https://example.org/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+    ),
+    ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
+    ("https://faß.de/x?q=ü#teil", "https://xn--fa-hia.de/x?q=%C3%BC#teil"),
+    ("https://example.org/a b|c^{d}`e\\f", "https://example.org/a%20b%7Cc%5E%7Bd%7D%60e%5Cf"),
+    ("https://example.org/100%/p[1]#a#b", "https://example.org/100%25/p%5B1%5D#a%23b"),
+    ("https://😀.example/", "https://%f0%9f%98%80.example/"),
+    ("https://exa<mple.com/", "https://exa%3cmple.com/"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), ODD_URLS)
+def test_odd_urls_become_uris(url: str, expected: str):
+    """Characters a URI may not hold are percent-encoded, IDN hosts IDNA 2008-encoded."""
+    assert expected == uri(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/older?a=1&b=2",
+        "https://example.com/caf%C3%A9/~user/(1)!;a=b,c*'$+@x:y#top",
+        "http://user:pass@example.com:8080/p?q",
+        "https://[2001:db8::1]:8443/",
+        "https://xn--bcher-kva.example/",
+    ],
+)
+def test_urls_that_are_uris_stay_byte_identical(url: str):
+    """A URL that already is a URI is written exactly as it came."""
+    assert url == uri(url)
+
+
+def odd_url_articles(make_article: MakeArticle) -> list[Article]:
+    """One article per odd URL, each with an image at that URL too."""
+    return [
+        make_article(
+            url=url,
+            excerpt="What happened.",
+            published_at=T0 - timedelta(hours=index),
+            images=(Image(f"{url.split('#')[0]}.png", 10, 10),),
+        )
+        for index, (url, _) in enumerate(ODD_URLS)
+    ]
+
+
+def test_odd_urls_have_no_validator_errors(
+    validate: Validate, make_article: MakeArticle, tmp_path: Path
+):
+    """Injection-like and internationalised article and image URLs: 0 errors, 0 warnings."""
+    results = validate_build(
+        validate, corpus_config(SITE_URL), odd_url_articles(make_article), tmp_path
+    )
+    assert {} == errors_of(results)
+    assert set() == warning_texts(results)
+
+
+@pytest.mark.parametrize("render", [render_rss, render_atom])
+def test_odd_urls_are_written_as_uris(render: Callable[..., bytes], make_article: MakeArticle):
+    """Links, ids and media URLs of RSS and Atom carry the encoded URI."""
+    feed = feedparser.parse(render(INFO, odd_url_articles(make_article)))
+    expected = [encoded for _, encoded in ODD_URLS]
+    assert expected == [entry.link for entry in feed.entries]
+    assert expected == [entry.id for entry in feed.entries]
+    assert [f"{url.split('#')[0]}.png" for url in expected] == [
+        entry.media_content[0]["url"] for entry in feed.entries
+    ]
+
+
+def test_json_feed_writes_odd_urls_as_uris(make_article: MakeArticle):
+    """JSON Feed ids, URLs and images carry the encoded URI too."""
+    items = json.loads(render_json_feed(INFO, odd_url_articles(make_article)))["items"]
+    expected = [encoded for _, encoded in ODD_URLS]
+    assert expected == [item["url"] for item in items] == [item["id"] for item in items]
+    assert [f"{url.split('#')[0]}.png" for url in expected] == [item["image"] for item in items]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from publisher.feeds.safe import uri
 from publisher.model import Article
 
 if TYPE_CHECKING:
@@ -18,8 +19,8 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": info.title,
-        "home_page_url": info.home,
-        "feed_url": info.json_url,
+        "home_page_url": uri(info.home),
+        "feed_url": uri(info.json_url),
         "description": info.description,
         "language": info.language,
         "items": [_json_item(article) for article in articles],
@@ -28,9 +29,10 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
 
 
 def _json_item(article: Article) -> dict[str, object]:
+    url = uri(article.url)
     item: dict[str, object] = {
-        "id": article.url,
-        "url": article.url,
+        "id": url,
+        "url": url,
         "title": article.title,
         "content_text": article.excerpt or article.title,
         "date_published": article.published_at.isoformat().replace("+00:00", "Z"),
@@ -38,7 +40,7 @@ def _json_item(article: Article) -> dict[str, object]:
     if article.excerpt:
         item["summary"] = article.excerpt
     if article.lead_image:
-        item["image"] = article.lead_image.url
+        item["image"] = uri(article.lead_image.url)
     if article.provider:
         author: dict[str, str] = {"name": article.provider.name}
         if article.provider.domain:

@@ -12,6 +12,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
+from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article
 
 if TYPE_CHECKING:
@@ -71,17 +72,17 @@ def _feed_generator(
     feed = FeedGenerator()
     feed.load_extension("media")
     feed.load_extension("dc")
-    feed.id(info.atom_url)
+    feed.id(uri(info.atom_url))
     feed.title(info.title)
     feed.description(info.description)
     feed.subtitle(info.description)
     feed.language(info.language)
-    feed.author({"name": info.title, "uri": info.home})
+    feed.author({"name": info.title, "uri": uri(info.home)})
     feed.generator("publisher", __version__, GENERATOR_URI)
     feed.updated(last_updated(articles))
     # feedgen's RSS <link> is the last link() call: self links first, the site last.
-    feed.link(href=self_url, rel="self", type=self_type)
-    feed.link(href=info.home, rel="alternate", type="text/html")
+    feed.link(href=uri(self_url), rel="self", type=self_type)
+    feed.link(href=uri(info.home), rel="alternate", type="text/html")
     for article in articles:
         _add_entry(feed, article, rss=self_type == RSS_TYPE)
     return feed
@@ -89,10 +90,11 @@ def _feed_generator(
 
 def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
     entry = feed.add_entry(order="append")
-    entry.id(article.url)
-    entry.guid(article.url, permalink=True)
+    url = uri(article.url)
+    entry.id(url)
+    entry.guid(url, permalink=True)
     entry.title(article.title)
-    entry.link(href=article.url, rel="alternate", type="text/html")
+    entry.link(href=url, rel="alternate", type="text/html")
     if article.excerpt and rss:
         # RSS descriptions are HTML: plain text must be escaped once more to read as text.
         entry.description(escape(article.excerpt, quote=False))
@@ -110,7 +112,7 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
         # One call: each category() call rebuilds the whole list, quadratic in the topics.
         entry.category([{"term": topic, "label": topic} for topic in article.topics])
     if image := article.lead_image:
-        media = {"url": image.url, "medium": "image"}
+        media = {"url": uri(image.url), "medium": "image"}
         if image_type := image_type_of(image.url):
             media["type"] = image_type
         if image.width and image.height:
