@@ -24,7 +24,7 @@ from publisher.config import Config, SiteConfig, load_config
 from publisher.content import load_articles
 from publisher.feeds import FeedInfo
 from publisher.feeds.jsonfeed import render_json_feed
-from publisher.feeds.safe import uri
+from publisher.feeds.safe import home_page, uri
 from publisher.feeds.syndication import image_type_of, render_atom, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.pipeline import run_build
@@ -502,6 +502,63 @@ def test_json_feed_writes_odd_urls_as_uris(make_article: MakeArticle):
     expected = [encoded for _, encoded in ODD_URLS]
     assert expected == [item["url"] for item in items] == [item["id"] for item in items]
     assert [f"{url.split('#')[0]}.png" for url in expected] == [item["image"] for item in items]
+
+
+ODD_DOMAINS = ["example .com", "exa<mple>.com", "localhost", "example.com/a", "-bad-.com", "a..b"]
+
+
+@pytest.mark.parametrize("domain", ODD_DOMAINS)
+def test_odd_provider_domain_has_no_home_page(domain: str):
+    """Only a host name with a dot in it makes an author URI."""
+    assert None is home_page(domain)
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("example.com", "https://example.com/"),
+        ("news.bbc.co.uk", "https://news.bbc.co.uk/"),
+        ("bücher.example", "https://xn--bcher-kva.example/"),
+    ],
+)
+def test_provider_home_page(domain: str, expected: str):
+    """A host name, internationalised or not, gives its https home page."""
+    assert expected == home_page(domain)
+
+
+def odd_domain_articles(make_article: MakeArticle) -> list[Article]:
+    """One article per odd provider domain."""
+    return [
+        make_article(
+            excerpt="What happened.",
+            published_at=T0 - timedelta(hours=index),
+            provider=Provider(f"Provider {index}", domain),
+        )
+        for index, domain in enumerate(ODD_DOMAINS)
+    ]
+
+
+def test_odd_provider_domain_keeps_the_author_name_only(make_article: MakeArticle):
+    """The author keeps its name in every format; the URI is left out, not made up."""
+    articles = odd_domain_articles(make_article)
+    names = [f"Provider {index}" for index in range(len(ODD_DOMAINS))]
+    for render in (render_rss, render_atom):
+        entries = feedparser.parse(render(INFO, articles)).entries
+        assert names == [entry.author for entry in entries]
+        assert not any("href" in entry.author_detail for entry in entries)
+    items = json.loads(render_json_feed(INFO, articles))["items"]
+    assert [[{"name": name}] for name in names] == [item["authors"] for item in items]
+
+
+def test_odd_provider_domains_have_no_validator_errors(
+    validate: Validate, make_article: MakeArticle, tmp_path: Path
+):
+    """Odd provider domains: 0 errors, 0 warnings."""
+    results = validate_build(
+        validate, corpus_config(SITE_URL), odd_domain_articles(make_article), tmp_path
+    )
+    assert {} == errors_of(results)
+    assert set() == warning_texts(results)
 
 
 @pytest.mark.parametrize(

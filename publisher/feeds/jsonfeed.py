@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from publisher.feeds.safe import uri
+from publisher.feeds.safe import home_page, uri
 from publisher.model import Article
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ def _json_item(article: Article) -> dict[str, object]:
         item["image"] = uri(article.lead_image.url)
     if article.provider:
         author: dict[str, str] = {"name": article.provider.name}
-        if article.provider.domain:
-            author["url"] = f"https://{article.provider.domain}/"
+        if home := home_page(article.provider.domain):
+            author["url"] = home
         item["authors"] = [author]
     if article.topics:
         item["tags"] = list(article.topics)

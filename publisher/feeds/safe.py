@@ -13,6 +13,7 @@ _UNFIT = re.compile(rf"[^{_URI_CHARS}%]+|%(?![0-9A-Fa-f]{{2}})")
 _UNFIT_IN_URI = re.compile(rf"[^{_URI_CHARS}%#]|%(?![0-9A-Fa-f]{{2}})")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_HOSTNAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+", re.I | re.A)
 
 
 def uri(url: str) -> str:
@@ -38,6 +39,14 @@ def uri(url: str) -> str:
         host, port = _ascii_host(host), f"{colon}{port}"
     authority = f"{_escape(userinfo)}{at}{host}{_escape(port)}"
     return f"{scheme}://{authority}{_escape(path)}{hash_mark}{fragment}"
+
+
+def home_page(domain: str) -> str | None:
+    """``https://domain/`` when ``domain`` is a host name with a dot in it, else ``None``."""
+    host = _ascii_host(domain)
+    if len(host) > 253 or not _HOSTNAME.fullmatch(host):
+        return None
+    return f"https://{host}/"
 
 
 def _ascii_host(host: str) -> str:

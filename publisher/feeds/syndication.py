@@ -12,7 +12,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
-from publisher.feeds.safe import uri
+from publisher.feeds.safe import home_page, uri
 from publisher.model import EPOCH, Article
 
 if TYPE_CHECKING:
@@ -104,8 +104,8 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
     entry.updated(article.published_at)
     if article.provider:
         author = {"name": article.provider.name}
-        if article.provider.domain:
-            author["uri"] = f"https://{article.provider.domain}/"
+        if home := home_page(article.provider.domain):
+            author["uri"] = home
         entry.author(author)
         entry.dc.dc_creator(article.provider.name)
     if article.topics:
