@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedgen.entry
@@ -24,7 +25,7 @@ from publisher.config import Config, SiteConfig, load_config
 from publisher.content import load_articles
 from publisher.feeds import FeedInfo
 from publisher.feeds.jsonfeed import render_json_feed
-from publisher.feeds.safe import home_page, uri
+from publisher.feeds.safe import EARLIEST, home_page, uri
 from publisher.feeds.syndication import image_type_of, render_atom, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.pipeline import run_build
@@ -423,6 +424,44 @@ def test_hostile_input_warnings_are_the_known_ones(
         validate, corpus_config(SITE_URL), hostile_articles(make_article), tmp_path
     )
     assert warning_texts(results) <= KNOWN_HOSTILE_WARNINGS
+
+
+def ancient_articles() -> list[Article]:
+    """Articles dated in the years 1000 and 1, made directly: the loader would refuse them."""
+    return [
+        Article(
+            path=f"_news/year-{year}.md",
+            title=f"Dated {year}",
+            url=f"https://example.com/year-{year}",
+            published_at=datetime(year, 1, 1, tzinfo=UTC),
+            excerpt="What happened.",
+            quality=70,
+        )
+        for year in (1000, 1)
+    ]
+
+
+def test_dates_before_1900_are_written_as_1900():
+    """RSS needs four-digit years from 1900: earlier dates come out as 1900-01-01 everywhere."""
+    articles = ancient_articles()
+    rss = etree.fromstring(render_rss(INFO, articles))
+    pub_dates = [element.text for element in rss.iter("pubDate")]
+    assert ["Mon, 01 Jan 1900 00:00:00 +0000"] * 2 == pub_dates
+    assert [EARLIEST] * 2 == [parsedate_to_datetime(text) for text in pub_dates]
+    atom = feedparser.parse(render_atom(INFO, articles))
+    assert [EARLIEST] * 2 == parsed_dates(atom.entries)
+    items = json.loads(render_json_feed(INFO, articles))["items"]
+    assert ["1900-01-01T00:00:00Z"] * 2 == [item["date_published"] for item in items]
+
+
+def test_ancient_dates_have_no_validator_errors(validate: Validate, tmp_path: Path):
+    """Years 1000 and 1: 0 errors; warnings only that 1900 is implausible, and twice the same."""
+    results = validate_build(validate, corpus_config(SITE_URL), ancient_articles(), tmp_path)
+    assert {} == errors_of(results)
+    assert {
+        "Implausible date",
+        "Two entries with the same value for atom:updated",
+    } == warning_texts(results)
 
 
 ODD_URLS = [

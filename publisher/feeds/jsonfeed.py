@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from publisher.feeds.safe import home_page, uri
+from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _json_item(article: Article) -> dict[str, object]:
         "url": url,
         "title": article.title,
         "content_text": article.excerpt or article.title,
-        "date_published": article.published_at.isoformat().replace("+00:00", "Z"),
+        "date_published": feed_date(article.published_at).isoformat().replace("+00:00", "Z"),
     }
     if article.excerpt:
         item["summary"] = article.excerpt

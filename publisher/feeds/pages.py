@@ -9,6 +9,7 @@ from email.utils import format_datetime
 from html import escape
 
 from publisher.feeds import ATOM, RSS, FeedInfo
+from publisher.feeds.safe import feed_date
 from publisher.model import EPOCH
 
 
@@ -28,7 +29,9 @@ def quoteattr(value: str) -> str:
 
 def render_opml(title: str, listings: Sequence[FeedListing]) -> bytes:
     """An OPML 2.0 subscription list of every feed, for importing into a reader."""
-    newest = max((listing.newest for listing in listings if listing.newest), default=EPOCH)
+    newest = feed_date(
+        max((listing.newest for listing in listings if listing.newest), default=EPOCH)
+    )
     outlines = "\n".join(
         f'    <outline type="rss" text={quoteattr(listing.info.title)}'
         f" title={quoteattr(listing.info.title)} xmlUrl={quoteattr(listing.info.rss_url)}"
@@ -64,7 +67,7 @@ def render_index(
         "      <tr>"
         f"<td>{escape(item.info.title)}</td>"
         f"<td>{item.count}</td>"
-        f"<td>{item.newest.strftime('%Y-%m-%d') if item.newest else '-'}</td>"
+        f"<td>{feed_date(item.newest).strftime('%Y-%m-%d') if item.newest else '-'}</td>"
         f"<td><a href={quoteattr(item.info.rss_url)}>RSS</a>"
         f" · <a href={quoteattr(item.info.atom_url)}>Atom</a>"
         f" · <a href={quoteattr(item.info.json_url)}>JSON</a></td>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import idna
 
@@ -14,6 +15,15 @@ _UNFIT_IN_URI = re.compile(rf"[^{_URI_CHARS}%#]|%(?![0-9A-Fa-f]{{2}})")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _IP_LITERAL = re.compile(r"\[[0-9A-Fa-f:.]+\]")
 _HOSTNAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+", re.I | re.A)
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest date a feed carries: RFC 822 dates need four-digit years, RFC 2822 from 1900."""
+
+
+def feed_date(moment: datetime) -> datetime:
+    """``moment``, or :data:`EARLIEST` for anything before it."""
+    return max(moment, EARLIEST)
 
 
 def uri(url: str) -> str:

@@ -12,7 +12,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
-from publisher.feeds.safe import home_page, uri
+from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def image_type_of(url: str) -> str | None:
 
 def last_updated(articles: Sequence[Article]) -> datetime:
     """The feed's own date: its newest item's, never the clock, so reruns are identical."""
-    return max((article.published_at for article in articles), default=EPOCH)
+    return feed_date(max((article.published_at for article in articles), default=EPOCH))
 
 
 def render_rss(info: FeedInfo, articles: Sequence[Article]) -> bytes:
@@ -100,8 +100,9 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
         entry.description(escape(article.excerpt, quote=False))
     elif article.excerpt:
         entry.summary(article.excerpt, type="text")
-    entry.published(article.published_at)
-    entry.updated(article.published_at)
+    published = feed_date(article.published_at)
+    entry.published(published)
+    entry.updated(published)
     if article.provider:
         author = {"name": article.provider.name}
         if home := home_page(article.provider.domain):
