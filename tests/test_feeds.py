@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -26,7 +27,7 @@ from publisher.content import load_articles
 from publisher.feeds import FeedInfo
 from publisher.feeds.jsonfeed import render_json_feed
 from publisher.feeds.safe import EARLIEST, home_page, uri
-from publisher.feeds.syndication import image_type_of, render_atom, render_rss
+from publisher.feeds.syndication import GENERATOR_URI, image_type_of, render_atom, render_rss
 from publisher.model import Article, Image, Provider
 from publisher.pipeline import run_build
 from publisher.selection import Rules, select
@@ -38,7 +39,7 @@ SITE_URL = "https://example.org/feeds/"
 INFO = FeedInfo("Test News", "News for tests", "https://example.org/", SITE_URL, "en")
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MEDIA = "{http://search.yahoo.com/mrss/}"
-ATOM_CATEGORY = "{http://www.w3.org/2005/Atom}category"
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_media_content_is_not_wrapped_in_a_single_group(
 
 
 @pytest.mark.parametrize(
-    ("render", "tag"), [(render_rss, "category"), (render_atom, ATOM_CATEGORY)]
+    ("render", "tag"), [(render_rss, "category"), (render_atom, f"{ATOM}category")]
 )
 def test_thousands_of_topics_are_every_category(
     render: Callable[..., bytes], tag: str, make_article: MakeArticle
@@ -164,6 +165,13 @@ def test_atom_excerpt_with_markup_like_text_reads_back_as_text(make_article: Mak
     article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
     entry = feedparser.parse(render_atom(INFO, [article])).entries[0]
     assert "Use <angle> brackets; <b>not bold</b>" == summary_text(entry)
+
+
+def test_generator_is_this_project():
+    """The generator URI is the Homepage in pyproject.toml, not another project's page."""
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    generator = etree.fromstring(render_atom(INFO, [])).find(f"{ATOM}generator")
+    assert GENERATOR_URI == project["urls"]["Homepage"] == generator.get("uri")
 
 
 def test_json_feed_shape(selection: list[Article]):

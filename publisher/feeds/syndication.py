@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
     from publisher.feeds import FeedInfo
 
-GENERATOR_URI = "https://pypi.org/project/publisher/"
+GENERATOR_URI = "https://github.com/news-publisher/publisher"
+"""The project's home page, as in pyproject.toml: "publisher" on PyPI is another project."""
 LIBRARY_VERSIONS = f"feedgen {feedgen.version.version_str}, lxml " + ".".join(
     map(str, etree.LXML_VERSION)
 )
