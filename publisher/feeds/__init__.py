@@ -60,15 +60,16 @@ class Format:
     """One feed format: the file it takes in a feed's folder, its media type, its renderer."""
 
     name: str
+    """What the index page calls it."""
     file: str
     media_type: str
     render: Renderer
 
 
-RSS = Format(name="rss", file="rss.xml", media_type=RSS_TYPE, render=render_rss)
-ATOM = Format(name="atom", file="atom.xml", media_type=ATOM_TYPE, render=render_atom)
+RSS = Format(name="RSS", file="rss.xml", media_type=RSS_TYPE, render=render_rss)
+ATOM = Format(name="Atom", file="atom.xml", media_type=ATOM_TYPE, render=render_atom)
 JSON_FEED = Format(
-    name="json", file="feed.json", media_type="application/feed+json", render=render_json_feed
+    name="JSON", file="feed.json", media_type="application/feed+json", render=render_json_feed
 )
 FORMATS = (RSS, ATOM, JSON_FEED)
 """Every file of every feed, in the order they are rendered."""

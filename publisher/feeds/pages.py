@@ -8,7 +8,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from html import escape
 
-from publisher.feeds import ATOM, RSS, FeedInfo
+from publisher.feeds import ATOM, FORMATS, RSS, FeedInfo
 from publisher.feeds.safe import feed_date
 from publisher.model import EPOCH
 
@@ -68,9 +68,7 @@ def render_index(
         f"<td>{escape(item.info.title)}</td>"
         f"<td>{item.count}</td>"
         f"<td>{feed_date(item.newest).strftime('%Y-%m-%d') if item.newest else '-'}</td>"
-        f"<td><a href={quoteattr(item.info.rss_url)}>RSS</a>"
-        f" · <a href={quoteattr(item.info.atom_url)}>Atom</a>"
-        f" · <a href={quoteattr(item.info.json_url)}>JSON</a></td>"
+        f"<td>{_format_links(item.info)}</td>"
         "</tr>"
         for item in listings
     )
@@ -105,3 +103,7 @@ def render_index(
 </html>
 """
     return page.encode("utf-8")
+
+
+def _format_links(info: FeedInfo) -> str:
+    return " · ".join(f"<a href={quoteattr(info.url(kind))}>{kind.name}</a>" for kind in FORMATS)
