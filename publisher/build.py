@@ -8,16 +8,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from publisher.config import Config
-from publisher.feeds import (
-    RENDERER_VERSION,
-    FeedInfo,
-    FeedListing,
-    render_atom,
-    render_index,
-    render_json_feed,
-    render_opml,
-    render_rss,
-)
+from publisher.errors import OutputClash
+from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo
+from publisher.feeds.pages import FeedListing, render_index, render_opml
 from publisher.model import EPOCH, Article, Candidate, Topic
 from publisher.selection import ArticleList, Catalogue, assign_slugs, rules_for, select_from
 
@@ -105,12 +98,8 @@ def build(
 
 
 def render_feed_files(info: FeedInfo, articles: Sequence[Article]) -> dict[str, bytes]:
-    """The RSS, Atom and JSON files of one feed."""
-    return {
-        "rss.xml": render_rss(info, articles),
-        "atom.xml": render_atom(info, articles),
-        "feed.json": render_json_feed(info, articles),
-    }
+    """Every format's file of one feed: ``{file name: bytes}``."""
+    return {kind.file: kind.render(info, articles) for kind in FORMATS}
 
 
 def render_feeds(
@@ -125,16 +114,17 @@ def render_feeds(
     only the other feeds' articles are loaded and rendered.
     """
     plans = selection.feeds
-    outputs: dict[str, bytes] = {}
+    outputs = _Outputs()
     rendered: dict[str, dict[str, bytes]] = {}
     for plan in plans:
+        feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
         key = plan.render_key
         files = reuse(key) if reuse else {}
         if not files:
             files = render_feed_files(plan.info, catalogue.articles(plan.items))
             rendered[key] = files
         for name, data in files.items():
-            outputs[f"{plan.folder}{name}"] = data
+            outputs.add(f"{plan.folder}{name}", data, feed)
     listings = [
         FeedListing(
             plan.info,
@@ -144,6 +134,22 @@ def render_feeds(
         for plan in plans
     ]
     site = config.site
-    outputs["feeds.opml"] = render_opml(site.title, listings)
-    outputs["index.html"] = render_index(site.title, site.description, site.language, listings)
-    return BuildPlan(outputs, plans, selection.topics, selection.warnings, rendered)
+    outputs.add("feeds.opml", render_opml(site.title, listings), "the OPML list")
+    index = render_index(site.title, site.description, site.language, listings)
+    outputs.add("index.html", index, "the index page")
+    return BuildPlan(outputs.files, plans, selection.topics, selection.warnings, rendered)
+
+
+class _Outputs:
+    """Output files as they are planned, each path claimed once."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.claimants: dict[str, str] = {}
+
+    def add(self, path: str, data: bytes, claimant: str) -> None:
+        """Plan ``data`` at ``path``; raise :class:`OutputClash` if it is already taken."""
+        if path in self.claimants:
+            raise OutputClash(path, self.claimants[path], claimant)
+        self.claimants[path] = claimant
+        self.files[path] = data

@@ -43,6 +43,14 @@ class OutputError(PublisherError):
     """The output folder cannot be locked or written."""
 
 
+class OutputClash(OutputError):
+    """Two planned outputs claim one relative path: writing both would lose one."""
+
+    def __init__(self, path: str, first: str, second: str) -> None:
+        super().__init__(f"claimed by both {first} and {second}", path=path)
+        self.claimants = (first, second)
+
+
 class LockTimeout(OutputError):
     """Another run holds the output folder's lock."""
 

@@ -16,10 +16,12 @@ import feedparser
 import pytest
 from helpers import load_folder
 
-from publisher.build import BuildPlan, build
+from publisher.build import BuildPlan, build, plan_feeds, render_feeds
 from publisher.config import Config, SiteConfig, TopicRule, load_config
+from publisher.errors import OutputClash, PublisherError
 from publisher.jobs import run_build
 from publisher.model import Article
+from publisher.selection import ArticleList
 
 MakeArticle = Callable[..., Article]
 HERE = Path(__file__).resolve().parent
@@ -236,3 +238,20 @@ def test_an_output_folder_of_publisher_0_1_is_taken_over(tmp_path: Path):
     assert "CNAME" in left
     assert [] == [name for name in left if name.startswith((".publisher", "topics", "gone/"))]
     assert "space-news/rss.xml" in left
+
+
+def test_two_outputs_on_one_path_are_refused(make_article: MakeArticle):
+    """A topic whose folder were the root would overwrite the all-topics feed: refused."""
+    config = Config()
+    catalogue = ArticleList([make_article(topics=("Space",))])
+    selection = plan_feeds(config, catalogue)
+    everything, space = selection.feeds
+    as_if_slug_were_empty = replace(space, folder="")
+    with pytest.raises(OutputClash) as caught:
+        render_feeds(
+            config, replace(selection, feeds=(everything, as_if_slug_were_empty)), catalogue
+        )
+    assert isinstance(caught.value, PublisherError)
+    assert "rss.xml: claimed by both the all-topics feed and the feed of topic 'Space'" == str(
+        caught.value
+    )

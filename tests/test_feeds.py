@@ -6,9 +6,13 @@ import html
 import json
 import os
 import re
+import subprocess
+import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import feedgen.entry
@@ -20,7 +24,11 @@ from lxml import etree
 
 from publisher.build import build
 from publisher.config import Config, SiteConfig, load_config
-from publisher.feeds import FeedInfo, image_type_of, render_atom, render_json_feed, render_rss
+from publisher.feeds import FeedInfo
+from publisher.feeds.jsonfeed import render_json_feed
+from publisher.feeds.safe import EARLIEST, home_page, uri
+from publisher.feeds.syndication import GENERATOR_URI, image_type_of, render_atom, render_rss
+from publisher.jobs import run_build
 from publisher.model import Article, Image, Provider
 from publisher.selection import Rules, select
 
@@ -31,6 +39,7 @@ SITE_URL = "https://example.org/feeds/"
 INFO = FeedInfo("Test News", "News for tests", "https://example.org/", SITE_URL, "en")
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 MEDIA = "{http://search.yahoo.com/mrss/}"
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
@@ -131,6 +140,19 @@ def test_media_content_is_not_wrapped_in_a_single_group(
     assert [] == root.findall(f".//{MEDIA}group")
 
 
+@pytest.mark.parametrize(
+    ("render", "tag"), [(render_rss, "category"), (render_atom, f"{ATOM}category")]
+)
+def test_thousands_of_topics_are_every_category(
+    render: Callable[..., bytes], tag: str, make_article: MakeArticle
+):
+    """An article with 2,000 topics carries all of them, in order (and renders in linear time)."""
+    topics = tuple(f"Topic {number}" for number in range(2000))
+    root = etree.fromstring(render(INFO, [make_article(topics=topics)]))
+    categories = root.findall(f".//{tag}")
+    assert list(topics) == [c.text or c.get("term") for c in categories]
+
+
 def test_rss_excerpt_with_markup_like_text_reads_back_as_text(make_article: MakeArticle):
     """An excerpt that merely looks like markup reaches an RSS reader as the same text."""
     article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
@@ -143,6 +165,13 @@ def test_atom_excerpt_with_markup_like_text_reads_back_as_text(make_article: Mak
     article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
     entry = feedparser.parse(render_atom(INFO, [article])).entries[0]
     assert "Use <angle> brackets; <b>not bold</b>" == summary_text(entry)
+
+
+def test_generator_is_this_project():
+    """The generator URI is the Homepage in pyproject.toml, not another project's page."""
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    generator = etree.fromstring(render_atom(INFO, [])).find(f"{ATOM}generator")
+    assert GENERATOR_URI == project["urls"]["Homepage"] == generator.get("uri")
 
 
 def test_json_feed_shape(selection: list[Article]):
@@ -237,6 +266,29 @@ def test_output_ignores_clock_and_time_zone(request: pytest.FixtureRequest):
 def test_empty_feed_ignores_the_clock(frozen_far_future: None):
     """Even with no items the feed date is not the clock's."""
     assert b"2099" not in render_rss(INFO, []) + render_atom(INFO, [])
+
+
+def test_settled_rerun_never_imports_feedgen(write_article: Callable[..., Path], tmp_path: Path):
+    """A rerun with nothing to do stops before the renderers: feedgen is not even imported."""
+    write_article("2024-05-01-a-story.md")
+    an_hour_ago = time.time() - 3600
+    for path in (tmp_path / "_news").iterdir():  # older than the outputs, or it counts as racy
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    config = tmp_path / "site.toml"
+    config.write_text('content = "_news"\nout = "out"\ncache_dir = "cache"\n', encoding="utf-8")
+    assert not run_build(load_config(config)).up_to_date
+    rerun = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from publisher.config import load_config\n"
+        "from publisher.jobs import run_build\n"
+        f"outcome = run_build(load_config(Path({str(config)!r})))\n"
+        "print(outcome.up_to_date, 'feedgen' in sys.modules)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", rerun], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ("True False\n", "") == (completed.stdout, completed.stderr)
 
 
 # --- the W3C validator -------------------------------------------------------------------
@@ -378,6 +430,180 @@ def test_hostile_input_warnings_are_the_known_ones(
         validate, corpus_config(SITE_URL), hostile_articles(make_article), tmp_path
     )
     assert warning_texts(results) <= KNOWN_HOSTILE_WARNINGS
+
+
+def ancient_articles() -> list[Article]:
+    """Articles dated in the years 1000 and 1, made directly: the loader would refuse them."""
+    return [
+        Article(
+            path=f"_news/year-{year}.md",
+            title=f"Dated {year}",
+            url=f"https://example.com/year-{year}",
+            published_at=datetime(year, 1, 1, tzinfo=UTC),
+            excerpt="What happened.",
+            quality=70,
+        )
+        for year in (1000, 1)
+    ]
+
+
+def test_dates_before_1900_are_written_as_1900():
+    """RSS needs four-digit years from 1900: earlier dates come out as 1900-01-01 everywhere."""
+    articles = ancient_articles()
+    rss = etree.fromstring(render_rss(INFO, articles))
+    pub_dates = [element.text for element in rss.iter("pubDate")]
+    assert ["Mon, 01 Jan 1900 00:00:00 +0000"] * 2 == pub_dates
+    assert [EARLIEST] * 2 == [parsedate_to_datetime(text) for text in pub_dates]
+    atom = feedparser.parse(render_atom(INFO, articles))
+    assert [EARLIEST] * 2 == parsed_dates(atom.entries)
+    items = json.loads(render_json_feed(INFO, articles))["items"]
+    assert ["1900-01-01T00:00:00Z"] * 2 == [item["date_published"] for item in items]
+
+
+def test_ancient_dates_have_no_validator_errors(validate: Validate, tmp_path: Path):
+    """Years 1000 and 1: 0 errors; warnings only that 1900 is implausible, and twice the same."""
+    results = validate_build(validate, corpus_config(SITE_URL), ancient_articles(), tmp_path)
+    assert {} == errors_of(results)
+    assert {
+        "Implausible date",
+        "Two entries with the same value for atom:updated",
+    } == warning_texts(results)
+
+
+ODD_URLS = [
+    (
+        'https://example.org/a"><script>alert(1)</script>',
+        "https://example.org/a%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+    ),
+    ("https://bücher.example/straße", "https://xn--bcher-kva.example/stra%C3%9Fe"),
+    ("https://faß.de/x?q=ü#teil", "https://xn--fa-hia.de/x?q=%C3%BC#teil"),
+    ("https://example.org/a b|c^{d}`e\\f", "https://example.org/a%20b%7Cc%5E%7Bd%7D%60e%5Cf"),
+    ("https://example.org/100%/p[1]#a#b", "https://example.org/100%25/p%5B1%5D#a%23b"),
+    ("https://😀.example/", "https://%f0%9f%98%80.example/"),
+    ("https://exa<mple.com/", "https://exa%3cmple.com/"),
+]
+
+
+@pytest.mark.parametrize(("url", "expected"), ODD_URLS)
+def test_odd_urls_become_uris(url: str, expected: str):
+    """Characters a URI may not hold are percent-encoded, IDN hosts IDNA 2008-encoded."""
+    assert expected == uri(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/older?a=1&b=2",
+        "https://example.com/caf%C3%A9/~user/(1)!;a=b,c*'$+@x:y#top",
+        "http://user:pass@example.com:8080/p?q",
+        "https://[2001:db8::1]:8443/",
+        "https://xn--bcher-kva.example/",
+    ],
+)
+def test_urls_that_are_uris_stay_byte_identical(url: str):
+    """A URL that already is a URI is written exactly as it came."""
+    assert url == uri(url)
+
+
+def odd_url_articles(make_article: MakeArticle) -> list[Article]:
+    """One article per odd URL, each with an image at that URL too."""
+    return [
+        make_article(
+            url=url,
+            excerpt="What happened.",
+            published_at=T0 - timedelta(hours=index),
+            images=(Image(f"{url.split('#')[0]}.png", 10, 10),),
+        )
+        for index, (url, _) in enumerate(ODD_URLS)
+    ]
+
+
+def test_odd_urls_have_no_validator_errors(
+    validate: Validate, make_article: MakeArticle, tmp_path: Path
+):
+    """Injection-like and internationalised article and image URLs: 0 errors, 0 warnings."""
+    results = validate_build(
+        validate, corpus_config(SITE_URL), odd_url_articles(make_article), tmp_path
+    )
+    assert {} == errors_of(results)
+    assert set() == warning_texts(results)
+
+
+@pytest.mark.parametrize("render", [render_rss, render_atom])
+def test_odd_urls_are_written_as_uris(render: Callable[..., bytes], make_article: MakeArticle):
+    """Links, ids and media URLs of RSS and Atom carry the encoded URI."""
+    feed = feedparser.parse(render(INFO, odd_url_articles(make_article)))
+    expected = [encoded for _, encoded in ODD_URLS]
+    assert expected == [entry.link for entry in feed.entries]
+    assert expected == [entry.id for entry in feed.entries]
+    assert [f"{url.split('#')[0]}.png" for url in expected] == [
+        entry.media_content[0]["url"] for entry in feed.entries
+    ]
+
+
+def test_json_feed_writes_odd_urls_as_uris(make_article: MakeArticle):
+    """JSON Feed ids, URLs and images carry the encoded URI too."""
+    items = json.loads(render_json_feed(INFO, odd_url_articles(make_article)))["items"]
+    expected = [encoded for _, encoded in ODD_URLS]
+    assert expected == [item["url"] for item in items] == [item["id"] for item in items]
+    assert [f"{url.split('#')[0]}.png" for url in expected] == [item["image"] for item in items]
+
+
+ODD_DOMAINS = ["example .com", "exa<mple>.com", "localhost", "example.com/a", "-bad-.com", "a..b"]
+
+
+@pytest.mark.parametrize("domain", ODD_DOMAINS)
+def test_odd_provider_domain_has_no_home_page(domain: str):
+    """Only a host name with a dot in it makes an author URI."""
+    assert None is home_page(domain)
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("example.com", "https://example.com/"),
+        ("news.bbc.co.uk", "https://news.bbc.co.uk/"),
+        ("bücher.example", "https://xn--bcher-kva.example/"),
+    ],
+)
+def test_provider_home_page(domain: str, expected: str):
+    """A host name, internationalised or not, gives its https home page."""
+    assert expected == home_page(domain)
+
+
+def odd_domain_articles(make_article: MakeArticle) -> list[Article]:
+    """One article per odd provider domain."""
+    return [
+        make_article(
+            excerpt="What happened.",
+            published_at=T0 - timedelta(hours=index),
+            provider=Provider(f"Provider {index}", domain),
+        )
+        for index, domain in enumerate(ODD_DOMAINS)
+    ]
+
+
+def test_odd_provider_domain_keeps_the_author_name_only(make_article: MakeArticle):
+    """The author keeps its name in every format; the URI is left out, not made up."""
+    articles = odd_domain_articles(make_article)
+    names = [f"Provider {index}" for index in range(len(ODD_DOMAINS))]
+    for render in (render_rss, render_atom):
+        entries = feedparser.parse(render(INFO, articles)).entries
+        assert names == [entry.author for entry in entries]
+        assert not any("href" in entry.author_detail for entry in entries)
+    items = json.loads(render_json_feed(INFO, articles))["items"]
+    assert [[{"name": name}] for name in names] == [item["authors"] for item in items]
+
+
+def test_odd_provider_domains_have_no_validator_errors(
+    validate: Validate, make_article: MakeArticle, tmp_path: Path
+):
+    """Odd provider domains: 0 errors, 0 warnings."""
+    results = validate_build(
+        validate, corpus_config(SITE_URL), odd_domain_articles(make_article), tmp_path
+    )
+    assert {} == errors_of(results)
+    assert set() == warning_texts(results)
 
 
 @pytest.mark.parametrize(
