@@ -211,10 +211,14 @@ def _microseconds(moment: datetime) -> int:
 
 
 def input_fingerprint(config: Config, stamps: Mapping[str, FileStamp]) -> str:
-    """A digest of what a build is made from: the tool, the settings, every file's stamp."""
+    """A digest of what a build is made from: the tool, the settings, every file's stamp.
+
+    Files are taken in the scan's order: a folder whose order changed without its files
+    changing costs one full check, never a missed change.
+    """
     digest = hashlib.sha256(repr((__version__, RECORD_VERSION, config)).encode())
-    for name, (size, mtime_ns) in stamps.items():
-        digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+    listing = "".join([f"{name}\0{size}\0{mtime}\n" for name, (size, mtime) in stamps.items()])
+    digest.update(listing.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

@@ -25,7 +25,7 @@ class Folder:
 
 def load_folder(folder: Path) -> Folder:
     """Every article file of ``folder`` parsed, in name order."""
-    results = [parse_file(folder, name) for name in scan_folder(folder)]
+    results = [parse_file(folder, name) for name in sorted(scan_folder(folder))]
     return Folder(
         tuple(result for result in results if isinstance(result, Article)),
         tuple(result for result in results if isinstance(result, Problem)),

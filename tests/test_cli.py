@@ -275,10 +275,9 @@ def test_unknown_option_is_usage_error():
 
 
 HOLD_LOCK = """
-import sys, time
-from filelock import FileLock
-lock = FileLock(sys.argv[1])
-lock.acquire()
+import fcntl, sys, time
+handle = open(sys.argv[1], "w")
+fcntl.flock(handle, fcntl.LOCK_EX)
 print("locked", flush=True)
 time.sleep(30)
 """

@@ -15,7 +15,9 @@ CANNOT_READ = "cannot read: "
 
 
 def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
-    """The ``*.md`` files of a content folder by name, sorted, with their size and mtime.
+    """The ``*.md`` files of a content folder by name, with their size and mtime, in the
+    folder's own order (stable while the folder is unchanged; sorting 50,000 names costs a
+    third as much as the scan itself).
 
     Names starting with ``.`` or ``#`` (editor locks, macOS resource forks) are skipped, as
     Jekyll does. A folder or dangling link named ``*.md`` is kept, so reading it reports it.
@@ -38,7 +40,7 @@ def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
         raise ArticleError("not a folder", path=str(content_dir)) from None
     except OSError as error:
         raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
-    return dict(sorted(stamps.items()))
+    return stamps
 
 
 def read_file(path: Path) -> bytes:
