@@ -137,20 +137,20 @@ def refresh_articles(
     content_dir: Path,
     stamps: Mapping[str, FileStamp],
     *,
+    keys: Sequence[str] | None = None,
     reparse: bool = False,
     progress: Progress | None = None,
 ) -> LoadReport:
     """Bring the store up to date with ``content_dir``: parse new and changed files (all of
-    them with ``reparse``), forget removed ones; report every bad file."""
+    them with ``reparse``), forget removed ones; report every bad file. ``keys`` are the
+    files' :func:`stamp_keys`, when the caller has them already."""
     source = store.source(content_dir)
     trusted = set() if reparse else store.trusted_stamps(source, RACY_NS)
-    todo = [
-        name
-        for name, (size, mtime_ns) in stamps.items()
-        if stamp_key(name, size, mtime_ns) not in trusted
-    ]
-    if store.count(source) != len(stamps) - len(todo):
-        # Some stored file is not among the trusted ones found: look for files now gone.
+    keys = stamp_keys(stamps) if keys is None else keys
+    todo = [name for name, key in zip(stamps, keys, strict=True) if key not in trusted]
+    stored_todo = store.count(source, todo) if len(todo) < 1000 else len(todo) + 1
+    if store.count(source) != len(stamps) - len(todo) + stored_todo:
+        # Some stored file is neither trusted nor to be parsed again: look for files now gone.
         gone = store.stored_names(source) - stamps.keys()
         if gone:
             store.forget_articles(source, sorted(gone))
@@ -210,16 +210,23 @@ def _microseconds(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def input_fingerprint(config: Config, stamps: Mapping[str, FileStamp]) -> str:
+def input_fingerprint(
+    config: Config, stamps: Mapping[str, FileStamp], keys: Sequence[str] | None = None
+) -> str:
     """A digest of what a build is made from: the tool, the settings, every file's stamp.
 
     Files are taken in the scan's order: a folder whose order changed without its files
     changing costs one full check, never a missed change.
     """
     digest = hashlib.sha256(repr((__version__, RECORD_VERSION, config)).encode())
-    listing = "".join([f"{name}\0{size}\0{mtime}\n" for name, (size, mtime) in stamps.items()])
+    listing = "\n".join(stamp_keys(stamps) if keys is None else keys)
     digest.update(listing.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
+
+
+def stamp_keys(stamps: Mapping[str, FileStamp]) -> list[str]:
+    """Every file's :func:`~publisher.state.stamp_key`, in the scan's order."""
+    return [stamp_key(name, size, mtime) for name, (size, mtime) in stamps.items()]
 
 
 # build --------------------------------------------------------------------------------------
@@ -262,7 +269,8 @@ def _build(
         if not stamps:
             # Likely a checkout or sync caught half-way: publishing would empty every feed.
             raise ArticleError("no article files (*.md); nothing published", path=str(content_dir))
-        inputs = input_fingerprint(config, stamps)
+        keys = stamp_keys(stamps)
+        inputs = input_fingerprint(config, stamps, keys)
         written = store.outputs(folder)
         last = store.last_build(folder)
         if (
@@ -278,7 +286,7 @@ def _build(
 
     with timings.stage("load"):
         loaded = refresh_articles(
-            store, content_dir, stamps, reparse=not use_cache, progress=progress
+            store, content_dir, stamps, keys=keys, reparse=not use_cache, progress=progress
         )
     if strict and loaded.problems:
         raise StrictRefusal(loaded)

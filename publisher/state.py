@@ -47,6 +47,7 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE problem IS NULL AND published = 1;
     CREATE INDEX articles_by_canonical ON articles (source, canonical) WHERE problem IS NULL;
     CREATE INDEX articles_with_problems ON articles (source, name) WHERE problem IS NOT NULL;
+    CREATE INDEX articles_stamps ON articles (source, version, name, size, mtime_ns, read_ns);
     CREATE TABLE article_topics (
         source INTEGER NOT NULL, topic TEXT NOT NULL, date_us INTEGER NOT NULL,
         name TEXT NOT NULL, published INTEGER NOT NULL, quality INTEGER,
@@ -320,10 +321,21 @@ class Store:
             (source,),
         )
 
-    def count(self, source: int) -> int:
-        """How many files of a content folder the store holds."""
-        count: int = self._query("SELECT count(*) FROM articles WHERE source = ?", (source,))[0][0]
-        return count
+    def count(self, source: int, names: Sequence[str] | None = None) -> int:
+        """How many files of a content folder the store holds (of ``names``, when given)."""
+        if names is None:
+            rows = self._query("SELECT count(*) FROM articles WHERE source = ?", (source,))
+            return int(rows[0][0])
+        total = 0
+        for start in range(0, len(names), 500):
+            chunk = list(names[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            rows = self._query(
+                f"SELECT count(*) FROM articles WHERE source = ? AND name IN ({marks})",
+                [source, *chunk],
+            )
+            total += int(rows[0][0])
+        return total
 
     def topic_names(self, source: int) -> list[str]:
         """Every topic any good article of the folder carries, published or not."""
@@ -628,6 +640,9 @@ def _prepare(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA journal_mode = WAL")
     # WAL with NORMAL: a power cut may lose the last transaction, never corrupt the file.
     connection.execute("PRAGMA synchronous = NORMAL")
+    # Checkpoint every 40 MB, not every 4: a cold build of 50,000 articles checkpoints a
+    # handful of times instead of dozens (a fifth of its store time).
+    connection.execute("PRAGMA wal_autocheckpoint = 10000")
     if version < SCHEMA_VERSION:
         connection.execute("BEGIN IMMEDIATE")
         try:
