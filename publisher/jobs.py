@@ -12,12 +12,12 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from publisher import __version__
@@ -27,6 +27,7 @@ from publisher.errors import ArticleError, PreviewError, Problem, PublisherError
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import WriteReport, unchanged_since, write_outputs
 from publisher.state import (
+    DB_NAME,
     RECORD_VERSION,
     DamagedStore,
     SendRecord,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from publisher.digest.issue import Digest, IsoWeek
     from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
+
+T = TypeVar("T")
 
 RACY_NS = 2_000_000_000
 """A file modified this close to when it was read may have changed unseen since (git's
@@ -116,7 +119,7 @@ def _store_for(config: Config, wait: float, warnings: list[str]) -> Iterator[Sto
         store.close()
 
 
-def _with_store(config: Config, wait: float, job: Any) -> Any:
+def _with_store(config: Config, wait: float, job: Callable[[Store, list[str]], T]) -> T:
     """Run ``job(store, warnings)``; a store found damaged on the way is set aside and the job
     run once more on a new one (outputs are only ever replaced whole, so that is safe)."""
     warnings: list[str] = []
@@ -124,7 +127,7 @@ def _with_store(config: Config, wait: float, job: Any) -> Any:
         with _store_for(config, wait, warnings) as store:
             return job(store, warnings)
     except DamagedStore as damage:
-        warnings.append(set_aside(Path(config.cache_dir) / "publisher.sqlite3", str(damage)))
+        warnings.append(set_aside(Path(config.cache_dir) / DB_NAME, str(damage)))
         with _store_for(config, wait, warnings) as store:
             return job(store, warnings)
 
@@ -244,12 +247,11 @@ def run_build(
     a slow run of older files can never finish after, and undo, a newer one."""
     out_dir = Path(config.out)
     with job_lock(Path(config.cache_dir), out_dir, wait):
-        outcome: BuildOutcome = _with_store(
+        return _with_store(
             config,
             wait,
             lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
         )
-    return outcome
 
 
 def _build(
@@ -355,8 +357,7 @@ def run_check(
             raise ArticleError("no article files (*.md)", path=str(content_dir))
         return refresh_articles(store, content_dir, stamps, progress=progress)
 
-    report: LoadReport = _with_store(config, wait, check)
-    return report
+    return _with_store(config, wait, check)
 
 
 # digest -------------------------------------------------------------------------------------
@@ -398,10 +399,9 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
     that the "already sent?" check, the send and its record are one step: two overlapping
     runs mail the list once."""
     with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
-        outcome: DigestOutcome = _with_store(
+        return _with_store(
             config, wait, lambda store, warnings: _digest(store, warnings, config, request)
         )
-    return outcome
 
 
 def _digest(
