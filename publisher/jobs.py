@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from publisher import __version__
-from publisher.config import Config
+from publisher.config import Config, check_folders
 from publisher.content.scan import FileStamp, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
@@ -231,6 +231,7 @@ def run_build(
 ) -> BuildOutcome:
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
     a slow run of older files can never finish after, and undo, a newer one."""
+    check_folders(config, source="")
     out_dir = Path(config.out)
     with job_lock(Path(config.cache_dir), out_dir, wait):
         outcome: BuildOutcome = _with_store(
@@ -385,6 +386,7 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
     """Write one week's newsletter and send it when asked, holding ``digest.out``'s lock, so
     that the "already sent?" check, the send and its record are one step: two overlapping
     runs mail the list once."""
+    check_folders(config, source="")
     with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
         outcome: DigestOutcome = _with_store(
             config, wait, lambda store, warnings: _digest(store, warnings, config, request)

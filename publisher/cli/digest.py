@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -21,6 +20,7 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
+from publisher.config import address_problem
 from publisher.digest.issue import IsoWeek
 from publisher.errors import PreviewError, SendError
 from publisher.jobs import DigestRequest, run_digest
@@ -70,11 +70,12 @@ def digest(
 
     Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
     """
-    config = load_settings(config_path, content=content)
-    if out:
-        config = replace(config, digest=replace(config.digest, out=str(out)))
+    config = load_settings(config_path, content=content, digest_out=out)
     if recipients and not send:
         fail("--to: only with --send", EXIT_USAGE)
+    for recipient in recipients:
+        if problem := address_problem(recipient):
+            fail(f"--to: {problem}", EXIT_USAGE)
     smtp = config.digest.smtp
     password = os.environ.get(smtp.password_env)
     if send and smtp.user and password is None:
