@@ -25,7 +25,13 @@ from publisher.config import Config, check_folders
 from publisher.content.scan import FileStamp, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
-from publisher.output import WriteReport, unchanged_since, write_outputs
+from publisher.output import (
+    ForeignFiles,
+    WriteReport,
+    foreign_files,
+    unchanged_since,
+    write_outputs,
+)
 from publisher.state import (
     RECORD_VERSION,
     DamagedStore,
@@ -228,16 +234,23 @@ def run_build(
     use_cache: bool = True,
     strict: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> BuildOutcome:
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
-    a slow run of older files can never finish after, and undo, a newer one."""
+    a slow run of older files can never finish after, and undo, a newer one.
+
+    Refused (:class:`~publisher.output.ForeignFiles`) when a planned file would replace one
+    publisher did not write, unless ``force``.
+    """
     check_folders(config, source="")
     out_dir = Path(config.out)
     with job_lock(Path(config.cache_dir), out_dir, wait):
         outcome: BuildOutcome = _with_store(
             config,
             wait,
-            lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
+            lambda store, warnings: _build(
+                store, warnings, config, use_cache, strict, progress, force
+            ),
         )
     return outcome
 
@@ -249,6 +262,7 @@ def _build(
     use_cache: bool,
     strict: bool,
     progress: Progress | None,
+    force: bool,
 ) -> BuildOutcome:
     timings = Timings()
     content_dir, out_dir = Path(config.content), Path(config.out)
@@ -297,6 +311,7 @@ def _build(
             plan.outputs,
             written,
             claim=lambda paths: store.claim_outputs(folder, paths),
+            force=force,
         )
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
@@ -365,6 +380,8 @@ class DigestRequest:
     """When the job runs, for the record of a send."""
     preview: Path | None = None
     """Also write a PNG screenshot of the issue here (headless Chromium)."""
+    force: bool = False
+    """Replace files in the newsletter folders that publisher did not write."""
 
 
 @dataclass
@@ -443,11 +460,18 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     rendered = outcome.rendered
     assert rendered is not None
     outcome.warnings.extend(rendered.warnings)
-    for folder, files in (
+    folders = (
         (Path(config.digest.out), rendered.files),
         (Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}),
-    ):
-        _write_kept(store, folder, files)
+    )
+    if not request.force:
+        # Both folders are checked before either is written: never half an issue.
+        for folder, files in folders:
+            written = store.outputs(os.path.realpath(folder))
+            if foreign := foreign_files(folder, files, written):
+                raise ForeignFiles(folder, foreign)
+    for folder, files in folders:
+        _write_kept(store, folder, files, force=request.force)
         outcome.files.extend(str(folder / name) for name in sorted(files))
     if not request.send:
         return
@@ -483,7 +507,9 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     outcome.sent_to = recipients
 
 
-def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None:
+def _write_kept(
+    store: Store, out_dir: Path, files: Mapping[str, bytes], *, force: bool = False
+) -> None:
     """Write files into a folder that keeps what earlier runs wrote (newsletter issues)."""
     folder = os.path.realpath(out_dir)
     written = store.outputs(folder)
@@ -493,6 +519,7 @@ def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None
         written,
         claim=lambda paths: store.claim_outputs(folder, paths),
         prune=False,
+        force=force,
     )
     kept = {path: stamp for path, stamp in written.items() if stamp is not None}
     store.finish_outputs(folder, kept | report.holds, "", 0)

@@ -1,7 +1,11 @@
-"""What a setting cannot do: put two outputs in one folder, or make a run wait for ever."""
+"""What a setting or a stray file cannot do: put two outputs in one folder, make a run wait
+for ever, or get a file publisher did not write overwritten."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from publisher.cli import main
+from publisher.state import open_store
 
 WriteArticle = Callable[..., Path]
 SITE = "https://example.org/feeds/"
@@ -49,6 +54,29 @@ def site(tmp_path: Path, write_article: WriteArticle) -> Path:
 def run(*args: str) -> Result:
     """Run the command line in-process, stdout and stderr kept apart."""
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def everything_in(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, by relative path."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def outputs_on_record(cache: Path, folder: Path) -> dict[str, object]:
+    """What the state store says publisher wrote into ``folder``."""
+    store, _ = open_store(cache)
+    try:
+        return dict(store.outputs(os.path.realpath(folder)))
+    finally:
+        store.close()
+
+
+def error_line(result: Result) -> str:
+    """The last line on stderr, the one-line error."""
+    return result.stderr.splitlines()[-1]
 
 
 # Output folders of their own ------------------------------------------------------------------
@@ -161,3 +189,102 @@ def test_wait_must_be_a_finite_number_of_seconds(site: Path, command: list[str],
     result = run(*command, "--config", str(site), "--wait", value)
     assert 2 == result.exit_code
     assert "Invalid value for '--wait'" in result.stderr
+
+
+# Files publisher did not write ----------------------------------------------------------------
+
+
+def test_hand_written_file_is_not_overwritten(site: Path, tmp_path: Path):
+    """A hand-written index.html where the index page goes: exit 3, one line naming it,
+    nothing at all written; --force replaces it."""
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("<p>my page</p>", encoding="utf-8")
+    result = run("build", "--config", str(site))
+    expected = (
+        f"publisher: error: {tmp_path / 'public' / 'index.html'}: publisher has no record of"
+        " writing it, so it will not replace it; nothing written. Move it away, or run again with"
+        " --force to replace it (also right if it is publisher's own output and cache_dir was"
+        " deleted)"
+    )
+    assert (3, [expected]) == (result.exit_code, result.stderr.splitlines())
+    assert {"index.html": b"<p>my page</p>"} == everything_in(tmp_path / "public")
+    forced = run("build", "--config", str(site), "--force", "-q")
+    assert 0 == forced.exit_code
+    assert b"<p>my page</p>" != (tmp_path / "public" / "index.html").read_bytes()
+    assert 0 == run("build", "--config", str(site), "-q").exit_code
+
+
+def test_other_files_in_the_folder_are_fine(site: Path, tmp_path: Path):
+    """Files publisher does not plan to write (a README, a CNAME) are no obstacle."""
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "CNAME").write_text("feeds.example.org\n", encoding="utf-8")
+    assert 0 == run("build", "--config", str(site), "-q").exit_code
+    assert "feeds.example.org\n" == (tmp_path / "public" / "CNAME").read_text(encoding="utf-8")
+
+
+def test_first_build_after_deleting_the_cache_takes_identical_files(site: Path, tmp_path: Path):
+    """cache_dir deleted, the feeds already as they would be written: exit 0, all unchanged,
+    and they are on record again."""
+    run("build", "--config", str(site), "-q")
+    before = everything_in(tmp_path / "public")
+    shutil.rmtree(tmp_path / "cache")
+    result = run("build", "--config", str(site), "--json")
+    report = json.loads(result.stdout)
+    assert (0, [], sorted(before)) == (
+        result.exit_code,
+        report["written"],
+        sorted(report["unchanged"]),
+    )
+    assert before == everything_in(tmp_path / "public")
+    assert sorted(report["unchanged"]) == sorted(
+        outputs_on_record(tmp_path / "cache", tmp_path / "public")
+    )
+
+
+def test_first_build_after_deleting_the_cache_with_new_content_says_what_to_do(
+    site: Path, tmp_path: Path, write_article: WriteArticle
+):
+    """cache_dir deleted and an article changed since: the feeds differ, so exit 3 with the
+    way out (--force) in the line; --force then publishes."""
+    run("build", "--config", str(site), "-q")
+    (tmp_path / "cache").rename(tmp_path / "old-cache")
+    write_article("e.md", title="Epsilon", url="https://example.com/e", topics=("Space",))
+    result = run("build", "--config", str(site))
+    assert 3 == result.exit_code
+    assert error_line(result).startswith(
+        f"publisher: error: {tmp_path / 'public' / 'atom.xml'} (and 6 more files): publisher has no"
+        " record of writing them, so it will not replace them; nothing written."
+    )
+    assert "run again with --force" in error_line(result)
+    assert b"Epsilon" not in (tmp_path / "public" / "rss.xml").read_bytes()
+    assert 0 == run("build", "--config", str(site), "--force", "-q").exit_code
+    assert b"Epsilon" in (tmp_path / "public" / "rss.xml").read_bytes()
+
+
+def test_digest_never_overwrites_a_file_it_did_not_write(site: Path, tmp_path: Path):
+    """A hand-written archive page where the issue's goes: exit 3, neither folder written
+    (never half an issue); --force writes both."""
+    archive = tmp_path / "_newsletters"
+    archive.mkdir()
+    page = "2024-05-06-news-2024-w18.html"
+    (archive / page).write_text("mine", encoding="utf-8")
+    result = run("digest", "--config", str(site), "--week", WEEK)
+    assert 3 == result.exit_code, result.stderr
+    assert f"{archive / page}: publisher has no record" in result.stderr
+    assert (False, "mine") == (
+        (tmp_path / "newsletters").exists(),
+        (archive / page).read_text(encoding="utf-8"),
+    )
+    forced = run("digest", "--config", str(site), "--week", WEEK, "--force")
+    assert 0 == forced.exit_code, forced.stderr
+    assert ["2024-W18.eml", "2024-W18.html", "2024-W18.txt"] == sorted(
+        path.name for path in (tmp_path / "newsletters").iterdir()
+    )
+    assert "mine" != (archive / page).read_text(encoding="utf-8")
+
+
+def test_strict_build_leaves_no_output_folder(site: Path, tmp_path: Path):
+    """--strict with a bad file writes nothing and creates no output folder."""
+    (tmp_path / "_news" / "z.md").write_bytes(b"---\ntitle: x\n")
+    result = run("build", "--config", str(site), "--strict", "--out", "deep/er/public")
+    assert (1, False) == (result.exit_code, (tmp_path / "deep").exists())

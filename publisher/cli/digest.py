@@ -45,6 +45,7 @@ EXIT_NO_BROWSER = 7
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
 @click.option("--resend", is_flag=True, help="Send to the list even if this week was sent.")
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
+@click.option("--force", is_flag=True, help="Replace issue files publisher did not write.")
 @wait_option
 @json_option
 def digest(
@@ -56,6 +57,7 @@ def digest(
     recipients: tuple[str, ...],
     resend: bool,
     preview: Path | None,
+    force: bool,
     wait: float,
     as_json: bool,
 ) -> None:
@@ -65,8 +67,9 @@ def digest(
     --resend, so rerunning the weekly job is safe.
 
     Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
-    writable, 4 output locked, 5 no articles that week (nothing written, nothing sent),
-    6 sending failed (files are written), 7 --preview without Chromium.
+    writable or holding a file publisher did not write (--force replaces it), 4 output
+    locked, 5 no articles that week (nothing written, nothing sent), 6 sending failed (files
+    are written), 7 --preview without Chromium.
 
     Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
     """
@@ -84,7 +87,7 @@ def digest(
     with job_errors():
         chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(common.today(zone))
         request = DigestRequest(
-            chosen, send, recipients, resend, password, common.now(zone), preview
+            chosen, send, recipients, resend, password, common.now(zone), preview, force=force
         )
         try:
             outcome = run_digest(config, request, wait=wait)

@@ -34,6 +34,7 @@ from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
     "--no-cache", is_flag=True, help="Parse and render everything again; ignore the caches."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems and warnings.")
+@click.option("--force", is_flag=True, help="Replace files publisher did not write.")
 def build(
     config_path: Path | None,
     content: Path | None,
@@ -44,6 +45,7 @@ def build(
     as_json: bool,
     no_cache: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Write RSS, Atom and JSON feeds for all topics and for each topic.
 
@@ -53,7 +55,12 @@ def build(
     with job_errors(), ParseProgress(not (quiet or as_json)) as progress:
         try:
             outcome = run_build(
-                config, wait=wait, use_cache=not no_cache, strict=strict, progress=progress
+                config,
+                wait=wait,
+                use_cache=not no_cache,
+                strict=strict,
+                progress=progress,
+                force=force,
             )
         except StrictRefusal as refusal:
             report_problems(refusal.loaded.problems)
