@@ -53,6 +53,9 @@ class SelectionConfig:
     min_quality: int = 50
     include_unrated: bool = False
     limit: int = 50
+    max_drop: float = 0.5
+    """The largest share of the last build's selected articles a build may lose without
+    ``--force``: a half-synced or unreadable folder must not empty the feeds."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
             fail(key, problem)
     if config.selection.limit < 1:
         fail("selection.limit", "must be at least 1")
+    if not 0 <= config.selection.max_drop <= 1:
+        fail("selection.max_drop", "must be a share from 0 to 1 (0.5 = half)")
     for topic, rule in config.topics.items():
         if rule.limit is not None and rule.limit < 1:
             fail(f"topics.{topic}.limit", "must be at least 1")

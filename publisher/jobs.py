@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,6 +107,38 @@ class StrictRefusal(PublisherError):
     def __init__(self, loaded: LoadReport) -> None:
         super().__init__(f"{len(loaded.problems)} bad article file(s); nothing written (--strict)")
         self.loaded = loaded
+
+
+class ShrinkRefusal(PublisherError):
+    """The build would publish far fewer articles than the last one: nothing was written."""
+
+    def __init__(
+        self, out_dir: Path, selected: int, last: int, max_drop: float, loaded: LoadReport
+    ) -> None:
+        drop = (last - selected) / last
+        super().__init__(
+            f"{selected} article(s) selected against {last} at the last build, {drop:.0%} fewer"
+            f" (more than selection.max_drop = {max_drop:g} allows); nothing written."
+            " Half-synced or unreadable article files? If the drop is meant, run build --force",
+            path=str(out_dir),
+        )
+        self.loaded = loaded
+
+
+def check_shrink(
+    selected: int, last: tuple[int, str] | None, rules: str, max_drop: float
+) -> int | None:
+    """The last build's count when ``selected`` falls by more than ``max_drop`` of it, under
+    the same selection settings (a first build, or new settings, never counts as a fall)."""
+    if last is None or last[1] != rules or last[0] == 0:
+        return None
+    return last[0] if (last[0] - selected) / last[0] > max_drop else None
+
+
+def selection_rules(config: Config) -> str:
+    """A digest of the settings that decide how many articles a build selects."""
+    made_of = repr((replace(config.selection, max_drop=0.0), sorted(config.topics.items())))
+    return hashlib.sha256(made_of.encode()).hexdigest()[:16]
 
 
 # The store, opened for one job --------------------------------------------------------------
@@ -239,8 +271,9 @@ def run_build(
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
     a slow run of older files can never finish after, and undo, a newer one.
 
-    Refused (:class:`~publisher.output.ForeignFiles`) when a planned file would replace one
-    publisher did not write, unless ``force``.
+    Refused (:class:`ShrinkRefusal`) when far fewer articles are selected than last time, and
+    (:class:`~publisher.output.ForeignFiles`) when a planned file would replace one publisher
+    did not write; ``force`` overrides both.
     """
     check_folders(config, source="")
     out_dir = Path(config.out)
@@ -296,6 +329,12 @@ def _build(
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
         selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
+        selected = len({item.url for feed in selection.feeds for item in feed.items})
+        rules = selection_rules(config)
+        max_drop = config.selection.max_drop
+        previous = store.last_selected(folder)
+        if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
+            raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
     with timings.stage("render"):
 
         def reuse(key: str) -> dict[str, bytes]:
@@ -314,6 +353,7 @@ def _build(
             force=force,
         )
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
+        store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)

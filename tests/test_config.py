@@ -253,11 +253,21 @@ def test_unsubscribe_url_longer_than_900_characters_is_refused():
         ),
         ("[digest.smtp]\ntimeout = 0\n", "digest.smtp.timeout: must be a number of seconds more"),
         ("[digest.smtp]\ntimeout = -5\n", "digest.smtp.timeout: must be a number of seconds more"),
+        ("[selection]\nmax_drop = nan\n", "selection.max_drop: expected a finite number, got nan"),
+        ("[selection]\nmax_drop = 1.5\n", "selection.max_drop: must be a share from 0 to 1"),
+        ("[selection]\nmax_drop = -0.1\n", "selection.max_drop: must be a share from 0 to 1"),
     ],
 )
 def test_numbers_that_are_not_numbers_are_refused(text: str, reason: str, tmp_path: Path):
     """TOML's nan and inf, a zero or negative timeout, a share outside 0..1: the key named."""
     assert config_error(text, tmp_path).startswith(f"{tmp_path / 'config.toml'}: {reason}")
+
+
+def test_max_drop_defaults_to_half_and_takes_whole_numbers():
+    """selection.max_drop is 0.5 unless set; 0 and 1 are allowed (1 never refuses)."""
+    assert 0.5 == parse_config({}).selection.max_drop
+    assert 1.0 == parse_config({"selection": {"max_drop": 1}}).selection.max_drop
+    assert 0.0 == parse_config({"selection": {"max_drop": 0}}).selection.max_drop
 
 
 @pytest.mark.parametrize(

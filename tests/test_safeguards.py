@@ -1,5 +1,5 @@
-"""What a setting or a stray file cannot do: put two outputs in one folder, make a run wait
-for ever, or get a file publisher did not write overwritten."""
+"""What a content folder, a setting or a stray file cannot do: empty the feeds, put two outputs
+in one folder, or overwrite a file publisher did not write."""
 
 from __future__ import annotations
 
@@ -288,3 +288,91 @@ def test_strict_build_leaves_no_output_folder(site: Path, tmp_path: Path):
     (tmp_path / "_news" / "z.md").write_bytes(b"---\ntitle: x\n")
     result = run("build", "--config", str(site), "--strict", "--out", "deep/er/public")
     assert (1, False) == (result.exit_code, (tmp_path / "deep").exists())
+
+
+# A folder gone bad must not empty the feeds ---------------------------------------------------
+
+
+@pytest.mark.parametrize("spoil", ["truncated", "unreadable"])
+def test_all_bad_folder_is_refused_and_changes_nothing(site: Path, tmp_path: Path, spoil: str):
+    """Every file truncated (a sync caught half-way) or unreadable: exit 2, one line with the
+    numbers and the override after the problem lines; feeds, topic folders and the store's
+    record of outputs unchanged."""
+    assert 0 == run("build", "--config", str(site), "-q").exit_code
+    before = everything_in(tmp_path / "public")
+    record = outputs_on_record(tmp_path / "cache", tmp_path / "public")
+    for article in (tmp_path / "_news").iterdir():
+        if spoil == "truncated":
+            article.write_bytes(b"")
+        else:
+            article.unlink()
+            article.symlink_to(tmp_path / "nowhere" / article.name)
+    result = run("build", "--config", str(site))
+    expected = (
+        f"publisher: error: {tmp_path / 'public'}: 0 article(s) selected against 4 at the last"
+        " build, 100% fewer (more than selection.max_drop = 0.5 allows); nothing written."
+        " Half-synced or unreadable article files? If the drop is meant, run build --force"
+    )
+    lines = result.stderr.splitlines()
+    assert (2, expected, len(ARTICLES) + 1) == (result.exit_code, lines[-1], len(lines))
+    assert before == everything_in(tmp_path / "public")
+    assert record == outputs_on_record(tmp_path / "cache", tmp_path / "public")
+    assert "Traceback" not in result.stderr
+
+
+def test_force_publishes_the_drop_and_it_becomes_the_new_count(site: Path, tmp_path: Path):
+    """build --force writes the smaller set; the next build compares against it."""
+    run("build", "--config", str(site), "-q")
+    for name in ("a.md", "b.md", "c.md"):
+        (tmp_path / "_news" / name).unlink()
+    assert 2 == run("build", "--config", str(site), "-q").exit_code
+    forced = run("build", "--config", str(site), "--force", "--json")
+    report = json.loads(forced.stdout)
+    assert (0, 1, ["ai/atom.xml", "ai/feed.json", "ai/rss.xml"]) == (
+        forced.exit_code,
+        report["selected"],
+        sorted(path for path in report["removed"] if path.startswith("ai/")),
+    )
+    assert not (tmp_path / "public" / "ai").exists()
+    assert 0 == run("build", "--config", str(site), "-q").exit_code
+
+
+def test_drop_up_to_max_drop_is_published(site: Path, tmp_path: Path):
+    """Losing half the articles is allowed by the default max_drop of 0.5."""
+    run("build", "--config", str(site), "-q")
+    for name in ("a.md", "b.md"):
+        (tmp_path / "_news" / name).unlink()
+    report = json.loads(run("build", "--config", str(site), "--json").stdout)
+    assert (2, ["space/atom.xml", "space/feed.json", "space/rss.xml"]) == (
+        report["selected"],
+        sorted(report["removed"]),
+    )
+
+
+def test_max_drop_setting_is_honoured(site: Path, tmp_path: Path):
+    """selection.max_drop = 0.2: losing one article in four (25%) is refused."""
+    with site.open("a", encoding="utf-8") as config:
+        config.write("[selection]\nmax_drop = 0.2\n")
+    run("build", "--config", str(site), "-q")
+    (tmp_path / "_news" / "d.md").unlink()
+    result = run("build", "--config", str(site), "-q")
+    assert 2 == result.exit_code
+    assert "3 article(s) selected against 4 at the last build, 25% fewer" in result.stderr
+    assert "selection.max_drop = 0.2 allows" in result.stderr
+
+
+def test_first_build_is_never_refused_for_shrinking(site: Path, tmp_path: Path):
+    """No earlier build on record: even a build selecting nothing is published."""
+    for article in (tmp_path / "_news").iterdir():
+        article.write_bytes(b"")
+    result = run("build", "--config", str(site), "--json")
+    assert (0, 0) == (result.exit_code, json.loads(result.stdout)["selected"])
+
+
+def test_new_selection_settings_are_not_a_drop(site: Path, tmp_path: Path):
+    """A stricter min_quality selects fewer articles on purpose: published without --force."""
+    run("build", "--config", str(site), "-q")
+    with site.open("a", encoding="utf-8") as config:
+        config.write("[selection]\nmin_quality = 90\n")
+    result = run("build", "--config", str(site), "--json")
+    assert (0, 0) == (result.exit_code, json.loads(result.stdout)["selected"])

@@ -10,6 +10,7 @@ import click
 
 from publisher.cli.common import (
     EXIT_PROBLEMS,
+    EXIT_USAGE,
     ParseProgress,
     config_options,
     fail,
@@ -20,7 +21,7 @@ from publisher.cli.common import (
     wait_option,
 )
 from publisher.config import Config
-from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
+from publisher.jobs import BuildOutcome, ShrinkRefusal, StrictRefusal, run_build, run_check
 
 
 @click.command()
@@ -34,7 +35,12 @@ from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
     "--no-cache", is_flag=True, help="Parse and render everything again; ignore the caches."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems and warnings.")
-@click.option("--force", is_flag=True, help="Replace files publisher did not write.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Publish even if far fewer articles are selected than last time, and replace files "
+    "publisher did not write.",
+)
 def build(
     config_path: Path | None,
     content: Path | None,
@@ -65,6 +71,10 @@ def build(
         except StrictRefusal as refusal:
             report_problems(refusal.loaded.problems)
             fail(str(refusal), EXIT_PROBLEMS)
+        except ShrinkRefusal as refusal:
+            # The bad files first: they are most often why so few articles are left.
+            report_problems(refusal.loaded.problems)
+            fail(str(refusal), EXIT_USAGE)
     if outcome.loaded:
         report_problems(outcome.loaded.problems)
     if not as_json:
