@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from publisher.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_SITE_URL = "http://localhost:8000/"
+"""Where self links point while ``site.url`` is not set: a local preview server."""
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,21 @@ class SiteConfig:
 
     title: str = "News"
     description: str = "Curated news"
-    url: str = "http://localhost:8000/"
-    """Public URL of the output folder: every feed's ``rel="self"`` is under it."""
+    url: str = ""
+    """Public URL of the output folder: every feed's ``rel="self"`` is under it; empty when not
+    set (then :data:`DEFAULT_SITE_URL`, with a warning)."""
     link: str = ""
     """The site's home page; defaults to ``url``."""
     language: str = "en"
 
     @property
+    def base_url(self) -> str:
+        """The URL feeds are published under: ``url``, or the local default when it is unset."""
+        return self.url or DEFAULT_SITE_URL
+
+    @property
     def home(self) -> str:
-        return self.link or self.url
+        return self.link or self.base_url
 
 
 @dataclass(frozen=True)

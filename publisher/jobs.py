@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from publisher import __version__
-from publisher.config import Config, check_folders
+from publisher.config import DEFAULT_SITE_URL, Config, check_folders
 from publisher.content.scan import FileStamp, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
@@ -139,6 +139,16 @@ def selection_rules(config: Config) -> str:
     """A digest of the settings that decide how many articles a build selects."""
     made_of = repr((replace(config.selection, max_drop=0.0), sorted(config.topics.items())))
     return hashlib.sha256(made_of.encode()).hexdigest()[:16]
+
+
+def site_url_warning(config: Config) -> list[str]:
+    """The warning for a build whose self links would point at the local default."""
+    if config.site.url:
+        return []
+    return [
+        f"site.url is not set, so feeds call themselves {DEFAULT_SITE_URL}; set site.url in"
+        " config.toml (or --site-url) to the public URL of the output folder"
+    ]
 
 
 # The store, opened for one job --------------------------------------------------------------
@@ -285,6 +295,9 @@ def run_build(
                 store, warnings, config, use_cache, strict, progress, force
             ),
         )
+    # Not among the warnings that keep a build from counting as clean: it says the same
+    # every run, and such a run should still stop after the scan.
+    outcome.warnings[:0] = site_url_warning(config)
     return outcome
 
 
@@ -447,6 +460,12 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
     with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
         outcome: DigestOutcome = _with_store(
             config, wait, lambda store, warnings: _digest(store, warnings, config, request)
+        )
+    if outcome.rendered is not None and not (config.site.link or config.site.url):
+        outcome.warnings.insert(
+            0,
+            f"site.link is not set (nor site.url), so the newsletter links to {DEFAULT_SITE_URL}"
+            " as the site's home page; set site.link in config.toml",
         )
     return outcome
 

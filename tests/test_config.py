@@ -240,6 +240,16 @@ def test_unsubscribe_url_longer_than_900_characters_is_refused():
     )
 
 
+def test_site_url_unset_means_the_local_default():
+    """No site.url: the URL is empty (so the build can warn) and feeds use the local one."""
+    site = parse_config({}).site
+    assert ("", "http://localhost:8000/", "http://localhost:8000/") == (
+        site.url,
+        site.base_url,
+        site.home,
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

@@ -376,3 +376,50 @@ def test_new_selection_settings_are_not_a_drop(site: Path, tmp_path: Path):
         config.write("[selection]\nmin_quality = 90\n")
     result = run("build", "--config", str(site), "--json")
     assert (0, 0) == (result.exit_code, json.loads(result.stdout)["selected"])
+
+
+# Without site.url ----------------------------------------------------------------------------
+
+
+def test_build_without_site_url_warns_once(site: Path, tmp_path: Path):
+    """No site.url: one warning line naming the key, -q keeps it; the settled rerun still stops
+    after the scan, and says it again."""
+    site.write_text(
+        site.read_text(encoding="utf-8").replace(f'url = "{SITE}"\n', ""), encoding="utf-8"
+    )
+    for article in (tmp_path / "_news").iterdir():
+        os.utime(article, (1_700_000_000, 1_700_000_000))
+    warning = (
+        "warning: site.url is not set, so feeds call themselves http://localhost:8000/; set"
+        " site.url in config.toml (or --site-url) to the public URL of the output folder"
+    )
+    first = run("build", "--config", str(site), "-q")
+    assert (0, warning + "\n") == (first.exit_code, first.stderr)
+    rss = (tmp_path / "public" / "rss.xml").read_text(encoding="utf-8")
+    assert 'href="http://localhost:8000/rss.xml" rel="self"' in rss
+    again = run("build", "--config", str(site), "--json")
+    report = json.loads(again.stdout)
+    assert (True, [warning.removeprefix("warning: ")]) == (
+        report["up_to_date"],
+        report["warnings"],
+    )
+
+
+def test_build_with_site_url_does_not_warn(site: Path):
+    """With site.url set, a clean build prints nothing on stderr."""
+    result = run("build", "--config", str(site), "-q")
+    assert (0, "") == (result.exit_code, result.stderr)
+
+
+def test_digest_without_a_site_link_warns(site: Path):
+    """No site.link nor site.url: the issue would link subscribers to localhost; one warning
+    names the key to set, and the issue is still written."""
+    site.write_text(
+        site.read_text(encoding="utf-8").replace(f'url = "{SITE}"\n', ""), encoding="utf-8"
+    )
+    result = run("digest", "--config", str(site), "--week", WEEK)
+    expected = (
+        "warning: site.link is not set (nor site.url), so the newsletter links to"
+        " http://localhost:8000/ as the site's home page; set site.link in config.toml\n"
+    )
+    assert (0, expected) == (result.exit_code, result.stderr)
