@@ -66,7 +66,7 @@ def plan_feeds(
     feed URL never moves.
     """
     site = config.site
-    base = site.url if site.url.endswith("/") else f"{site.url}/"
+    base = site.base_url if site.base_url.endswith("/") else f"{site.base_url}/"
     everything = FeedInfo(site.title, site.description, site.home, base, site.language)
     all_topics = select_from(catalogue, None, rules_for(None, config.selection, config.topics))
     plans = [FeedPlan(None, "", everything, tuple(all_topics))]

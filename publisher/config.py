@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import re
 import tomllib
 import types
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 from publisher.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_SITE_URL = "http://localhost:8000/"
+"""Where self links point while ``site.url`` is not set: a local preview server."""
 
 
 @dataclass(frozen=True)
@@ -22,15 +29,21 @@ class SiteConfig:
 
     title: str = "News"
     description: str = "Curated news"
-    url: str = "http://localhost:8000/"
-    """Public URL of the output folder: every feed's ``rel="self"`` is under it."""
+    url: str = ""
+    """Public URL of the output folder: every feed's ``rel="self"`` is under it; empty when not
+    set (then :data:`DEFAULT_SITE_URL`, with a warning)."""
     link: str = ""
     """The site's home page; defaults to ``url``."""
     language: str = "en"
 
     @property
+    def base_url(self) -> str:
+        """The URL feeds are published under: ``url``, or the local default when it is unset."""
+        return self.url or DEFAULT_SITE_URL
+
+    @property
     def home(self) -> str:
-        return self.link or self.url
+        return self.link or self.base_url
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,9 @@ class SelectionConfig:
     min_quality: int = 50
     include_unrated: bool = False
     limit: int = 50
+    max_drop: float = 0.5
+    """The largest share of the last build's selected articles a build may lose without
+    ``--force``: a half-synced or unreadable folder must not empty the feeds."""
 
 
 @dataclass(frozen=True)
@@ -119,14 +135,18 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"cannot read: {error}", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
-    config = parse_config(raw, source=str(path))
-    return resolve_paths(config, path.parent)
+    # Paths are resolved before the checks, so that folders are compared where they really are.
+    config = resolve_paths(_build(Config, raw, str(path), prefix=""), path.parent)
+    check_config(config, str(path))
+    return config
 
 
 def parse_config(raw: Mapping[str, Any], source: str = DEFAULT_CONFIG_NAME) -> Config:
-    """Check every key and type of a parsed TOML document and build the config."""
+    """Check every key and type of a parsed TOML document and build the config; its relative
+    paths are relative to the working directory."""
     config: Config = _build(Config, raw, source, prefix="")
     check_config(config, source)
+    check_folders(config, source)
     return config
 
 
@@ -184,6 +204,9 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
         hint = next(arg for arg in get_args(hint) if arg is not type(None))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):
+        # TOML has nan and inf; no setting means either.
+        raise ConfigError(f"expected a finite number, got {value!r}", path=source, field=name)
     if type(value) is not hint:
         raise ConfigError(f"expected {_type_name(hint)}, got {value!r}", path=source, field=name)
     return value
@@ -202,8 +225,23 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         raise ConfigError(reason, path=source, field=key)
 
     site = config.site
-    if not site.url.startswith(("http://", "https://")):
-        fail("site.url", "must be an absolute http(s) URL")
+    urls = {
+        "site.url": site.url,
+        "site.link": site.link,
+        "digest.unsubscribe_url": config.digest.unsubscribe_url,
+    }
+    for key, value in urls.items():
+        if value and (problem := url_problem(value)):
+            fail(key, problem)
+    if urlsplit(site.url).query or urlsplit(site.url).fragment:
+        fail("site.url", "must not have a query or fragment: feed URLs are made by appending names")
+    if len(config.digest.unsubscribe_url) > MAX_UNSUBSCRIBE_URL:
+        fail(
+            "digest.unsubscribe_url",
+            f"is {len(config.digest.unsubscribe_url)} characters, more than"
+            f" {MAX_UNSUBSCRIBE_URL}: a longer List-Unsubscribe header is folded across lines,"
+            " which breaks one-click unsubscribe in mail clients",
+        )
     for key, value in (("site.title", site.title), ("site.description", site.description)):
         if not value.strip():
             fail(key, "must not be empty: every feed needs it")
@@ -218,8 +256,21 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
     for key, value in header_values.items():
         if not value.isprintable():
             fail(key, "must be one line without control characters (it goes into mail headers)")
+    addresses = {
+        "digest.sender": config.digest.sender,
+        "digest.list_address": config.digest.list_address,
+        "digest.unsubscribe_mailto": config.digest.unsubscribe_mailto,
+    }
+    for key, value in addresses.items():
+        if key == "digest.unsubscribe_mailto":
+            if value and (problem := address_problem(value)):
+                fail(key, problem)
+        elif problem := address_problem(envelope_part(value)):
+            fail(key, problem)
     if config.selection.limit < 1:
         fail("selection.limit", "must be at least 1")
+    if not 0 <= config.selection.max_drop <= 1:
+        fail("selection.max_drop", "must be a share from 0 to 1 (0.5 = half)")
     for topic, rule in config.topics.items():
         if rule.limit is not None and rule.limit < 1:
             fail(f"topics.{topic}.limit", "must be at least 1")
@@ -230,21 +281,109 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         fail("digest.smtp.tls", f"must be one of {', '.join(TLS_MODES)}")
     if not 0 < smtp.port < 65536:
         fail("digest.smtp.port", "must be a port number, 1 to 65535")
-    if smtp.timeout <= 0:
-        fail("digest.smtp.timeout", "must be more than 0 seconds")
+    if not 0 < smtp.timeout < math.inf:
+        fail("digest.smtp.timeout", "must be a number of seconds more than 0")
     try:
         zoneinfo.ZoneInfo(config.digest.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
+
+
+MAX_UNSUBSCRIBE_URL = 900
+"""Longest ``digest.unsubscribe_url``: ``List-Unsubscribe: <url>`` must stay one header line."""
+
+_UNSAFE_IN_URL = re.compile(r'[\s<>"\\]')
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+
+
+def url_problem(url: str) -> str:
+    """Why ``url`` cannot be published as a link (in feeds, pages and mail), or ``""``.
+
+    Only absolute http(s) URLs with a host: ``javascript:`` or ``data:`` would run or show
+    anything in a reader's browser, and spaces, quotes or angle brackets break out of the
+    attribute or header they are written into.
+    """
+    if not url.isprintable() or _UNSAFE_IN_URL.search(url):
+        return "must not contain spaces, control characters, quotes, angle brackets or backslashes"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http(s) URL with a host, like https://example.org/"
+    return ""
+
+
+def envelope_part(value: str) -> str:
+    """The address of a ``Name <address>`` value, or the whole value when it is not one such
+    address (two addresses, or one the parser had to repair), for :func:`address_problem`."""
+    pairs = getaddresses([value])
+    return pairs[0][1] if len(pairs) == 1 and pairs[0][1] and pairs[0][1] in value else value
+
+
+def address_problem(address: str) -> str:
+    """Why ``address`` cannot be an SMTP envelope address (``name@example.org``), or ``""``."""
+    if not address:
+        return "must not be empty"
+    if not address.isascii():
+        return f"{address!r} is not an ASCII address (SMTPUTF8 is not supported)"
+    if len(address) > 254 or not _ADDRESS.fullmatch(address):
+        return f"{address!r} is not an email address like name@example.org"
+    return ""
+
+
+OUTPUT_FOLDERS = ("out", "digest.out", "digest.archive")
+"""The folders publisher writes into: each must be a folder of its own."""
+OWN_FOLDERS = (
+    "give each output (out, digest.out, digest.archive) a folder of its own,"
+    " apart from content and cache_dir"
+)
+
+
+def check_folders(
+    config: Config, source: str = DEFAULT_CONFIG_NAME, labels: Mapping[str, str] | None = None
+) -> None:
+    """Raise :class:`ConfigError` when an output folder is the root or home folder, or is,
+    contains or lies inside another output folder, the content folder or the cache folder.
+
+    Folders are compared by their real paths (symlinks resolved), so give the values after
+    every command-line override. ``labels`` names a key the way the user gave it
+    (``digest.out (--out)``).
+    """
+    names = labels or {}
     folders = {
         "out": config.out,
         "digest.out": config.digest.out,
         "digest.archive": config.digest.archive,
+        "content": config.content,
+        "cache_dir": config.cache_dir,
     }
-    seen: dict[str, str] = {}
-    for key, folder in folders.items():
-        normal = os.path.normpath(folder)
-        if normal in seen:
-            # Each folder has its own manifest: sharing one, a build would prune the newsletters.
-            fail(key, f"must not be the same folder as {seen[normal]}")
-        seen[normal] = key
+    real = {key: Path(os.path.realpath(folder)) for key, folder in folders.items()}
+    forbidden = {Path("/"): "the root folder"}
+    with contextlib.suppress(RuntimeError, KeyError):  # no home folder to be told
+        forbidden[Path(os.path.realpath(Path.home()))] = "the home folder"
+
+    def fail(key: str, reason: str) -> None:
+        raise ConfigError(reason, path=source, field=names.get(key, key))
+
+    for key in OUTPUT_FOLDERS:
+        if real[key] in forbidden:
+            fail(key, f"must not be {forbidden[real[key]]} ({real[key]}): {OWN_FOLDERS}")
+    for index, key in enumerate(OUTPUT_FOLDERS):
+        # Each output folder against the ones before it, then against the folders it only reads.
+        for other in [*OUTPUT_FOLDERS[:index], "content", "cache_dir"]:
+            mine, theirs = real[key], real[other]
+            other_name = names.get(other, other)
+            if mine == theirs:
+                relation = f"is the same folder as {other_name} ({theirs})"
+            elif mine.is_relative_to(theirs):
+                relation = f"is inside {other_name} ({theirs})"
+            elif theirs.is_relative_to(mine):
+                relation = f"contains {other_name} ({theirs})"
+            else:
+                continue
+            fail(key, f"{relation}: {OWN_FOLDERS}")

@@ -14,18 +14,24 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from publisher import __version__
-from publisher.config import Config
+from publisher.config import DEFAULT_SITE_URL, Config, check_folders
 from publisher.content.scan import FileStamp, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
-from publisher.output import WriteReport, unchanged_since, write_outputs
+from publisher.output import (
+    ForeignFiles,
+    WriteReport,
+    foreign_files,
+    unchanged_since,
+    write_outputs,
+)
 from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
@@ -104,6 +110,48 @@ class StrictRefusal(PublisherError):
     def __init__(self, loaded: LoadReport) -> None:
         super().__init__(f"{len(loaded.problems)} bad article file(s); nothing written (--strict)")
         self.loaded = loaded
+
+
+class ShrinkRefusal(PublisherError):
+    """The build would publish far fewer articles than the last one: nothing was written."""
+
+    def __init__(
+        self, out_dir: Path, selected: int, last: int, max_drop: float, loaded: LoadReport
+    ) -> None:
+        drop = (last - selected) / last
+        super().__init__(
+            f"{selected} article(s) selected against {last} at the last build, {drop:.0%} fewer"
+            f" (more than selection.max_drop = {max_drop:g} allows); nothing written."
+            " Half-synced or unreadable article files? If the drop is meant, run build --force",
+            path=str(out_dir),
+        )
+        self.loaded = loaded
+
+
+def check_shrink(
+    selected: int, last: tuple[int, str] | None, rules: str, max_drop: float
+) -> int | None:
+    """The last build's count when ``selected`` falls by more than ``max_drop`` of it, under
+    the same selection settings (a first build, or new settings, never counts as a fall)."""
+    if last is None or last[1] != rules or last[0] == 0:
+        return None
+    return last[0] if (last[0] - selected) / last[0] > max_drop else None
+
+
+def selection_rules(config: Config) -> str:
+    """A digest of the settings that decide how many articles a build selects."""
+    made_of = repr((replace(config.selection, max_drop=0.0), sorted(config.topics.items())))
+    return hashlib.sha256(made_of.encode()).hexdigest()[:16]
+
+
+def site_url_warning(config: Config) -> list[str]:
+    """The warning for a build whose self links would point at the local default."""
+    if config.site.url:
+        return []
+    return [
+        f"site.url is not set, so feeds call themselves {DEFAULT_SITE_URL}; set site.url in"
+        " config.toml (or --site-url) to the public URL of the output folder"
+    ]
 
 
 # The store, opened for one job --------------------------------------------------------------
@@ -242,16 +290,29 @@ def run_build(
     use_cache: bool = True,
     strict: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> BuildOutcome:
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
-    a slow run of older files can never finish after, and undo, a newer one."""
+    a slow run of older files can never finish after, and undo, a newer one.
+
+    Refused (:class:`ShrinkRefusal`) when far fewer articles are selected than last time, and
+    (:class:`~publisher.output.ForeignFiles`) when a planned file would replace one publisher
+    did not write; ``force`` overrides both.
+    """
+    check_folders(config, source="")
     out_dir = Path(config.out)
     with job_lock(Path(config.cache_dir), out_dir, wait):
-        return _with_store(
+        outcome = _with_store(
             config,
             wait,
-            lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
+            lambda store, warnings: _build(
+                store, warnings, config, use_cache, strict, progress, force
+            ),
         )
+    # Not among the warnings that keep a build from counting as clean: it says the same
+    # every run, and such a run should still stop after the scan.
+    outcome.warnings[:0] = site_url_warning(config)
+    return outcome
 
 
 def _build(
@@ -261,6 +322,7 @@ def _build(
     use_cache: bool,
     strict: bool,
     progress: Progress | None,
+    force: bool,
 ) -> BuildOutcome:
     timings = Timings()
     content_dir, out_dir = Path(config.content), Path(config.out)
@@ -295,6 +357,12 @@ def _build(
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
         selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
+        selected = len({item.url for feed in selection.feeds for item in feed.items})
+        rules = selection_rules(config)
+        max_drop = config.selection.max_drop
+        previous = store.last_selected(folder)
+        if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
+            raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
     with timings.stage("render"):
 
         def reuse(key: str) -> dict[str, bytes]:
@@ -310,8 +378,10 @@ def _build(
             plan.outputs,
             written,
             claim=lambda paths: store.claim_outputs(folder, paths),
+            force=force,
         )
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
+        store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
@@ -377,6 +447,8 @@ class DigestRequest:
     """When the job runs, for the record of a send."""
     preview: Path | None = None
     """Also write a PNG screenshot of the issue here (headless Chromium)."""
+    force: bool = False
+    """Replace files in the newsletter folders that publisher did not write."""
 
 
 @dataclass
@@ -398,10 +470,18 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
     """Write one week's newsletter and send it when asked, holding ``digest.out``'s lock, so
     that the "already sent?" check, the send and its record are one step: two overlapping
     runs mail the list once."""
+    check_folders(config, source="")
     with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
-        return _with_store(
+        outcome = _with_store(
             config, wait, lambda store, warnings: _digest(store, warnings, config, request)
         )
+    if outcome.rendered is not None and not (config.site.link or config.site.url):
+        outcome.warnings.insert(
+            0,
+            f"site.link is not set (nor site.url), so the newsletter links to {DEFAULT_SITE_URL}"
+            " as the site's home page; set site.link in config.toml",
+        )
+    return outcome
 
 
 def _digest(
@@ -453,11 +533,18 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     rendered = outcome.rendered
     assert rendered is not None
     outcome.warnings.extend(rendered.warnings)
-    for folder, files in (
+    folders = (
         (Path(config.digest.out), rendered.files),
         (Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}),
-    ):
-        _write_kept(store, folder, files)
+    )
+    if not request.force:
+        # Both folders are checked before either is written: never half an issue.
+        for folder, files in folders:
+            written = store.outputs(os.path.realpath(folder))
+            if foreign := foreign_files(folder, files, written):
+                raise ForeignFiles(folder, foreign)
+    for folder, files in folders:
+        _write_kept(store, folder, files, force=request.force)
         outcome.files.extend(str(folder / name) for name in sorted(files))
     if not request.send:
         return
@@ -493,7 +580,9 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     outcome.sent_to = recipients
 
 
-def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None:
+def _write_kept(
+    store: Store, out_dir: Path, files: Mapping[str, bytes], *, force: bool = False
+) -> None:
     """Write files into a folder that keeps what earlier runs wrote (newsletter issues)."""
     folder = os.path.realpath(out_dir)
     written = store.outputs(folder)
@@ -503,6 +592,7 @@ def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None
         written,
         claim=lambda paths: store.claim_outputs(folder, paths),
         prune=False,
+        force=force,
     )
     kept = {path: stamp for path, stamp in written.items() if stamp is not None}
     store.finish_outputs(folder, kept | report.holds, "", 0)

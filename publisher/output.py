@@ -33,6 +33,38 @@ class WriteReport:
     holds: dict[str, OutputStamp] = field(default_factory=dict)
 
 
+class ForeignFiles(OutputError):
+    """Planned files would replace files publisher did not write: nothing is written."""
+
+    def __init__(self, out_dir: Path, paths: list[str]) -> None:
+        first = str(out_dir / paths[0])
+        if len(paths) == 1:
+            where, them, it = first, "it", "it is"
+        else:
+            where, them, it = f"{first} (and {len(paths) - 1} more files)", "them", "they are"
+        super().__init__(
+            f"publisher has no record of writing {them}, so it will not replace {them}; nothing"
+            f" written. Move {them} away, or run again with --force to replace {them} (also"
+            f" right if {it} publisher's own output and cache_dir was deleted)",
+            path=where,
+        )
+        self.paths = paths
+
+
+def foreign_files(
+    out_dir: Path, outputs: Mapping[str, bytes], previous: Mapping[str, OutputStamp | None]
+) -> list[str]:
+    """Planned paths in ``out_dir`` that hold something publisher did not write: not on its
+    record (``previous``) and not already the very bytes planned for them."""
+    return [
+        relative
+        for relative in sorted(outputs)
+        if relative not in previous
+        and os.path.lexists(out_dir / relative)
+        and not _same_bytes(out_dir / relative, outputs[relative])
+    ]
+
+
 def make_folder(folder: Path) -> None:
     """Create ``folder`` and its parents, or raise a one-line :class:`OutputError`."""
     try:
@@ -50,20 +82,25 @@ def write_outputs(
     *,
     claim: Callable[[list[str]], None],
     prune: bool = True,
+    force: bool = False,
 ) -> WriteReport:
     """Make ``out_dir`` hold ``outputs``: each file replaced atomically, only when its bytes change.
 
     ``previous`` is what earlier runs wrote there (``None`` for a path a killed run may have
     left). Those paths, when no longer planned and ``prune`` is set, are removed; files
-    publisher did not write are never removed. ``claim`` records the planned paths before
-    anything is written, so a run killed half-way still knows every file it may have left.
+    publisher did not write are never removed, nor replaced unless ``force`` is set (else
+    :class:`ForeignFiles` is raised before anything is written). ``claim`` records the planned
+    paths before anything is written, so a run killed half-way still knows every file it may
+    have left.
     """
     for relative in outputs:
         _check_relative(relative)
-    make_folder(out_dir)
-    planned = sorted(outputs)
     # What a damaged or tampered record says was written never reaches outside the folder.
     previous = {path: stamp for path, stamp in previous.items() if _is_relative(path)}
+    if not force and (foreign := foreign_files(out_dir, outputs, previous)):
+        raise ForeignFiles(out_dir, foreign)
+    make_folder(out_dir)
+    planned = sorted(outputs)
     for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
         remove_leftover_temps(out_dir / folder)
     new_paths = [relative for relative in planned if relative not in previous]

@@ -77,6 +77,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (list_address, week)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE selections (
+        folder TEXT PRIMARY KEY, selected INTEGER NOT NULL, rules TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -472,6 +477,20 @@ class Store:
                     "INSERT INTO builds (folder, inputs, written_ns) VALUES (?, ?, ?)",
                     (folder, inputs, written_ns),
                 )
+
+    def last_selected(self, folder: str) -> tuple[int, str] | None:
+        """How many distinct articles the last build into ``folder`` selected, and the digest
+        of the selection settings it used."""
+        rows = self._query("SELECT selected, rules FROM selections WHERE folder = ?", (folder,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def set_selected(self, folder: str, selected: int, rules: str) -> None:
+        """Remember what a build into ``folder`` selected, for the next one to compare."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO selections (folder, selected, rules) VALUES (?, ?, ?)",
+                (folder, selected, rules),
+            )
 
     # Rendered files -------------------------------------------------------------------------
 

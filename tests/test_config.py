@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from publisher.config import Config, TopicRule, load_config, parse_config
+from publisher.config import (
+    Config,
+    DigestConfig,
+    TopicRule,
+    check_folders,
+    load_config,
+    parse_config,
+)
 from publisher.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -172,3 +180,231 @@ def test_values_that_cannot_work_are_config_errors(raw: dict[str, object], key: 
     with pytest.raises(ConfigError) as caught:
         parse_config(raw)
     assert key == caught.value.field
+
+
+@pytest.mark.parametrize("key", ["site.url", "site.link", "digest.unsubscribe_url"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("javascript:alert(1)", "must be an absolute http(s) URL with a host"),
+        ("data:text/html,<b>hi</b>", "must not contain spaces, control characters"),
+        ("data:text/html;base64,aGk=", "must be an absolute http(s) URL with a host"),
+        ("ftp://example.org/", "must be an absolute http(s) URL with a host"),
+        ("https://", "must be an absolute http(s) URL with a host"),
+        ("https:///path", "must be an absolute http(s) URL with a host"),
+        ("//example.org/", "must be an absolute http(s) URL with a host"),
+        ("https://example.org/a b", "must not contain spaces, control characters"),
+        ("https://example.org/\u0085", "must not contain spaces, control characters"),
+        ('https://example.org/"onmouseover="x', "must not contain spaces, control characters"),
+        ("https://example.org:port/", "is not a valid URL"),
+        ("https://[::1/", "is not a valid URL"),
+    ],
+)
+def test_every_url_setting_is_a_public_http_url(key: str, value: str, reason: str):
+    """site.url, site.link and digest.unsubscribe_url: absolute http(s) with a host, nothing
+    that breaks out of an attribute or a header; the error names the key."""
+    table, name = key.split(".")
+    with pytest.raises(ConfigError) as caught:
+        parse_config({table: {name: value}})
+    assert (key, True) == (caught.value.field, caught.value.reason.startswith(reason))
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://news.example.org/feeds/", "http://localhost:8000/", "https://bücher.example/"],
+)
+def test_good_urls_are_accepted(value: str):
+    """Plain http(s) URLs, a local preview and an internationalised host pass."""
+    config = parse_config({"site": {"url": value, "link": value}})
+    assert (value, value) == (config.site.url, config.site.home)
+
+
+@pytest.mark.parametrize("value", ["https://example.org/feeds/?a=1", "https://example.org/#x"])
+def test_site_url_takes_no_query_or_fragment(value: str):
+    """Feed URLs are site.url plus a file name: a query or fragment would swallow it."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"site": {"url": value}})
+    assert "site.url" == caught.value.field
+
+
+def test_unsubscribe_url_longer_than_900_characters_is_refused():
+    """A List-Unsubscribe URL over 900 characters would be folded, which breaks one-click."""
+    base = "https://example.org/u?t="
+    fits = base + "a" * (900 - len(base))
+    assert fits == parse_config({"digest": {"unsubscribe_url": fits}}).digest.unsubscribe_url
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"digest": {"unsubscribe_url": fits + "a"}})
+    assert ("digest.unsubscribe_url", "is 901 characters, more than 900") == (
+        caught.value.field,
+        caught.value.reason.split(":")[0],
+    )
+
+
+def test_site_url_unset_means_the_local_default():
+    """No site.url: the URL is empty (so the build can warn) and feeds use the local one."""
+    site = parse_config({}).site
+    assert ("", "http://localhost:8000/", "http://localhost:8000/") == (
+        site.url,
+        site.base_url,
+        site.home,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "[digest.smtp]\ntimeout = nan\n",
+            "digest.smtp.timeout: expected a finite number, got nan",
+        ),
+        (
+            "[digest.smtp]\ntimeout = inf\n",
+            "digest.smtp.timeout: expected a finite number, got inf",
+        ),
+        ("[digest.smtp]\ntimeout = 0\n", "digest.smtp.timeout: must be a number of seconds more"),
+        ("[digest.smtp]\ntimeout = -5\n", "digest.smtp.timeout: must be a number of seconds more"),
+        ("[selection]\nmax_drop = nan\n", "selection.max_drop: expected a finite number, got nan"),
+        ("[selection]\nmax_drop = 1.5\n", "selection.max_drop: must be a share from 0 to 1"),
+        ("[selection]\nmax_drop = -0.1\n", "selection.max_drop: must be a share from 0 to 1"),
+    ],
+)
+def test_numbers_that_are_not_numbers_are_refused(text: str, reason: str, tmp_path: Path):
+    """TOML's nan and inf, a zero or negative timeout, a share outside 0..1: the key named."""
+    assert config_error(text, tmp_path).startswith(f"{tmp_path / 'config.toml'}: {reason}")
+
+
+def test_max_drop_defaults_to_half_and_takes_whole_numbers():
+    """selection.max_drop is 0.5 unless set; 0 and 1 are allowed (1 never refuses)."""
+    assert 0.5 == parse_config({}).selection.max_drop
+    assert 1.0 == parse_config({"selection": {"max_drop": 1}}).selection.max_drop
+    assert 0.0 == parse_config({"selection": {"max_drop": 0}}).selection.max_drop
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sender", "News"),
+        ("sender", "News <news@exa mple.org>"),
+        ("list_address", ""),
+        ("list_address", "readers@example.org, everyone@example.org"),
+        ("list_address", "lecteurs@exemple.été"),
+        ("unsubscribe_mailto", "unsubscribe@example.org?subject=x"),
+        ("unsubscribe_mailto", "<unsubscribe@example.org>"),
+    ],
+)
+def test_mail_addresses_are_checked(key: str, value: str):
+    """Envelope addresses must be one plain ASCII address; the error names the key."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"digest": {key: value}})
+    assert f"digest.{key}" == caught.value.field
+
+
+def test_display_names_may_be_anything_printable():
+    """A sender's display name may hold non-ASCII text; only its address is checked."""
+    sender = "Nouvelles Été <news@example.org>"
+    assert sender == parse_config({"digest": {"sender": sender}}).digest.sender
+
+
+# Output folders -----------------------------------------------------------------------------
+
+
+def folders(
+    base: Path,
+    *,
+    out: str = "feeds",
+    digest_out: str = "newsletters",
+    archive: str = "_newsletters",
+    content: str = "news",
+    cache_dir: str = "cache",
+) -> Config:
+    """A config whose folders are the given names under ``base`` (``/`` stays ``/``)."""
+    return Config(
+        content=str(base / content),
+        out=str(base / out),
+        cache_dir=str(base / cache_dir),
+        digest=DigestConfig(out=str(base / digest_out), archive=str(base / archive)),
+    )
+
+
+def folder_error(config: Config) -> tuple[str, str]:
+    """The key and the reason (without the advice) of the folder error for ``config``."""
+    with pytest.raises(ConfigError) as caught:
+        check_folders(config, "config.toml")
+    return caught.value.field, caught.value.reason.split(": give each output")[0]
+
+
+@pytest.mark.parametrize(
+    ("names", "key", "reason"),
+    [
+        ({"digest_out": "feeds"}, "digest.out", "is the same folder as out ({}/feeds)"),
+        ({"out": "site", "digest_out": "site/n"}, "digest.out", "is inside out ({}/site)"),
+        ({"out": "site/f", "digest_out": "site"}, "digest.out", "contains out ({}/site/f)"),
+        ({"archive": "feeds/_n"}, "digest.archive", "is inside out ({}/feeds)"),
+        (
+            {"archive": "newsletters"},
+            "digest.archive",
+            "is the same folder as digest.out ({}/newsletters)",
+        ),
+        ({"out": "news/feeds"}, "out", "is inside content ({}/news)"),
+        ({"out": "."}, "out", "contains content ({}/news)"),
+        ({"out": "cache"}, "out", "is the same folder as cache_dir ({}/cache)"),
+        ({"cache_dir": "feeds/.cache"}, "out", "contains cache_dir ({}/feeds/.cache)"),
+        ({"archive": "cache/pages"}, "digest.archive", "is inside cache_dir ({}/cache)"),
+        ({"digest_out": "news"}, "digest.out", "is the same folder as content ({}/news)"),
+    ],
+)
+def test_output_folders_must_not_overlap(
+    tmp_path: Path, names: dict[str, str], key: str, reason: str
+):
+    """No output folder is, contains or lies inside another output, content or cache_dir."""
+    real = os.path.realpath(tmp_path)
+    assert (key, reason.format(real)) == folder_error(folders(tmp_path, **names))
+
+
+def test_folders_are_compared_by_real_path(tmp_path: Path):
+    """A symlink to the feeds folder is the feeds folder."""
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "feeds")
+    real = os.path.realpath(tmp_path)
+    assert ("digest.out", f"is the same folder as out ({real}/feeds)") == folder_error(
+        folders(tmp_path, digest_out="alias")
+    )
+
+
+def test_content_and_cache_may_share_a_parent_with_outputs(tmp_path: Path):
+    """A Jekyll site holding the articles, the archive and the feeds side by side is fine."""
+    config = folders(tmp_path, out="site/feeds", archive="site/_newsletters", content="site/_news")
+    check_folders(config, "config.toml")
+
+
+def test_the_sample_config_folders_are_apart():
+    """The repository's own layout passes: content, feeds, newsletters, archive, cache apart."""
+    config = load_config(PROJECT / "config.toml")
+    check_folders(config, "config.toml")
+    assert str(PROJECT / "newsletters") == config.digest.out
+
+
+def test_folders_are_compared_where_the_config_file_puts_them(tmp_path: Path):
+    """Relative folders are resolved against the config file before they are compared."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "config.toml").write_text('out = "x"\n[digest]\nout = "./x/"\n', encoding="utf-8")
+    config = load_config(folder / "config.toml")
+    real = os.path.realpath(folder)
+    assert ("digest.out", f"is the same folder as out ({real}/x)") == folder_error(config)
+
+
+@pytest.mark.parametrize("key", ["out", "digest_out", "archive"])
+@pytest.mark.parametrize("where", ["home", "root"])
+def test_output_folder_is_never_home_or_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, where: str
+):
+    """out, digest.out or digest.archive equal to / or the home folder is refused."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    folder = "home" if where == "home" else "/"
+    config = folders(tmp_path, **{key: folder})
+    setting = {"out": "out", "digest_out": "digest.out", "archive": "digest.archive"}[key]
+    real = os.path.realpath(home) if where == "home" else "/"
+    assert (setting, f"must not be the {where} folder ({real})") == folder_error(config)

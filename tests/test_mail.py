@@ -222,3 +222,34 @@ def test_a_week_is_sent_to_the_list_once(tmp_path: Path, smtp_server: tuple[int,
     store.close()
     assert record is not None
     assert ("sent", True) == (record.state, record.message_id.startswith("<digest-2026-w47."))
+
+
+@pytest.mark.parametrize(
+    ("to", "reason"),
+    [
+        ("", "must not be empty"),
+        ("   ", "'   ' is not an email address like name@example.org"),
+        ("editor", "'editor' is not an email address like name@example.org"),
+        ("a@test.example, b@test.example", "is not an email address like name@example.org"),
+        ("Editor <editor@test.example>", "is not an email address like name@example.org"),
+        ("éditeur@test.example", "is not an ASCII address (SMTPUTF8 is not supported)"),
+    ],
+)
+def test_bad_to_address_is_refused_before_anything_happens(
+    tmp_path: Path, smtp_server: tuple[int, Inbox], to: str, reason: str
+) -> None:
+    """--to "" would send RCPT TO:<> and report success: every malformed --to is exit 2 with
+    one line, and nothing is written or sent."""
+    port, inbox = smtp_server
+    config = write_config(tmp_path, port)
+    code, _, err = digest(
+        "--config", str(config), "--send", "--to", "editor@test.example", "--to", to
+    )
+    assert (2, 1, [], False) == (
+        code,
+        len(err.splitlines()),
+        inbox.messages,
+        (tmp_path / "newsletters").exists(),
+    )
+    assert err.startswith("publisher: error: --to: ")
+    assert reason in err

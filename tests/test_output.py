@@ -11,7 +11,14 @@ import pytest
 
 from publisher import output
 from publisher.errors import OutputError
-from publisher.output import TEMP_SUFFIX, OutputStamp, WriteReport, write_atomically, write_outputs
+from publisher.output import (
+    TEMP_SUFFIX,
+    ForeignFiles,
+    OutputStamp,
+    WriteReport,
+    write_atomically,
+    write_outputs,
+)
 
 PLAN = {
     "rss.xml": b"<rss/>",
@@ -25,14 +32,16 @@ RECORDS: dict[Path, dict[str, OutputStamp | None]] = {}
 """What each test's folder holds by publisher's record, as the state store keeps it."""
 
 
-def write(out: Path, plan: dict[str, bytes], *, prune: bool = True) -> WriteReport:
+def write(
+    out: Path, plan: dict[str, bytes], *, prune: bool = True, force: bool = False
+) -> WriteReport:
     """``write_outputs`` with a record kept between calls, as the jobs keep it in the store."""
     record = RECORDS.setdefault(out, {})
 
     def claim(paths: list[str]) -> None:
         record.update({path: None for path in paths})
 
-    report = write_outputs(out, plan, dict(record), claim=claim, prune=prune)
+    report = write_outputs(out, plan, dict(record), claim=claim, prune=prune, force=force)
     kept = {} if prune else {path: stamp for path, stamp in record.items() if stamp}
     RECORDS[out] = kept | report.holds
     return report
@@ -245,3 +254,73 @@ def test_new_paths_are_claimed_before_writing(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(OutputError):
         write(out, {"rss.xml": b"<rss/>", "a/rss.xml": b"a", "b/rss.xml": b"b"})
     assert {"rss.xml", "a/rss.xml", "b/rss.xml"} <= set(listed(out))
+
+
+def test_a_file_publisher_did_not_write_is_never_replaced(tmp_path: Path):
+    """A planned path holding someone else's file: ForeignFiles naming every such path, before
+    anything is written, claimed or created."""
+    out = tmp_path / "out"
+    (out / "space").mkdir(parents=True)
+    (out / "space" / "rss.xml").write_bytes(b"hand made")
+    (out / "atom.xml").write_bytes(b"also hand made")
+    with pytest.raises(ForeignFiles) as raised:
+        write(out, PLAN)
+    assert (["atom.xml", "space/rss.xml"], str(out / "atom.xml") + " (and 1 more files)") == (
+        raised.value.paths,
+        raised.value.path,
+    )
+    assert {"atom.xml": b"also hand made", "space/rss.xml": b"hand made"} == files_in(out)
+    assert [] == listed(out)
+
+
+def test_force_replaces_a_file_publisher_did_not_write(tmp_path: Path):
+    """With force the planned bytes win, and the file is on record from then on."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "rss.xml").write_bytes(b"hand made")
+    report = write(out, PLAN, force=True)
+    assert (PLAN, sorted(PLAN)) == (files_in(out), sorted(report.written))
+    assert sorted(PLAN) == listed(out)
+
+
+def test_a_file_already_holding_the_planned_bytes_is_taken_as_ours(tmp_path: Path):
+    """No record (cache_dir deleted) but the very bytes planned: left alone and recorded."""
+    out = tmp_path / "out"
+    write(out, PLAN)
+    RECORDS[out] = {}
+    report = write(out, PLAN)
+    assert ([], sorted(PLAN), sorted(PLAN)) == (
+        report.written,
+        sorted(report.unchanged),
+        listed(out),
+    )
+
+
+def test_a_changed_file_on_record_is_still_ours(tmp_path: Path):
+    """A file publisher wrote and someone edited is put back, not refused: the path is ours."""
+    out = tmp_path / "out"
+    write(out, PLAN)
+    (out / "rss.xml").write_bytes(b"edited")
+    assert ["rss.xml"] == write(out, PLAN).written
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling symlink"])
+def test_something_else_at_a_planned_path_is_refused(tmp_path: Path, kind: str):
+    """A folder or a dangling symlink where a file goes is not publisher's either."""
+    out = tmp_path / "out"
+    out.mkdir()
+    if kind == "folder":
+        (out / "rss.xml").mkdir()
+    else:
+        (out / "rss.xml").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ForeignFiles):
+        write(out, PLAN)
+    assert ["rss.xml"] == sorted(path.name for path in out.iterdir())
+
+
+def test_output_folder_is_created_only_when_writing(tmp_path: Path):
+    """A refused write leaves no folder behind."""
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(OutputError):
+        write(out, {"rss.xml": b"x", "../escape.xml": b"y"})
+    assert not (tmp_path / "deep").exists()

@@ -35,7 +35,7 @@ from publisher.config import load_config
 from publisher.content import parallel
 from publisher.content.scan import scan_folder
 from publisher.errors import OutputError
-from publisher.jobs import refresh_articles, run_build
+from publisher.jobs import ShrinkRefusal, refresh_articles, run_build
 from publisher.model import Article, Image, Provider
 from publisher.state import (
     APPLICATION_ID,
@@ -793,3 +793,29 @@ def test_send_whose_sent_record_fails_is_not_repeated(
     code, out, _ = digest(config, "--send")
     assert (0, 1) == (code, inbox.to_list())
     assert "possibly sent to the list; not sent again" in out
+
+
+def test_store_from_before_the_selection_count_is_migrated_and_then_guards(
+    write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A store made before the `selections` table gains it in place, keeping its records; the
+    build that migrates records the count, and the next build that would empty the feeds is
+    refused."""
+    folder = write_articles(write_article, 3)
+    config = load_config(write_site_config(tmp_path))
+    with monkeypatch.context() as patch:
+        patch.setattr(state, "MIGRATIONS", MIGRATIONS[:1])
+        patch.setattr(state, "SCHEMA_VERSION", 1)
+        make_store(tmp_path / "cache", folder)
+    outcome = run_build(config, wait=5)
+    assert outcome.loaded is not None and outcome.plan is not None
+    assert (3, 3) == (outcome.loaded.cache_hits, outcome.plan.selected)
+    with opened(tmp_path / "cache") as store:
+        assert SCHEMA_VERSION == pragma(store, "user_version")
+    for path in folder.iterdir():
+        path.write_bytes(b"")
+    with pytest.raises(ShrinkRefusal) as refused:
+        run_build(config, wait=5)
+    assert str(refused.value).startswith(
+        f"{tmp_path / 'out'}: 0 article(s) selected against 3 at the last build, 100% fewer"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from publisher.config import Config, check_config, load_config
+from publisher.config import (
+    DEFAULT_CONFIG_NAME,
+    Config,
+    check_config,
+    check_folders,
+    load_config,
+    url_problem,
+)
 from publisher.errors import LockTimeout, OutputError, Problem, PublisherError
 
 EXIT_PROBLEMS = 1
@@ -48,10 +56,18 @@ def config_options(command: F) -> F:
     return command
 
 
+def _finite_seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets nan and inf through; neither is a number of seconds to wait.
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds (0 or more, finite)")
+    return value
+
+
 def wait_option(command: F) -> F:
     return click.option(
         "--wait",
         type=click.FloatRange(min=0),
+        callback=_finite_seconds,
         default=60.0,
         show_default=True,
         help="Seconds to wait for another run's lock on the output folder.",
@@ -65,19 +81,39 @@ def json_option(command: F) -> F:
 
 
 def load_settings(
-    config_path: Path | None, *, site_url: str | None = None, **paths: Path | None
+    config_path: Path | None,
+    *,
+    site_url: str | None = None,
+    digest_out: Path | None = None,
+    **paths: Path | None,
 ) -> Config:
+    """config.toml with the command line's values over it, every setting checked; a problem is
+    one line naming the key (or the option) and exit 2."""
     try:
         config = load_config(config_path)
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
-    config = config.with_overrides(**{key: str(value) for key, value in paths.items() if value})
+    given = {key: str(value) for key, value in paths.items() if value}
+    config = config.with_overrides(**given)
+    labels = {key: f"{key} (--{key})" for key in given}
+    if digest_out:
+        config = replace(config, digest=replace(config.digest, out=str(digest_out)))
+        labels["digest.out"] = "digest.out (--out)"
     if site_url:
-        if not site_url.startswith(("http://", "https://")):
-            fail("--site-url: must be an absolute http(s) URL", EXIT_USAGE)
+        if problem := url_problem(site_url):
+            fail(f"--site-url: {problem}", EXIT_USAGE)
         config = replace(config, site=replace(config.site, url=site_url))
+        labels["site.url"] = "site.url (--site-url)"
+    if labels:
+        source = "command line"
+    elif config_path or Path(DEFAULT_CONFIG_NAME).is_file():
+        source = str(config_path or DEFAULT_CONFIG_NAME)
+    else:
+        source = ""
     try:
-        check_config(config, source="command line" if site_url or any(paths.values()) else "")
+        check_config(config, source=source)
+        # After the overrides: `digest --out` must not land in the feeds folder, say.
+        check_folders(config, source=source, labels=labels)
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
     return config

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -21,6 +20,7 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
+from publisher.config import address_problem
 from publisher.digest.issue import IsoWeek
 from publisher.errors import PreviewError, SendError
 from publisher.jobs import DigestRequest, run_digest
@@ -45,6 +45,7 @@ EXIT_NO_BROWSER = 7
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
 @click.option("--resend", is_flag=True, help="Send to the list even if this week was sent.")
 @click.option("--preview", type=click.Path(path_type=Path), help="Write a PNG screenshot too.")
+@click.option("--force", is_flag=True, help="Replace issue files publisher did not write.")
 @wait_option
 @json_option
 def digest(
@@ -56,6 +57,7 @@ def digest(
     recipients: tuple[str, ...],
     resend: bool,
     preview: Path | None,
+    force: bool,
     wait: float,
     as_json: bool,
 ) -> None:
@@ -65,16 +67,18 @@ def digest(
     --resend, so rerunning the weekly job is safe.
 
     Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
-    writable, 4 output locked, 5 no articles that week (nothing written, nothing sent),
-    6 sending failed (files are written), 7 --preview without Chromium.
+    writable or holding a file publisher did not write (--force replaces it), 4 output
+    locked, 5 no articles that week (nothing written, nothing sent), 6 sending failed (files
+    are written), 7 --preview without Chromium.
 
     Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
     """
-    config = load_settings(config_path, content=content)
-    if out:
-        config = replace(config, digest=replace(config.digest, out=str(out)))
+    config = load_settings(config_path, content=content, digest_out=out)
     if recipients and not send:
         fail("--to: only with --send", EXIT_USAGE)
+    for recipient in recipients:
+        if problem := address_problem(recipient):
+            fail(f"--to: {problem}", EXIT_USAGE)
     smtp = config.digest.smtp
     password = os.environ.get(smtp.password_env)
     if send and smtp.user and password is None:
@@ -83,7 +87,7 @@ def digest(
     with job_errors():
         chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(common.today(zone))
         request = DigestRequest(
-            chosen, send, recipients, resend, password, common.now(zone), preview
+            chosen, send, recipients, resend, password, common.now(zone), preview, force=force
         )
         try:
             outcome = run_digest(config, request, wait=wait)

@@ -10,6 +10,7 @@ import click
 
 from publisher.cli.common import (
     EXIT_PROBLEMS,
+    EXIT_USAGE,
     ParseProgress,
     config_options,
     fail,
@@ -20,7 +21,7 @@ from publisher.cli.common import (
     wait_option,
 )
 from publisher.config import Config
-from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
+from publisher.jobs import BuildOutcome, ShrinkRefusal, StrictRefusal, run_build, run_check
 
 
 @click.command()
@@ -34,6 +35,12 @@ from publisher.jobs import BuildOutcome, StrictRefusal, run_build, run_check
     "--no-cache", is_flag=True, help="Parse and render everything again; ignore the caches."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems and warnings.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Publish even if far fewer articles are selected than last time, and replace files "
+    "publisher did not write.",
+)
 def build(
     config_path: Path | None,
     content: Path | None,
@@ -44,6 +51,7 @@ def build(
     as_json: bool,
     no_cache: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Write RSS, Atom and JSON feeds for all topics and for each topic.
 
@@ -53,11 +61,20 @@ def build(
     with job_errors(), ParseProgress(not (quiet or as_json)) as progress:
         try:
             outcome = run_build(
-                config, wait=wait, use_cache=not no_cache, strict=strict, progress=progress
+                config,
+                wait=wait,
+                use_cache=not no_cache,
+                strict=strict,
+                progress=progress,
+                force=force,
             )
         except StrictRefusal as refusal:
             report_problems(refusal.loaded.problems)
             fail(str(refusal), EXIT_PROBLEMS)
+        except ShrinkRefusal as refusal:
+            # The bad files first: they are most often why so few articles are left.
+            report_problems(refusal.loaded.problems)
+            fail(str(refusal), EXIT_USAGE)
     if outcome.loaded:
         report_problems(outcome.loaded.problems)
     if not as_json:
