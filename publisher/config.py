@@ -11,7 +11,6 @@ import types
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
@@ -321,6 +320,9 @@ def url_problem(url: str) -> str:
 def envelope_part(value: str) -> str:
     """The address of a ``Name <address>`` value, or the whole value when it is not one such
     address (two addresses, or one the parser had to repair), for :func:`address_problem`."""
+    # Imported here: the email package costs a feed build with nothing to do 10 ms.
+    from email.utils import getaddresses
+
     pairs = getaddresses([value])
     return pairs[0][1] if len(pairs) == 1 and pairs[0][1] and pairs[0][1] in value else value
 
