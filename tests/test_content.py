@@ -153,12 +153,12 @@ def test_recursive_alias_is_a_problem():
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path):
-    """A path that cannot be read (here, a folder named like an article) is reported."""
+    """A path that is not a file (here, a folder named like an article) is reported."""
     folder = tmp_path / "x.md"
     folder.mkdir()
     with pytest.raises(ArticleError) as raised:
         read_article(folder)
-    assert str(raised.value).startswith(f"{folder}: cannot read: ")
+    assert f"{folder}: not a regular file (a folder)" == str(raised.value)
 
 
 def test_raw_control_character_is_removed_not_fatal():

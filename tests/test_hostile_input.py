@@ -2,9 +2,46 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from publisher.errors import Problem, PublisherError, quote_path
+import pytest
+from conftest import article_text
+from helpers import load_folder
+
+from publisher.content.parallel import parse_file
+from publisher.content.scan import MAX_ARTICLE_BYTES, read_file, scan_folder
+from publisher.errors import ArticleError, Problem, PublisherError, quote_path
+
+WriteArticle = Callable[..., Path]
+NOBODY = 65534
+
+
+def publisher(
+    *args: str, cwd: Path, as_nobody: bool = False, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the command in a real process, with a timeout: a hang fails the test.
+
+    Its output must be UTF-8: a file name that is not would show through as an encoding error.
+    """
+    command = [sys.executable, "-m", "publisher", *args]
+    if as_nobody:
+        command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, encoding="utf-8", timeout=timeout, check=False
+    )
+
+
+def lines(text: str) -> list[str]:
+    """The lines of an output, in order."""
+    return text.splitlines()
+
 
 # --- one line per problem, whatever the path holds ------------------------------------------
 
@@ -43,3 +80,195 @@ def test_errors_that_carry_a_path_quote_it():
     """A folder error names the folder on one line too."""
     error = PublisherError("content folder not found", path="/srv/news\n/_news")
     assert r"'/srv/news\n/_news': content folder not found" == str(error)
+
+
+# --- only regular files are articles ----------------------------------------------------------
+
+
+def folder_problems(folder: Path) -> dict[str, str]:
+    """Each bad file of ``folder`` by name, with its problem line minus the folder."""
+    return {
+        Path(problem.path).name: str(problem).removeprefix(f"{folder}{os.sep}")
+        for problem in load_folder(folder).problems
+    }
+
+
+def test_a_fifo_is_a_problem_and_never_blocks(tmp_path: Path, write_article: WriteArticle):
+    """A FIFO named like an article is refused at once; a plain open would wait for a writer."""
+    write_article("good.md")
+    os.mkfifo(tmp_path / "_news" / "pipe.md")
+    completed = publisher("check", "--content", "_news", cwd=tmp_path, timeout=30)
+    expected = (1, ["_news/pipe.md: not a regular file (a FIFO)"])
+    assert expected == (completed.returncode, lines(completed.stderr))
+
+
+def test_a_device_in_the_folder_is_a_problem(tmp_path: Path, write_article: WriteArticle):
+    """A device node (here, one like /dev/zero) is never read, let alone read without end."""
+    write_article("good.md")
+    try:
+        os.mknod(tmp_path / "_news" / "zero.md", stat.S_IFCHR | 0o666, os.makedev(1, 5))
+    except PermissionError:
+        pytest.skip("only root may make a device node")
+    completed = publisher("check", "--content", "_news", cwd=tmp_path, timeout=30)
+    expected = (1, ["_news/zero.md: not a regular file (a device)"])
+    assert expected == (completed.returncode, lines(completed.stderr))
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom"])
+def test_a_link_to_an_endless_device_is_a_problem(
+    tmp_path: Path, write_article: WriteArticle, target: str
+):
+    """A link to /dev/zero leaves the folder: it is not followed, so nothing is read."""
+    write_article("good.md")
+    (tmp_path / "_news" / "endless.md").symlink_to(target)
+    completed = publisher("check", "--content", "_news", cwd=tmp_path, timeout=30)
+    expected = (1, ["_news/endless.md: links outside the content folder"])
+    assert expected == (completed.returncode, lines(completed.stderr))
+
+
+def test_a_file_over_the_size_limit_is_a_problem(write_article: WriteArticle):
+    """A file larger than 1 MiB is refused without parsing; one at the limit is an article."""
+    text = article_text()
+    at_limit = write_article("at-limit.md", text + "x" * (MAX_ARTICLE_BYTES - len(text)))
+    write_article("over.md", text + "x" * (MAX_ARTICLE_BYTES + 1 - len(text)))
+    assert MAX_ARTICLE_BYTES == at_limit.stat().st_size
+    assert {"over.md": "over.md: larger than 1 MiB, the most an article file may be"} == (
+        folder_problems(at_limit.parent)
+    )
+    assert ["A story"] == [article.title for article in load_folder(at_limit.parent).articles]
+
+
+def test_read_file_stops_at_the_limit_whatever_the_size_says():
+    """A file that claims size 0 but goes on (/proc/kallsyms, megabytes) is read to the limit."""
+    endless = Path("/proc/kallsyms")
+    if not os.access(endless, os.R_OK) or endless.stat().st_size != 0:
+        pytest.skip("needs a readable /proc/kallsyms")
+    if len(endless.read_bytes()) <= MAX_ARTICLE_BYTES:
+        pytest.skip("/proc/kallsyms is smaller than the limit here")
+    with pytest.raises(ArticleError) as raised:
+        read_file(endless)
+    assert "/proc/kallsyms: larger than 1 MiB, the most an article file may be" == str(raised.value)
+
+
+# --- links ------------------------------------------------------------------------------------
+
+
+def test_links_that_loop_dangle_or_leave_the_folder_are_problems(
+    tmp_path: Path, write_article: WriteArticle
+):
+    """Each bad link is one problem naming it; the scan itself never fails on one."""
+    folder = write_article("good.md").parent
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(article_text(title="Secret title from elsewhere"))
+    (folder / "loop.md").symlink_to("loop.md")
+    (folder / "ping.md").symlink_to("pong.md")
+    (folder / "pong.md").symlink_to("ping.md")
+    (folder / "dangling.md").symlink_to("missing.md")
+    (folder / "outside.md").symlink_to(outside)
+    (folder / "relative-outside.md").symlink_to("../elsewhere.md")
+    loop = "cannot read: Too many levels of symbolic links"
+    expected = {
+        "dangling.md": "dangling.md: cannot read: No such file or directory",
+        "loop.md": f"loop.md: {loop}",
+        "outside.md": "outside.md: links outside the content folder",
+        "ping.md": f"ping.md: {loop}",
+        "pong.md": f"pong.md: {loop}",
+        "relative-outside.md": "relative-outside.md: links outside the content folder",
+    }
+    assert expected == folder_problems(folder)
+    assert ["A story"] == [article.title for article in load_folder(folder).articles]
+
+
+def test_a_link_inside_the_folder_is_followed(tmp_path: Path, write_article: WriteArticle):
+    """A link to another file of the folder (or of a folder in it) is read as that file."""
+    folder = write_article("a.md", title="Alpha").parent
+    (folder / "drafts").mkdir()
+    (folder / "drafts" / "b.txt").write_text(article_text(title="Beta"))
+    (folder / "latest.md").symlink_to("a.md")
+    (folder / "beta.md").symlink_to("drafts/b.txt")
+    result = load_folder(folder)
+    assert ((), ["Alpha", "Beta", "Alpha"]) == (
+        result.problems,
+        [article.title for article in result.articles],
+    )
+
+
+def test_a_content_folder_reached_through_a_link_keeps_its_own_links(
+    tmp_path: Path, write_article: WriteArticle
+):
+    """Inside means inside the folder's real path, however the folder itself is named."""
+    real = write_article("a.md", title="Alpha").parent
+    (real / "latest.md").symlink_to(real / "a.md")
+    alias = tmp_path / "alias"
+    alias.symlink_to(real)
+    result = load_folder(alias)
+    assert ((), ["Alpha", "Alpha"]) == (result.problems, [a.title for a in result.articles])
+
+
+def test_a_problem_never_quotes_a_file_outside_the_folder(
+    tmp_path: Path, write_article: WriteArticle
+):
+    """A link outside is not opened, so no value of that file shows in any message."""
+    folder = write_article("good.md").parent
+    secret = tmp_path / "secret.md"
+    secret.write_text("---\ntitle: [SECRET-VALUE]\n---\n")
+    (folder / "leak.md").symlink_to(secret)
+    problem = parse_file(folder, "leak.md")
+    assert isinstance(problem, Problem)
+    assert "SECRET" not in str(problem)
+    assert f"{folder}/leak.md: links outside the content folder" == str(problem)
+
+
+def test_the_scan_keeps_every_odd_entry_with_a_stamp(tmp_path: Path, write_article: WriteArticle):
+    """Loops, dangling links, FIFOs and folders are listed (so reading reports them)."""
+    folder = write_article("good.md").parent
+    (folder / "loop.md").symlink_to("loop.md")
+    (folder / "dangling.md").symlink_to("missing.md")
+    (folder / "zero.md").symlink_to("/dev/zero")
+    os.mkfifo(folder / "pipe.md")
+    (folder / "dir.md").mkdir()
+    names = ["dangling.md", "dir.md", "good.md", "loop.md", "pipe.md", "zero.md"]
+    assert names == list(scan_folder(folder))
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A folder another user may enter (pytest's own temporary folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="publisher-test-"))
+    folder.chmod(0o777)
+    try:
+        yield folder
+    finally:
+        for path in folder.rglob("*"):
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def test_a_link_into_a_folder_that_cannot_be_searched_is_one_problem(shared_tmp: Path):
+    """A link into a folder the user may not enter is one bad file, not a failed run."""
+    as_nobody = os.geteuid() == 0
+    if as_nobody and shutil.which("setpriv") is None:
+        pytest.skip("root reads every folder, and setpriv is missing to run as another user")
+    folder = shared_tmp / "_news"
+    (folder / "private").mkdir(parents=True)
+    (folder / "good.md").write_text(article_text())
+    (folder / "private" / "x.md").write_text(article_text(title="Private"))
+    (folder / "private.md").symlink_to("private/x.md")
+    (shared_tmp / "barred").mkdir()
+    (shared_tmp / "barred" / "y.md").write_text(article_text(title="Barred"))
+    (folder / "barred.md").symlink_to("../barred/y.md")
+    (folder / "private").chmod(0)
+    (shared_tmp / "barred").chmod(0)
+    completed = publisher(
+        "check", "--content", "_news", cwd=shared_tmp, as_nobody=as_nobody, timeout=30
+    )
+    expected = [
+        "_news/barred.md: links outside the content folder",
+        "_news/private.md: cannot read: Permission denied",
+        "3 articles read, 2 with problems",
+    ]
+    assert (1, expected) == (
+        completed.returncode,
+        lines(completed.stderr) + lines(completed.stdout),
+    )

@@ -38,7 +38,7 @@ def parse_file(content_dir: Path, name: str) -> Parsed:
     """One file → its article, or the problem that keeps it out; never raises."""
     path = content_dir / name
     try:
-        return parse_article(read_file(path), str(path))
+        return parse_article(read_file(path, content_dir), str(path))
     except ArticleError as error:
         transient = error.reason.startswith(CANNOT_READ)
         return Problem(str(path), error.field, error.reason, transient=transient)
