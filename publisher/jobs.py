@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from publisher import __version__
 from publisher.config import Config
-from publisher.content.scan import FileStamp, scan_folder
+from publisher.content.scan import FileStamp, refused_files, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import WriteReport, unchanged_since, write_outputs
@@ -165,12 +165,13 @@ def refresh_articles(
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     folder = f"{content_dir}{os.sep}"
-    problems = tuple(
+    refused = refused_files(stamps)
+    problems = refused + tuple(
         Problem(folder + name, field_name, message, bool(transient))
         for name, field_name, message, transient in store.problems(source)
         if name in stamps
     )
-    return LoadReport(len(stamps), len(todo), problems)
+    return LoadReport(len(stamps) + len(refused), len(todo), problems)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,8 @@ def input_fingerprint(config: Config, stamps: Mapping[str, FileStamp]) -> str:
     digest = hashlib.sha256(repr((__version__, RECORD_VERSION, config)).encode())
     for name, (size, mtime_ns) in stamps.items():
         digest.update(f"{name}\0{size}\0{mtime_ns}\n".encode())
+    for problem in refused_files(stamps):
+        digest.update(f"{problem}\n".encode())
     return digest.hexdigest()
 
 

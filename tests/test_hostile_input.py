@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -272,3 +273,59 @@ def test_a_link_into_a_folder_that_cannot_be_searched_is_one_problem(shared_tmp:
         completed.returncode,
         lines(completed.stderr) + lines(completed.stdout),
     )
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def test_a_name_that_is_not_utf8_is_one_problem_and_the_rest_is_published(tmp_path: Path):
+    """An undecodable name is reported (quoted) and refused; it never crashes a run."""
+    folder = tmp_path / "_news"
+    folder.mkdir()
+    (folder / "good.md").write_text(article_text())
+    write_bytes(folder, b"caf\xe9.md", article_text(url="https://e.com/c").encode())
+    check = publisher("check", "--content", "_news", cwd=tmp_path)
+    problem = r"'_news/caf\xe9.md': the file name is not UTF-8; rename the file"
+    assert (1, [problem]) == (check.returncode, lines(check.stderr))
+    build = publisher("build", "--content", "_news", "--out", "out", cwd=tmp_path)
+    assert (0, [problem]) == (build.returncode, lines(build.stderr))
+    assert ["https://example.com/a-story"] == feed_links(tmp_path / "out" / "feed.json")
+
+
+def test_a_new_bad_name_is_reported_after_a_clean_build(tmp_path: Path):
+    """A clean build is skipped when nothing changed; a bad name appearing is a change."""
+    folder = tmp_path / "_news"
+    folder.mkdir()
+    (folder / "good.md").write_text(article_text())
+    first = publisher("build", "--content", "_news", "--out", "out", cwd=tmp_path)
+    assert (0, "") == (first.returncode, first.stderr)
+    write_bytes(folder, b"\xff.md", b"")
+    second = publisher("build", "--content", "_news", "--out", "out", cwd=tmp_path)
+    expected = [r"'_news/\xff.md': the file name is not UTF-8; rename the file"]
+    assert (0, expected) == (second.returncode, lines(second.stderr))
+
+
+def test_a_newline_in_a_name_cannot_forge_a_line(tmp_path: Path):
+    """A bad file whose name holds a newline and a fake problem is still one quoted line."""
+    folder = tmp_path / "_news"
+    folder.mkdir()
+    (folder / "good.md").write_text(article_text())
+    (folder / "forged.md: title: missing\nz.md").write_text("no front matter")
+    (folder / "ok\n.md").write_text(article_text(url="https://example.com/nl"))
+    completed = publisher("check", "--content", "_news", cwd=tmp_path)
+    expected = [
+        r"'_news/forged.md: title: missing\nz.md': the file does not start with a '---' line",
+        "3 articles read, 1 with problems",
+    ]
+    assert (1, expected) == (completed.returncode, lines(completed.stderr + completed.stdout))
+
+
+def write_bytes(folder: Path, name: bytes, data: bytes) -> None:
+    """Write a file whose name is raw bytes (Path cannot spell a name that is not UTF-8)."""
+    with open(os.path.join(os.fsencode(folder), name), "wb") as file:  # noqa: PTH118, PTH123
+        file.write(data)
+
+
+def feed_links(path: Path) -> list[str]:
+    """The item URLs of a JSON feed, sorted."""
+    return sorted(item["url"] for item in json.loads(path.read_text())["items"])

@@ -2,17 +2,18 @@
 
 Only regular files are articles. A content folder may hold anything a user, a sync tool or an
 attacker put there: a FIFO (which blocks a plain ``open`` forever), a link to ``/dev/zero``
-(which never ends), a link that loops or leads out of the folder. Each of those is a problem
-for that one file; the rest of the folder is read as usual.
+(which never ends), a link that loops or leads out of the folder, a file name that is not
+UTF-8. Each of those is a problem for that one file; the rest of the folder is read as usual.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, Problem
 
 FileStamp = tuple[int, int]
 """A file's size and mtime in nanoseconds: while both hold, what was parsed from it holds."""
@@ -44,20 +45,39 @@ _KINDS = (
 )
 
 
-def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
+class Scan(dict[str, FileStamp]):
+    """The article files of a content folder by name, with their stamps, in name order;
+    ``refused`` holds the files that cannot be articles whatever they contain."""
+
+    def __init__(self, stamps: Mapping[str, FileStamp], refused: tuple[Problem, ...] = ()) -> None:
+        super().__init__(stamps)
+        self.refused = refused
+
+
+def refused_files(stamps: Mapping[str, FileStamp]) -> tuple[Problem, ...]:
+    """The files :func:`scan_folder` found but will not read (none for a plain mapping)."""
+    return stamps.refused if isinstance(stamps, Scan) else ()
+
+
+def scan_folder(content_dir: Path) -> Scan:
     """The ``*.md`` files of a content folder by name, sorted, with their size and mtime.
 
     Names starting with ``.`` or ``#`` (editor locks, macOS resource forks) are skipped, as
     Jekyll does. Anything else named ``*.md`` is kept, so reading it reports what is wrong: a
     folder, a FIFO, a link that dangles, loops, cannot be followed or leaves the folder. Such a
-    link carries its own stamp, not its target's.
+    link carries its own stamp, not its target's. A name that is not UTF-8 cannot be kept in the
+    state store or shown as it is: it is refused, a problem that asks for a rename.
     """
     stamps: dict[str, FileStamp] = {}
+    refused: list[Problem] = []
     try:
         with os.scandir(content_dir) as entries:
             for entry in entries:
                 name = entry.name
                 if not name.endswith(".md") or name[0] in ".#":
+                    continue
+                if not name.isascii() and not _is_utf8(name):
+                    refused.append(Problem(str(content_dir / name), "", _NOT_UTF8))
                     continue
                 try:
                     if entry.is_symlink():
@@ -73,7 +93,22 @@ def scan_folder(content_dir: Path) -> dict[str, FileStamp]:
         raise ArticleError("not a folder", path=str(content_dir)) from None
     except OSError as error:
         raise ArticleError(f"cannot read: {error.strerror}", path=str(content_dir)) from None
-    return dict(sorted(stamps.items()))
+    return Scan(dict(sorted(stamps.items())), tuple(sorted(refused, key=_path_bytes)))
+
+
+_NOT_UTF8 = "the file name is not UTF-8; rename the file"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _path_bytes(problem: Problem) -> bytes:
+    return os.fsencode(problem.path)
 
 
 def _link_stamp(content_dir: Path, entry: os.DirEntry[str]) -> os.stat_result:
