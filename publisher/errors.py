@@ -38,7 +38,7 @@ def _one_line(path: str, field: str, message: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Why one article file was skipped."""
+    """Why one article file was skipped; as a warning, what was left out of a published one."""
 
     path: str
     field: str

@@ -73,6 +73,8 @@ class LoadReport:
     files: int
     parsed: int
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
+    """What was left out of good articles (topics beyond the limit)."""
 
     @property
     def cache_hits(self) -> int:
@@ -154,6 +156,7 @@ def refresh_articles(
         gone = store.stored_names(source) - stamps.keys()
         if gone:
             store.forget_articles(source, sorted(gone))
+    warnings: list[Problem] = []
     if todo:
         # Imported here: a run with nothing to parse never needs the parser.
         from publisher.content.parallel import parse_files
@@ -161,7 +164,7 @@ def refresh_articles(
         def keep(rows: list[Any]) -> None:
             store.put_articles(source, stamps, rows)
 
-        parse_files(content_dir, todo, article_row, keep, progress=progress)
+        parse_files(content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend)
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     folder = f"{content_dir}{os.sep}"
@@ -171,7 +174,7 @@ def refresh_articles(
         for name, field_name, message, transient in store.problems(source)
         if name in stamps
     )
-    return LoadReport(len(stamps) + len(refused), len(todo), problems)
+    return LoadReport(len(stamps) + len(refused), len(todo), problems, tuple(warnings))
 
 
 @dataclass(frozen=True)
@@ -281,6 +284,7 @@ def _build(
         )
     if strict and loaded.problems:
         raise StrictRefusal(loaded)
+    warnings.extend(str(warning) for warning in loaded.warnings)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
         selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
@@ -408,6 +412,7 @@ def _digest(
     if not stamps:
         raise ArticleError("no article files (*.md)", path=str(content_dir))
     loaded = refresh_articles(store, content_dir, stamps)
+    warnings.extend(str(warning) for warning in loaded.warnings)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
     issue = plan_digest(config, catalogue.published_between(start, end), request.week)

@@ -16,7 +16,7 @@ from publisher.content import parallel
 from publisher.content.normalise import absolute_url, clean_text, parse_article
 from publisher.content.parallel import Parsed, parse_files
 from publisher.content.scan import read_file, scan_folder
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, Problem
 from publisher.model import Article, Image
 
 MINIMAL = {
@@ -446,6 +446,25 @@ def test_topics_single_string_is_one_topic():
     assert ("Machine Learning",) == parse_article(front("topics: Machine Learning"), "a.md").topics
 
 
+def test_topics_beyond_fifty_are_dropped_with_a_warning():
+    """A pasted tag cloud keeps its first 50 distinct topics; the file is warned about."""
+    topics = "".join(f"\n  - Topic {number}\n  - Topic {number}" for number in range(1000))
+    warnings: list[Problem] = []
+    article = parse_article(front(topics=topics), "_news/a.md", warnings)
+    assert [f"Topic {number}" for number in range(50)] == list(article.topics)
+    assert ["_news/a.md: topics: 1,000 topics; only the first 50 are used"] == [
+        str(warning) for warning in warnings
+    ]
+
+
+def test_fifty_topics_are_kept_without_a_warning():
+    """At the limit, or with repeats that clean down to it, nothing is dropped."""
+    topics = "".join(f"\n  - Topic {number}\n  - '  Topic {number} '" for number in range(50))
+    warnings: list[Problem] = []
+    assert 50 == len(parse_article(front(topics=topics), "_news/a.md", warnings).topics)
+    assert [] == warnings
+
+
 def test_topics_mapping_is_a_problem():
     """Topics as a mapping names the field."""
     assert "a.md: topics: expected a list of names, got a mapping" == parse(
@@ -607,6 +626,30 @@ def test_parallel_parse_equals_serial_parse(write_article, monkeypatch):
     serial = parse_folder(folder, workers=1)
     assert serial == parse_folder(folder, workers=2)
     assert 1 == sum(not isinstance(result, Article) for result in serial)
+
+
+def test_worker_processes_pass_warnings_back_and_mark_the_file_to_read_again(
+    write_article, monkeypatch
+):
+    """A warning found in a worker reaches the caller; its file's read time is READ_AGAIN."""
+    for number in range(30):
+        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
+    folder = write_article("many.md", topics=tuple(f"T{number}" for number in range(60))).parent
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 1)
+    read: dict[str, int] = {}
+    warnings: list[Problem] = []
+    parse_files(
+        folder, list(scan_folder(folder)), read_times, read.update, workers=2, warn=warnings.extend
+    )
+    assert [f"{folder}/many.md: topics: 60 topics; only the first 50 are used"] == [
+        str(warning) for warning in warnings
+    ]
+    assert (parallel.READ_AGAIN, 30) == (read["many.md"], sum(t > 0 for t in read.values()))
+
+
+def read_times(name: str, parsed: Parsed, read_ns: int) -> tuple[str, int]:
+    """What a test keeps of each parsed file: its name and read time."""
+    return name, read_ns
 
 
 def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeypatch):

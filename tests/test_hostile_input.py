@@ -329,3 +329,37 @@ def write_bytes(folder: Path, name: bytes, data: bytes) -> None:
 def feed_links(path: Path) -> list[str]:
     """The item URLs of a JSON feed, sorted."""
     return sorted(item["url"] for item in json.loads(path.read_text())["items"])
+
+
+# --- topics -----------------------------------------------------------------------------------
+
+
+def test_an_article_with_a_thousand_topics_is_published_with_fifty_and_a_warning(
+    tmp_path: Path, write_article: WriteArticle
+):
+    """The warning names the file, on every run (as problems are); the feeds stay few."""
+    write_article("good.md", url="https://example.com/good", topics=("Space",))
+    write_article("cloud.md", url="https://example.com/cloud", topics=tuple(map(str, range(1000))))
+    warning = "warning: _news/cloud.md: topics: 1,000 topics; only the first 50 are used"
+    args = ("build", "--content", "_news", "--out", "out", "--site-url", "https://e.org/")
+    first = publisher(*args, cwd=tmp_path)
+    again = publisher(*args, cwd=tmp_path)
+    check = publisher("check", "--content", "_news", cwd=tmp_path)
+    assert (0, [warning]) == (first.returncode, lines(first.stderr))
+    assert (0, [warning]) == (again.returncode, lines(again.stderr))
+    assert (0, [warning]) == (check.returncode, lines(check.stderr))
+    topic_folders = sorted(path.name for path in (tmp_path / "out").iterdir() if path.is_dir())
+    assert sorted([*map(str, range(50)), "space"]) == topic_folders
+
+
+def test_a_topic_name_too_long_for_a_file_name_gets_a_feed(
+    tmp_path: Path, write_article: WriteArticle
+):
+    """A 300-character topic (longer than a file name may be) is published under a short slug."""
+    long_name = "Very long topic " * 18 + "end"
+    write_article("a.md", topics=(long_name,))
+    build = publisher("build", "--content", "_news", "--out", "out", cwd=tmp_path)
+    folders = [path for path in (tmp_path / "out").iterdir() if path.is_dir()]
+    assert (0, "", 1) == (build.returncode, build.stderr, len(folders))
+    assert (80, True) == (len(folders[0].name), (folders[0] / "feed.json").is_file())
+    assert long_name == json.loads((folders[0] / "feed.json").read_text())["items"][0]["tags"][0]

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 
 from publisher.content.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, Problem
 from publisher.model import Article, ArticleType, Image, Provider
 
 URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
@@ -28,6 +28,9 @@ MAX_SCORE = 1_000_000_000
 """Quality and heat beyond this are damage, not a rating (and would not fit the store)."""
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
+MAX_TOPICS = 50
+"""Topics kept per article: each topic is a feed, so a thousand of them on one article (a
+tag cloud pasted into the wrong field) would cost minutes and litter the output folder."""
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -37,8 +40,9 @@ _C1_CONTROL = re.compile("[\x80-\x9f]")
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
 
 
-def parse_article(data: bytes, path: str) -> Article:
-    """The bytes of one article file → an article."""
+def parse_article(data: bytes, path: str, warnings: list[Problem] | None = None) -> Article:
+    """The bytes of one article file → an article; what was left out of it (extra topics) is
+    added to ``warnings``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -70,12 +74,14 @@ def parse_article(data: bytes, path: str) -> Article:
     if "*" in front_matter:
         # Only aliases (*name) can make a document bigger than its text.
         _check_size(raw, path)
-    return article_from_fields(raw, path)
+    return article_from_fields(raw, path, warnings)
 
 
-def article_from_fields(raw: Mapping[str, Any], path: str) -> Article:
+def article_from_fields(
+    raw: Mapping[str, Any], path: str, warnings: list[Problem] | None = None
+) -> Article:
     """Check and normalise the front-matter fields of one article."""
-    fields = _Fields(raw, path)
+    fields = _Fields(raw, path, warnings)
     provider = fields.provider()
     return Article(
         path=path,
@@ -190,9 +196,12 @@ def _check_size(raw: Any, path: str) -> None:
 class _Fields:
     """Typed access to one file's raw fields; every failure names the field."""
 
-    def __init__(self, raw: Mapping[str, Any], path: str) -> None:
+    def __init__(
+        self, raw: Mapping[str, Any], path: str, warnings: list[Problem] | None = None
+    ) -> None:
         self.raw = raw
         self.path = path
+        self.warnings = [] if warnings is None else warnings
 
     def fail(self, field: str, reason: str) -> ArticleError:
         return ArticleError(reason, path=self.path, field=field)
@@ -294,14 +303,17 @@ class _Fields:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise self.fail("topics", f"expected a list of names, got {_kind(value)}")
-        names: list[str] = []
+        names: dict[str, None] = {}
         for item in items:
             if isinstance(item, bool) or not isinstance(item, str | int | float):
                 raise self.fail("topics", f"expected a topic name, got {_kind(item)}")
             name = clean_text(str(item))
-            if name and name not in names:
-                names.append(name)
-        return tuple(names)
+            if name:
+                names[name] = None
+        if len(names) > MAX_TOPICS:
+            reason = f"{len(names):,} topics; only the first {MAX_TOPICS} are used"
+            self.warnings.append(Problem(self.path, "topics", reason))
+        return tuple(names)[:MAX_TOPICS]
 
     def provider(self) -> Provider | None:
         value = self.raw.get("provider")
