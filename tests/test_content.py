@@ -357,6 +357,36 @@ def test_unparseable_date_is_a_problem(raw: str, expected: str):
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1900-01-01T00:00:00Z", datetime(1900, 1, 1, tzinfo=UTC)),
+        ("2200-12-31T23:59:59Z", datetime(2200, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("1900-01-01", datetime(1900, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_dates_from_1900_to_2200_are_accepted(raw: str, expected: datetime):
+    """The first and last moments of the accepted years load."""
+    assert expected == parse_article(front(publishedDateTime=raw), "a.md").published_at
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00"),
+        ("1899-12-31T23:59:59Z", "1899-12-31T23:59:59+00:00"),
+        ("1900-01-01T00:30:00+01:00", "1900-01-01T00:30:00+01:00"),
+        ("2201-01-01T00:00:00Z", "2201-01-01T00:00:00+00:00"),
+        ('"9999-12-31T23:59:59"', "9999-12-31T23:59:59"),
+        ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_dates_before_1900_or_after_2200_are_a_problem(raw: str, shown: str):
+    """Year 1 and year 9999 are placeholders, not news: a problem naming the field."""
+    expected = f"a.md: publishedDateTime: out of range (years 1900 to 2200): {shown}"
+    assert expected == parse(front(publishedDateTime=raw), "a.md")
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "2024-02-30",
@@ -542,6 +572,33 @@ def test_bad_image_size_is_ignored():
     """A size that is not a positive number is left out, the image kept."""
     data = front("images:", '  - url: "https://c.example/a.jpg"', "    width: 0", "    height: 1.5")
     assert Image("https://c.example/a.jpg") == parse_article(data, "a.md").lead_image
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [
+        ("1", 1),
+        ("10000", 10000),
+        ('"800"', 800),
+        ("10001", None),
+        ("-5", None),
+        ("true", None),
+        ("1" + "0" * 400, None),
+        ('"' + "9" * 5000 + '"', None),
+        ("0x10", 16),
+    ],
+)
+def test_image_sizes_from_1_to_10000_pixels_are_kept(width: str, expected: int | None):
+    """Sizes outside 1-10000 px (a 400-digit width, say) are dropped; the image is kept."""
+    data = front("images:", '  - url: "https://c.example/a.jpg"', f"    width: {width}")
+    image = parse_article(data, "a.md").lead_image
+    assert ("https://c.example/a.jpg", expected) == (image.url, image.width)
+
+
+def test_a_number_too_long_for_python_is_one_plain_problem():
+    """A 5,000-digit number cannot be read at all: the file is reported, in plain words."""
+    data = front("images:", '  - url: "https://c.example/a.jpg"', "    height: " + "9" * 5000)
+    assert "a.md: impossible value: a number of more than 4300 digits" == parse(data, "a.md")
 
 
 def test_images_not_a_list_is_a_problem():

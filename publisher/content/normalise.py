@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -28,6 +29,13 @@ MAX_SCORE = 1_000_000_000
 """Quality and heat beyond this are damage, not a rating (and would not fit the store)."""
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""Publication dates outside these are typos or placeholders (year 1, 9999), not news; feeds
+cannot write years before 1900 (RFC 822), and newsletters would sort them first or last."""
+MAX_PIXELS = 10_000
+"""Image widths and heights from 1 to this are kept; any other is damage, and is dropped (the
+image stays): a thousand-digit width overflowed the newsletter's image arithmetic."""
 MAX_TOPICS = 50
 """Topics kept per article: each topic is a feed, so a thousand of them on one article (a
 tag cloud pasted into the wrong field) would cost minutes and litter the output folder."""
@@ -66,7 +74,11 @@ def parse_article(data: bytes, path: str, warnings: list[Problem] | None = None)
         raise ArticleError(_describe_yaml_error(error), path=path) from None
     except (ValueError, OverflowError) as error:
         # PyYAML builds timestamps eagerly: 2024-02-30 fails inside the parser.
-        raise ArticleError(f"impossible value: {error}", path=path) from None
+        reason = str(error)
+        if "integer string conversion" in reason:
+            # Python refuses such numbers (reading them takes quadratic time); say so plainly.
+            reason = f"a number of more than {sys.get_int_max_str_digits()} digits"
+        raise ArticleError(f"impossible value: {reason}", path=path) from None
     except RecursionError:
         raise ArticleError("front matter is nested too deeply", path=path) from None
     if not isinstance(raw, dict):
@@ -253,12 +265,14 @@ class _Fields:
             value = datetime(value.year, value.month, value.day)
         if not isinstance(value, datetime):
             raise self.fail(field, f"expected a date and time, got {_kind(value)}")
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
         try:
-            return value.astimezone(UTC)
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         except OverflowError:
-            raise self.fail(field, f"out of range: {value.isoformat()}") from None
+            moment = None
+        if moment is None or not EARLIEST <= moment <= LATEST:
+            span = f"years {EARLIEST.year} to {LATEST.year}"
+            raise self.fail(field, f"out of range ({span}): {value.isoformat()}")
+        return moment
 
     def integer(self, field: str) -> int | None:
         value = self.raw.get(field)
@@ -365,9 +379,14 @@ class _Fields:
 def _dimension(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdecimal():
-        value = int(value)
-    return value if isinstance(value, int) and value > 0 else None
+    if isinstance(value, str):
+        digits = value.strip()
+        # Longer than the limit's digits is out of range anyway; int() of thousands of digits
+        # is refused outright (and slow).
+        if not digits.isdecimal() or len(digits) > len(str(MAX_PIXELS)):
+            return None
+        value = int(digits)
+    return value if isinstance(value, int) and 0 < value <= MAX_PIXELS else None
 
 
 def _kind(value: Any) -> str:
