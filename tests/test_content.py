@@ -218,6 +218,10 @@ def test_problem_reads_path_field_message():
         ("emoji 🚀 stays", "emoji 🚀 stays"),
         ("“curly” quotes stay", "“curly” quotes stay"),
         ("عربي RTL", "عربي RTL"),
+        ("invoice\u202egnp.exe", "invoicegnp.exe"),
+        ("\u202aa\u202bb\u202cc\u202dd\u202ee", "abcde"),
+        ("\u2066a\u2067b\u2068c\u2069", "abc"),
+        ("mark\u200estays\u200f", "mark\u200estays\u200f"),
     ],
 )
 def test_clean_text(raw: str, expected: str):
@@ -244,6 +248,13 @@ def test_excerpt_entities_and_soft_hyphen_in_article():
     """The excerpt is cleaned like the title."""
     article = parse_article(front(excerpt='"Deep&shy;Mind &amp; friends"'), "a.md")
     assert "DeepMind & friends" == article.excerpt
+
+
+def test_bidi_override_in_title_is_removed():
+    """A right-to-left override, raw or escaped, cannot reverse a title in readers."""
+    raw = parse_article(front(title='"Report \u202eFDP.exe"'), "a.md")
+    escaped = parse_article(front(title='"Report \\u202EFDP.exe"'), "a.md")
+    assert ("Report FDP.exe", "Report FDP.exe") == (raw.title, escaped.title)
 
 
 def test_escaped_control_character_in_title_is_removed():

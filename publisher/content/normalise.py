@@ -40,7 +40,12 @@ MAX_TOPICS = 50
 """Topics kept per article: each topic is a feed, so a thousand of them on one article (a
 tag cloud pasted into the wrong field) would cost minutes and litter the output folder."""
 
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) go too: in
+# a title they reverse what follows ("\u202egnp.exe" shows as "exe.png") in readers, mail
+# clients and terminals alike. Marks (U+200E, U+200F) stay; right-to-left text needs them.
+_CONTROL_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 _CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
@@ -113,7 +118,8 @@ def article_from_fields(
 
 
 def clean_text(value: str) -> str:
-    """Decode entities, repair mojibake, drop soft hyphens and control characters, fold spaces."""
+    """Decode entities, repair mojibake, drop soft hyphens, control characters and bidi
+    overrides, fold spaces."""
     text = value
     # Scraped excerpts are often escaped twice ("&amp;amp;"); two passes undo both.
     for _ in range(2):
