@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import article_text
+from conftest import CORPUS, article_text
 from helpers import load_folder
 
 from publisher.content.parallel import parse_file
@@ -363,3 +363,173 @@ def test_a_topic_name_too_long_for_a_file_name_gets_a_feed(
     assert (0, "", 1) == (build.returncode, build.stderr, len(folders))
     assert (80, True) == (len(folders[0].name), (folders[0] / "feed.json").is_file())
     assert long_name == json.loads((folders[0] / "feed.json").read_text())["items"][0]["tags"][0]
+
+
+# --- a hostile folder -------------------------------------------------------------------------
+
+CORPUS_NEWS = CORPUS / "artificial-intelligence" / "_news"
+SITE_CONFIG = """\
+content = "_news"
+out = "out"
+[site]
+url = "https://news.example.org/feeds/"
+[selection]
+limit = 500
+[digest]
+sender = "News <news@example.org>"
+list_address = "readers@example.org"
+unsubscribe_url = "https://news.example.org/unsubscribe"
+postal_address = "1 Example Street, Springfield"
+"""
+HOSTILE_PROBLEMS = [
+    "_news/barred.md: links outside the content folder",
+    "_news/big.md: larger than 1 MiB, the most an article file may be",
+    r"'_news/caf\xe9.md': the file name is not UTF-8; rename the file",
+    "_news/dangling.md: cannot read: No such file or directory",
+    r"'_news/forged.md: title: missing\nx.md': the file does not start with a '---' line",
+    "_news/loop.md: cannot read: Too many levels of symbolic links",
+    "_news/outside.md: links outside the content folder",
+    "_news/pipe.md: not a regular file (a FIFO)",
+    "_news/quadratic.md: invalid YAML: did not find expected key (line 18)",
+    "_news/year1.md: publishedDateTime: out of range (years 1900 to 2200):"
+    " 0001-01-01T00:00:00+00:00",
+    "_news/year9999.md: publishedDateTime: out of range (years 1900 to 2200):"
+    " 9999-12-31T23:59:59+00:00",
+    "_news/zero.md: links outside the content folder",
+]
+HOSTILE_WARNING = "warning: _news/many-topics.md: topics: 1,000 topics; only the first 50 are used"
+
+
+def write_odd_but_good_articles(folder: Path) -> None:
+    """Articles that are strange but fine: they are published, trimmed where they overreach."""
+    folder.mkdir(parents=True)
+    for path in sorted(CORPUS_NEWS.glob("*.md"))[:50]:
+        shutil.copy(path, folder / path.name)
+    odd = {
+        "many-topics.md": article_text(url="https://e.com/1", topics=tuple(map(str, range(1000)))),
+        "long-topic.md": article_text(url="https://e.com/2", topics=("Topic " * 50 + "end",)),
+        "bidi.md": article_text(url="https://e.com/3", title="Invoice \u202egnp.exe"),
+        "script.md": article_text(url="https://e.com/4", title="]]><script>alert(1)</script>"),
+        "huge-image.md": article_text(url="https://e.com/5")
+        .replace("width: 800", "width: 1" + "0" * 400)
+        .replace("height: 450", 'height: "' + "9" * 5000 + '"'),
+    }
+    for name, text in odd.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def write_hostile_files(site: Path, folder: Path) -> None:
+    """Every kind of file that must be one problem line, never a hang, crash or leak."""
+    os.mkfifo(folder / "pipe.md")
+    (folder / "loop.md").symlink_to("loop.md")
+    (folder / "dangling.md").symlink_to("missing.md")
+    (folder / "zero.md").symlink_to("/dev/zero")
+    (site / "outside.md").write_text(article_text(title="From outside"))
+    (folder / "outside.md").symlink_to("../outside.md")
+    (site / "barred").mkdir()
+    (site / "barred" / "x.md").write_text(article_text(title="Barred"))
+    (site / "barred").chmod(0)
+    (folder / "barred.md").symlink_to(site / "barred" / "x.md")
+    write_bytes(folder, b"caf\xe9.md", article_text(url="https://e.com/latin-1").encode())
+    (folder / "forged.md: title: missing\nx.md").write_text("no front matter")
+    quadratic = article_text().replace("\n---\nBody", "\n- " + " " * 100_000 + "\t\n---\nBody")
+    (folder / "quadratic.md").write_text(quadratic)
+    (folder / "year1.md").write_text(article_text(date="0001-01-01T00:00:00Z"))
+    (folder / "year9999.md").write_text(article_text(date="9999-12-31T23:59:59Z"))
+    (folder / "big.md").write_text(article_text() + "x" * 2_000_000)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Two sites: the good and odd articles alone, and the same with every hostile file."""
+    if not CORPUS_NEWS.is_dir():
+        pytest.skip("../shared/corpus is absent")
+    sites = {name: tmp_path_factory.mktemp(name) for name in ("good", "hostile")}
+    for site in sites.values():
+        (site / "config.toml").write_text(SITE_CONFIG)
+        write_odd_but_good_articles(site / "_news")
+    write_hostile_files(sites["hostile"], sites["hostile"] / "_news")
+    yield sites
+    (sites["hostile"] / "barred").chmod(0o755)
+
+
+def test_a_hostile_folder_builds_and_reports_each_bad_file_on_one_line(hostile: dict[str, Path]):
+    """Exit 0 within the timeout; stderr is exactly one line per problem, no traceback."""
+    good = publisher("build", cwd=hostile["good"])
+    bad = publisher("build", cwd=hostile["hostile"])
+    assert (0, [HOSTILE_WARNING]) == (good.returncode, lines(good.stderr))
+    assert (0, sorted([*HOSTILE_PROBLEMS, HOSTILE_WARNING])) == (
+        bad.returncode,
+        sorted(lines(bad.stderr)),
+    )
+
+
+def test_a_hostile_folder_publishes_what_its_good_articles_alone_publish(
+    hostile: dict[str, Path],
+):
+    """Every output file of the hostile build is byte for byte the good build's."""
+    for site in hostile.values():
+        assert 0 == publisher("build", cwd=site).returncode
+    trees = {
+        name: {
+            str(path.relative_to(site / "out")): path.read_bytes()
+            for path in sorted((site / "out").rglob("*"))
+            if path.is_file()
+        }
+        for name, site in hostile.items()
+    }
+    assert 55 + 51 < len(trees["good"])  # the corpus's topics and the odd ones have feeds
+    assert trees["good"] == trees["hostile"]
+    all_items = json.loads(trees["hostile"]["feed.json"])["items"]
+    titles = {item["title"] for item in all_items}
+    assert {"Invoice gnp.exe", "]]><script>alert(1)</script>"} <= titles
+
+
+def test_check_on_a_hostile_folder_exits_1_and_lists_every_problem(hostile: dict[str, Path]):
+    """check reports what build reports, and says so with exit 1."""
+    completed = publisher("check", cwd=hostile["hostile"])
+    summary = f"67 articles read, {len(HOSTILE_PROBLEMS)} with problems"
+    assert (1, sorted([*HOSTILE_PROBLEMS, HOSTILE_WARNING]), [summary]) == (
+        completed.returncode,
+        sorted(lines(completed.stderr)),
+        lines(completed.stdout),
+    )
+
+
+def test_a_hostile_folder_still_makes_the_newsletter(hostile: dict[str, Path]):
+    """The week of the odd articles (a 400-digit image width among them) renders; exit 0."""
+    completed = publisher("digest", "--week", "2024-W18", cwd=hostile["hostile"])
+    assert (0, sorted([*HOSTILE_PROBLEMS, HOSTILE_WARNING])) == (
+        completed.returncode,
+        sorted(lines(completed.stderr)),
+    )
+    html = (hostile["hostile"] / "newsletters" / "2024-W18.html").read_text(encoding="utf-8")
+    assert "https://cdn.example.com/a-story.jpg" in html
+
+
+def test_check_on_an_empty_folder_exits_2_like_build(tmp_path: Path):
+    """A folder with no articles is refused by check as by build: likely a sync caught half-way."""
+    (tmp_path / "_news").mkdir()
+    (tmp_path / "_news" / "notes.txt").write_text("not an article")
+    expected = "publisher: error: _news: no article files (*.md)"
+    check = publisher("check", "--content", "_news", cwd=tmp_path)
+    build = publisher("build", "--content", "_news", cwd=tmp_path)
+    assert (2, [expected]) == (check.returncode, lines(check.stderr))
+    assert (2, [expected + "; nothing published"]) == (build.returncode, lines(build.stderr))
+
+
+def test_every_feed_of_a_hostile_folder_passes_the_w3c_validator(
+    hostile: dict[str, Path], validate: Callable[[Path, str | None], tuple[list[str], list[str]]]
+):
+    """RSS and Atom of every topic, odd articles included, have 0 validator errors."""
+    site = hostile["hostile"]
+    assert 0 == publisher("build", cwd=site).returncode
+    feeds = sorted((site / "out").rglob("*.xml"))
+    errors = {
+        str(path.relative_to(site / "out")): validate(
+            path, "https://news.example.org/feeds/" + path.relative_to(site / "out").as_posix()
+        )[0]
+        for path in feeds
+    }
+    assert 100 < len(feeds)
+    assert {} == {name: found for name, found in errors.items() if found}
