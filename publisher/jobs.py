@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from publisher import __version__
 from publisher.config import DEFAULT_SITE_URL, Config, check_folders
-from publisher.content.scan import FileStamp, scan_folder
+from publisher.content.scan import FileStamp, refused_files, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import (
@@ -82,6 +82,8 @@ class LoadReport:
     files: int
     parsed: int
     problems: tuple[Problem, ...]
+    warnings: tuple[Problem, ...] = ()
+    """What was left out of good articles (topics beyond the limit)."""
 
     @property
     def cache_hits(self) -> int:
@@ -205,6 +207,7 @@ def refresh_articles(
         gone = store.stored_names(source) - stamps.keys()
         if gone:
             store.forget_articles(source, sorted(gone))
+    warnings: list[Problem] = []
     if todo:
         # Imported here: a run with nothing to parse never needs the parser.
         from publisher.content.parallel import parse_files
@@ -212,16 +215,17 @@ def refresh_articles(
         def keep(rows: list[Any]) -> None:
             store.put_articles(source, stamps, rows)
 
-        parse_files(content_dir, todo, article_row, keep, progress=progress)
+        parse_files(content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend)
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     folder = f"{content_dir}{os.sep}"
-    problems = tuple(
+    refused = refused_files(stamps)
+    problems = refused + tuple(
         Problem(folder + name, field_name, message, bool(transient))
         for name, field_name, message, transient in store.problems(source)
         if name in stamps
     )
-    return LoadReport(len(stamps), len(todo), problems)
+    return LoadReport(len(stamps) + len(refused), len(todo), problems, tuple(warnings))
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,8 @@ def input_fingerprint(
     digest = hashlib.sha256(repr((__version__, RECORD_VERSION, config)).encode())
     listing = "\n".join(stamp_keys(stamps) if keys is None else keys)
     digest.update(listing.encode("utf-8", "surrogateescape"))
+    for problem in refused_files(stamps):
+        digest.update(f"\n{problem}".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -354,6 +360,7 @@ def _build(
         )
     if strict and loaded.problems:
         raise StrictRefusal(loaded)
+    warnings.extend(str(warning) for warning in loaded.warnings)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
         selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
@@ -497,6 +504,7 @@ def _digest(
     if not stamps:
         raise ArticleError("no article files (*.md)", path=str(content_dir))
     loaded = refresh_articles(store, content_dir, stamps)
+    warnings.extend(str(warning) for warning in loaded.warnings)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
     issue = plan_digest(config, catalogue.published_between(start, end), request.week)

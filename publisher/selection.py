@@ -15,6 +15,9 @@ from publisher.config import SelectionConfig, TopicRule
 from publisher.model import EPOCH, Article, Candidate, Topic, canonical_url
 
 MICROSECOND = timedelta(microseconds=1)
+MAX_SLUG = 80
+"""The longest topic slug: a folder name must fit the file system's limit (255 bytes) and a
+feed URL should stay readable. A longer slug is cut and ends in a hash of the whole."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,19 +121,34 @@ def assign_slugs(
     for name in ordered:
         slug = given.get(name)
         if slug is None:
-            base = slugify(name) or "topic"
+            base = topic_slug(name)
             slug, counter = base, 1
             while slug in taken:
                 counter += 1
                 slug = f"{base}-{counter}"
             if slug != base:
+                first, named = _shown(taken[base]), _shown(name)
                 warnings.append(
-                    f"topics: {name!r} and {taken[base]!r} share the slug {base!r};"
-                    f" {name!r} uses {slug!r}"
+                    f"topics: {named} and {first} share the slug {base!r}; {named} uses {slug!r}"
                 )
             taken[slug] = name
         topics.append(Topic(name, slug))
     return topics, warnings
+
+
+def _shown(name: str) -> str:
+    """A topic name quoted for a warning, a very long one cut short."""
+    return repr(name if len(name) <= MAX_SLUG else name[:MAX_SLUG] + "…")
+
+
+def topic_slug(name: str) -> str:
+    """The slug of a topic name, at most :data:`MAX_SLUG` characters; a longer one is cut and
+    ends in a hash of the whole, so long names that differ late still get different slugs."""
+    slug = slugify(name) or "topic"
+    if len(slug) <= MAX_SLUG:
+        return slug
+    digest = hashlib.sha256(slug.encode()).hexdigest()[:8]
+    return f"{slug[: MAX_SLUG - 9].rstrip('-')}-{digest}"
 
 
 def articles_by_topic(articles: Sequence[Article]) -> dict[str, list[Article]]:

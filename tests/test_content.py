@@ -16,7 +16,7 @@ from publisher.content import parallel
 from publisher.content.normalise import absolute_url, clean_text, parse_article
 from publisher.content.parallel import Parsed, parse_files
 from publisher.content.scan import read_file, scan_folder
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, Problem
 from publisher.model import Article, Image
 
 MINIMAL = {
@@ -153,12 +153,12 @@ def test_recursive_alias_is_a_problem():
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path):
-    """A path that cannot be read (here, a folder named like an article) is reported."""
+    """A path that is not a file (here, a folder named like an article) is reported."""
     folder = tmp_path / "x.md"
     folder.mkdir()
     with pytest.raises(ArticleError) as raised:
         read_article(folder)
-    assert str(raised.value).startswith(f"{folder}: cannot read: ")
+    assert f"{folder}: not a regular file (a folder)" == str(raised.value)
 
 
 def test_raw_control_character_is_removed_not_fatal():
@@ -218,6 +218,10 @@ def test_problem_reads_path_field_message():
         ("emoji 🚀 stays", "emoji 🚀 stays"),
         ("“curly” quotes stay", "“curly” quotes stay"),
         ("عربي RTL", "عربي RTL"),
+        ("invoice\u202egnp.exe", "invoicegnp.exe"),
+        ("\u202aa\u202bb\u202cc\u202dd\u202ee", "abcde"),
+        ("\u2066a\u2067b\u2068c\u2069", "abc"),
+        ("mark\u200estays\u200f", "mark\u200estays\u200f"),
     ],
 )
 def test_clean_text(raw: str, expected: str):
@@ -244,6 +248,13 @@ def test_excerpt_entities_and_soft_hyphen_in_article():
     """The excerpt is cleaned like the title."""
     article = parse_article(front(excerpt='"Deep&shy;Mind &amp; friends"'), "a.md")
     assert "DeepMind & friends" == article.excerpt
+
+
+def test_bidi_override_in_title_is_removed():
+    """A right-to-left override, raw or escaped, cannot reverse a title in readers."""
+    raw = parse_article(front(title='"Report \u202eFDP.exe"'), "a.md")
+    escaped = parse_article(front(title='"Report \\u202EFDP.exe"'), "a.md")
+    assert ("Report FDP.exe", "Report FDP.exe") == (raw.title, escaped.title)
 
 
 def test_escaped_control_character_in_title_is_removed():
@@ -357,6 +368,36 @@ def test_unparseable_date_is_a_problem(raw: str, expected: str):
 
 
 @pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1900-01-01T00:00:00Z", datetime(1900, 1, 1, tzinfo=UTC)),
+        ("2200-12-31T23:59:59Z", datetime(2200, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("1900-01-01", datetime(1900, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_dates_from_1900_to_2200_are_accepted(raw: str, expected: datetime):
+    """The first and last moments of the accepted years load."""
+    assert expected == parse_article(front(publishedDateTime=raw), "a.md").published_at
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00"),
+        ("1899-12-31T23:59:59Z", "1899-12-31T23:59:59+00:00"),
+        ("1900-01-01T00:30:00+01:00", "1900-01-01T00:30:00+01:00"),
+        ("2201-01-01T00:00:00Z", "2201-01-01T00:00:00+00:00"),
+        ('"9999-12-31T23:59:59"', "9999-12-31T23:59:59"),
+        ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_dates_before_1900_or_after_2200_are_a_problem(raw: str, shown: str):
+    """Year 1 and year 9999 are placeholders, not news: a problem naming the field."""
+    expected = f"a.md: publishedDateTime: out of range (years 1900 to 2200): {shown}"
+    assert expected == parse(front(publishedDateTime=raw), "a.md")
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "2024-02-30",
@@ -446,6 +487,25 @@ def test_topics_single_string_is_one_topic():
     assert ("Machine Learning",) == parse_article(front("topics: Machine Learning"), "a.md").topics
 
 
+def test_topics_beyond_fifty_are_dropped_with_a_warning():
+    """A pasted tag cloud keeps its first 50 distinct topics; the file is warned about."""
+    topics = "".join(f"\n  - Topic {number}\n  - Topic {number}" for number in range(1000))
+    warnings: list[Problem] = []
+    article = parse_article(front(topics=topics), "_news/a.md", warnings)
+    assert [f"Topic {number}" for number in range(50)] == list(article.topics)
+    assert ["_news/a.md: topics: 1,000 topics; only the first 50 are used"] == [
+        str(warning) for warning in warnings
+    ]
+
+
+def test_fifty_topics_are_kept_without_a_warning():
+    """At the limit, or with repeats that clean down to it, nothing is dropped."""
+    topics = "".join(f"\n  - Topic {number}\n  - '  Topic {number} '" for number in range(50))
+    warnings: list[Problem] = []
+    assert 50 == len(parse_article(front(topics=topics), "_news/a.md", warnings).topics)
+    assert [] == warnings
+
+
 def test_topics_mapping_is_a_problem():
     """Topics as a mapping names the field."""
     assert "a.md: topics: expected a list of names, got a mapping" == parse(
@@ -523,6 +583,33 @@ def test_bad_image_size_is_ignored():
     """A size that is not a positive number is left out, the image kept."""
     data = front("images:", '  - url: "https://c.example/a.jpg"', "    width: 0", "    height: 1.5")
     assert Image("https://c.example/a.jpg") == parse_article(data, "a.md").lead_image
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [
+        ("1", 1),
+        ("10000", 10000),
+        ('"800"', 800),
+        ("10001", None),
+        ("-5", None),
+        ("true", None),
+        ("1" + "0" * 400, None),
+        ('"' + "9" * 5000 + '"', None),
+        ("0x10", 16),
+    ],
+)
+def test_image_sizes_from_1_to_10000_pixels_are_kept(width: str, expected: int | None):
+    """Sizes outside 1-10000 px (a 400-digit width, say) are dropped; the image is kept."""
+    data = front("images:", '  - url: "https://c.example/a.jpg"', f"    width: {width}")
+    image = parse_article(data, "a.md").lead_image
+    assert ("https://c.example/a.jpg", expected) == (image.url, image.width)
+
+
+def test_a_number_too_long_for_python_is_one_plain_problem():
+    """A 5,000-digit number cannot be read at all: the file is reported, in plain words."""
+    data = front("images:", '  - url: "https://c.example/a.jpg"', "    height: " + "9" * 5000)
+    assert "a.md: impossible value: a number of more than 4300 digits" == parse(data, "a.md")
 
 
 def test_images_not_a_list_is_a_problem():
@@ -607,6 +694,30 @@ def test_parallel_parse_equals_serial_parse(write_article, monkeypatch):
     serial = parse_folder(folder, workers=1)
     assert serial == parse_folder(folder, workers=2)
     assert 1 == sum(not isinstance(result, Article) for result in serial)
+
+
+def test_worker_processes_pass_warnings_back_and_mark_the_file_to_read_again(
+    write_article, monkeypatch
+):
+    """A warning found in a worker reaches the caller; its file's read time is READ_AGAIN."""
+    for number in range(30):
+        write_article(f"{number:02}.md", title=f"Story {number}", url=f"https://e.com/{number}")
+    folder = write_article("many.md", topics=tuple(f"T{number}" for number in range(60))).parent
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 1)
+    read: dict[str, int] = {}
+    warnings: list[Problem] = []
+    parse_files(
+        folder, list(scan_folder(folder)), read_times, read.update, workers=2, warn=warnings.extend
+    )
+    assert [f"{folder}/many.md: topics: 60 topics; only the first 50 are used"] == [
+        str(warning) for warning in warnings
+    ]
+    assert (parallel.READ_AGAIN, 30) == (read["many.md"], sum(t > 0 for t in read.values()))
+
+
+def read_times(name: str, parsed: Parsed, read_ns: int) -> tuple[str, int]:
+    """What a test keeps of each parsed file: its name and read time."""
+    return name, read_ns
 
 
 def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeypatch):

@@ -7,6 +7,8 @@ import math
 import pathlib
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -410,3 +412,73 @@ def test_fuzz_raw_block_documents_match_csafeloader() -> None:
                 rng.choice(["", "  ", "# comment: x", "  # 'quoted' \"c\""]),
             )
         _assert_same("\n".join(lines) + rng.choice(["", "\n", "\n\n"]))
+
+
+PARSE_IN_A_PROCESS = """
+import sys
+from publisher.content.frontmatter import parse_yaml
+try:
+    print(repr(parse_yaml(sys.stdin.read())))
+except Exception as error:
+    print(type(error).__name__)
+"""
+
+
+def _parsed_elsewhere(text: str) -> str:
+    """What parse_yaml gives for ``text``, worked out in a separate process that is killed
+    (failing the test) if it takes more than 30 s."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PARSE_IN_A_PROCESS],
+        input=text,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=30,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+def _expected_here(text: str) -> str:
+    """What CSafeLoader gives for ``text``, as :func:`_parsed_elsewhere` prints it."""
+    try:
+        return repr(yaml.load(text, Loader=yaml.CSafeLoader))
+    except Exception as error:
+        return type(error).__name__
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["{spaces}\t", "- {spaces}\t", "-{spaces}\t", "key:{spaces}\t", "- key:{spaces}\t"],
+)
+def test_a_long_run_of_spaces_is_parsed_in_linear_time(line: str) -> None:
+    """A million spaces then a tab: seconds squared if a regex backtracks, milliseconds now.
+
+    (40,000 spaces once took 11 s; a million would take hours, so the 30 s timeout fails it.)
+    """
+    text = "title: x\n" + line.format(spaces=" " * 1_000_000) + "\n"
+    assert _expected_here(text) == _parsed_elsewhere(text)
+
+
+def _spacey_line(rng: random.Random) -> str:
+    """A line of runs of spaces, dashes, keys and odd characters (tabs, CR, controls)."""
+    parts = [
+        " " * rng.randint(0, 6),
+        rng.choice(["", "-", "- ", "-  ", "-\t"]),
+        rng.choice(["", "key:", "a.b-c:", "x:y"]),
+        " " * rng.randint(0, 6),
+        rng.choice(["", "v", "'q'", '"d"', "#c", "- v", "a b"]),
+        " " * rng.randint(0, 4),
+        rng.choice(["", "\t", "\r", "\x01", "\ufeff", "\u2028", " #x", ":"])
+        if rng.random() < 0.2
+        else "",
+    ]
+    return "".join(parts)
+
+
+def test_fuzz_lines_of_spaces_and_odd_characters_match_csafeloader() -> None:
+    """Where the possessive runs of spaces matter, the fast path still agrees with PyYAML."""
+    rng = random.Random(4242)
+    for _ in range(20000):
+        _assert_same(
+            "\n".join(_spacey_line(rng) for _ in range(rng.randint(1, 5))) + rng.choice(["", "\n"])
+        )

@@ -235,6 +235,29 @@ def test_unsluggable_name_gets_a_fallback():
     assert "topic" == topics[0].slug
 
 
+def test_a_long_topic_name_gets_a_short_slug_ending_in_a_hash():
+    """A 300-character name slugs to 80 characters: 71 of the name, a dash, 8 of a hash."""
+    topics, _ = assign_slugs(["Quantum " * 37 + "computing"])
+    slug = topics[0].slug
+    assert (80, "quantum-quantum-", True) == (len(slug), slug[:16], slug[71] == "-")
+    assert slug == assign_slugs(["Quantum " * 37 + "computing"])[0][0].slug
+
+
+def test_long_names_that_differ_late_never_share_a_slug():
+    """Names alike in their first 80 characters still get distinct slugs, with no warning."""
+    names = ["x" * 300 + ending for ending in ("a", "b", "c")]
+    topics, warnings = assign_slugs(names)
+    slugs = [topic.slug for topic in topics]
+    assert (3, [], {80}) == (len(set(slugs)), warnings, {len(slug) for slug in slugs})
+
+
+def test_a_warning_about_long_names_cuts_them_short():
+    """Two long names that slugify alike are warned about without quoting them whole."""
+    _, warnings = assign_slugs(["Y" * 5000, "y" * 5000])
+    assert 1 == len(warnings)
+    assert len(warnings[0]) < 500
+
+
 def _canonical_by_urllib(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""

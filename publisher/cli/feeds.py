@@ -135,6 +135,7 @@ def check(config_path: Path | None, content: Path | None, wait: float, as_json: 
                     "articles": loaded.files,
                     "loaded": loaded.files - len(loaded.problems),
                     "skipped": [{"path": p.path, "error": str(p)} for p in loaded.problems],
+                    "warnings": [str(warning) for warning in loaded.warnings],
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -142,6 +143,8 @@ def check(config_path: Path | None, content: Path | None, wait: float, as_json: 
         )
     else:
         report_problems(loaded.problems)
+        for warning in loaded.warnings:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"{loaded.files} articles read, {len(loaded.problems)} with problems")
     if loaded.problems:
         sys.exit(EXIT_PROBLEMS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 
 from publisher.content.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
-from publisher.errors import ArticleError
+from publisher.errors import ArticleError, Problem
 from publisher.model import Article, ArticleType, Image, Provider
 
 URL_FIELDS = ("webUrl", "sourceUrl", "originalUrl")
@@ -28,8 +29,23 @@ MAX_SCORE = 1_000_000_000
 """Quality and heat beyond this are damage, not a rating (and would not fit the store)."""
 MAX_NODES = 20_000
 """More values than this in one front matter is an alias bomb, not an article."""
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+"""Publication dates outside these are typos or placeholders (year 1, 9999), not news; feeds
+cannot write years before 1900 (RFC 822), and newsletters would sort them first or last."""
+MAX_PIXELS = 10_000
+"""Image widths and heights from 1 to this are kept; any other is damage, and is dropped (the
+image stays): a thousand-digit width overflowed the newsletter's image arithmetic."""
+MAX_TOPICS = 50
+"""Topics kept per article: each topic is a feed, so a thousand of them on one article (a
+tag cloud pasted into the wrong field) would cost minutes and litter the output folder."""
 
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) go too: in
+# a title they reverse what follows ("\u202egnp.exe" shows as "exe.png") in readers, mail
+# clients and terminals alike. Marks (U+200E, U+200F) stay; right-to-left text needs them.
+_CONTROL_CHARS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 _CONTROL_IN_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _C1_CONTROL = re.compile("[\x80-\x9f]")
 # UTF-8 read as Latin-1 or cp1252 always shows one of its lead bytes, Â to ô, or a
@@ -37,8 +53,9 @@ _C1_CONTROL = re.compile("[\x80-\x9f]")
 _MOJIBAKE_HINT = re.compile("[\x80-\x9f\u00c2-\u00f4]")
 
 
-def parse_article(data: bytes, path: str) -> Article:
-    """The bytes of one article file → an article."""
+def parse_article(data: bytes, path: str, warnings: list[Problem] | None = None) -> Article:
+    """The bytes of one article file → an article; what was left out of it (extra topics) is
+    added to ``warnings``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -62,7 +79,11 @@ def parse_article(data: bytes, path: str) -> Article:
         raise ArticleError(_describe_yaml_error(error), path=path) from None
     except (ValueError, OverflowError) as error:
         # PyYAML builds timestamps eagerly: 2024-02-30 fails inside the parser.
-        raise ArticleError(f"impossible value: {error}", path=path) from None
+        reason = str(error)
+        if "integer string conversion" in reason:
+            # Python refuses such numbers (reading them takes quadratic time); say so plainly.
+            reason = f"a number of more than {sys.get_int_max_str_digits()} digits"
+        raise ArticleError(f"impossible value: {reason}", path=path) from None
     except RecursionError:
         raise ArticleError("front matter is nested too deeply", path=path) from None
     if not isinstance(raw, dict):
@@ -70,12 +91,14 @@ def parse_article(data: bytes, path: str) -> Article:
     if "*" in front_matter:
         # Only aliases (*name) can make a document bigger than its text.
         _check_size(raw, path)
-    return article_from_fields(raw, path)
+    return article_from_fields(raw, path, warnings)
 
 
-def article_from_fields(raw: Mapping[str, Any], path: str) -> Article:
+def article_from_fields(
+    raw: Mapping[str, Any], path: str, warnings: list[Problem] | None = None
+) -> Article:
     """Check and normalise the front-matter fields of one article."""
-    fields = _Fields(raw, path)
+    fields = _Fields(raw, path, warnings)
     provider = fields.provider()
     return Article(
         path=path,
@@ -95,7 +118,8 @@ def article_from_fields(raw: Mapping[str, Any], path: str) -> Article:
 
 
 def clean_text(value: str) -> str:
-    """Decode entities, repair mojibake, drop soft hyphens and control characters, fold spaces."""
+    """Decode entities, repair mojibake, drop soft hyphens, control characters and bidi
+    overrides, fold spaces."""
     text = value
     # Scraped excerpts are often escaped twice ("&amp;amp;"); two passes undo both.
     for _ in range(2):
@@ -190,9 +214,12 @@ def _check_size(raw: Any, path: str) -> None:
 class _Fields:
     """Typed access to one file's raw fields; every failure names the field."""
 
-    def __init__(self, raw: Mapping[str, Any], path: str) -> None:
+    def __init__(
+        self, raw: Mapping[str, Any], path: str, warnings: list[Problem] | None = None
+    ) -> None:
         self.raw = raw
         self.path = path
+        self.warnings = [] if warnings is None else warnings
 
     def fail(self, field: str, reason: str) -> ArticleError:
         return ArticleError(reason, path=self.path, field=field)
@@ -244,12 +271,14 @@ class _Fields:
             value = datetime(value.year, value.month, value.day)
         if not isinstance(value, datetime):
             raise self.fail(field, f"expected a date and time, got {_kind(value)}")
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
         try:
-            return value.astimezone(UTC)
+            moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         except OverflowError:
-            raise self.fail(field, f"out of range: {value.isoformat()}") from None
+            moment = None
+        if moment is None or not EARLIEST <= moment <= LATEST:
+            span = f"years {EARLIEST.year} to {LATEST.year}"
+            raise self.fail(field, f"out of range ({span}): {value.isoformat()}")
+        return moment
 
     def integer(self, field: str) -> int | None:
         value = self.raw.get(field)
@@ -294,14 +323,17 @@ class _Fields:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             raise self.fail("topics", f"expected a list of names, got {_kind(value)}")
-        names: list[str] = []
+        names: dict[str, None] = {}
         for item in items:
             if isinstance(item, bool) or not isinstance(item, str | int | float):
                 raise self.fail("topics", f"expected a topic name, got {_kind(item)}")
             name = clean_text(str(item))
-            if name and name not in names:
-                names.append(name)
-        return tuple(names)
+            if name:
+                names[name] = None
+        if len(names) > MAX_TOPICS:
+            reason = f"{len(names):,} topics; only the first {MAX_TOPICS} are used"
+            self.warnings.append(Problem(self.path, "topics", reason))
+        return tuple(names)[:MAX_TOPICS]
 
     def provider(self) -> Provider | None:
         value = self.raw.get("provider")
@@ -353,9 +385,14 @@ class _Fields:
 def _dimension(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdecimal():
-        value = int(value)
-    return value if isinstance(value, int) and value > 0 else None
+    if isinstance(value, str):
+        digits = value.strip()
+        # Longer than the limit's digits is out of range anyway; int() of thousands of digits
+        # is refused outright (and slow).
+        if not digits.isdecimal() or len(digits) > len(str(MAX_PIXELS)):
+            return None
+        value = int(digits)
+    return value if isinstance(value, int) and 0 < value <= MAX_PIXELS else None
 
 
 def _kind(value: Any) -> str:

@@ -24,7 +24,15 @@ Parsed = Article | Problem
 
 Convert = Callable[[str, Parsed, int], T]
 """Turns (file name, what it gave, when it was read in ns) into what the caller keeps; it runs
-in the worker, so the main process receives it ready to store."""
+in the worker, so the main process receives it ready to store. The read time is
+:data:`READ_AGAIN` for a file with warnings."""
+
+Warn = Callable[[list[Problem]], None]
+"""Called with the warnings of the files just parsed (what was left out of good articles)."""
+
+READ_AGAIN = -1
+"""The read time given for a file with warnings: earlier than any change to it, so its parse is
+never trusted and the file is read, and its warnings repeated, on every run, as problems are."""
 
 Progress = Callable[[int, int], None]
 """Called with (files parsed so far, files to parse)."""
@@ -34,11 +42,12 @@ PARALLEL_MIN_FILES = 500
 (measured on two cores: even at 300 files; at 1,000, 0.19 s against 0.29 s)."""
 
 
-def parse_file(content_dir: Path, name: str) -> Parsed:
-    """One file → its article, or the problem that keeps it out; never raises."""
+def parse_file(content_dir: Path, name: str, warnings: list[Problem] | None = None) -> Parsed:
+    """One file → its article, or the problem that keeps it out; never raises. What was left out
+    of a good article is added to ``warnings``."""
     path = content_dir / name
     try:
-        return parse_article(read_file(path), str(path))
+        return parse_article(read_file(path, content_dir), str(path), warnings)
     except ArticleError as error:
         transient = error.reason.startswith(CANNOT_READ)
         return Problem(str(path), error.field, error.reason, transient=transient)
@@ -54,15 +63,24 @@ def parse_files(
     *,
     workers: int | None = None,
     progress: Progress | None = None,
+    warn: Warn | None = None,
 ) -> None:
-    """Parse ``names``, handing ``keep`` the converted results a batch at a time.
+    """Parse ``names``, handing ``keep`` the converted results, and ``warn`` the warnings, a
+    batch at a time.
 
     ``convert`` must be a module-level function, so worker processes can run it.
     """
     workers = workers or usable_cores()
+
+    def take(batch: tuple[list[T], list[Problem]]) -> None:
+        converted, warnings = batch
+        keep(converted)
+        if warn and warnings:
+            warn(warnings)
+
     if workers < 2 or len(names) < PARALLEL_MIN_FILES:
         for start in range(0, len(names), 500):
-            keep(_convert_batch(content_dir, names[start : start + 500], convert))
+            take(_convert_batch(content_dir, names[start : start + 500], convert))
             if progress:
                 progress(min(start + 500, len(names)), len(names))
         return
@@ -78,7 +96,7 @@ def parse_files(
                 _pickled_batch, [content_dir] * len(batches), batches, [convert] * len(batches)
             )
             for index, blob in enumerate(chunks):
-                keep(pickle.loads(blob))
+                take(pickle.loads(blob))
                 kept.add(index)
                 done += len(batches[index])
                 if progress:
@@ -87,7 +105,7 @@ def parse_files(
         # A worker died (out of memory, killed by an operator): parse the rest here.
         for index, batch in enumerate(batches):
             if index not in kept:
-                keep(_convert_batch(content_dir, batch, convert))
+                take(_convert_batch(content_dir, batch, convert))
 
 
 def usable_cores() -> int:
@@ -97,9 +115,18 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _convert_batch(content_dir: Path, names: Sequence[str], convert: Convert[T]) -> list[T]:
-    # Read time, for git's racy-clean rule: a file changed within a tick of it may be re-read.
-    return [convert(name, parse_file(content_dir, name), time.time_ns()) for name in names]
+def _convert_batch(
+    content_dir: Path, names: Sequence[str], convert: Convert[T]
+) -> tuple[list[T], list[Problem]]:
+    converted: list[T] = []
+    warnings: list[Problem] = []
+    for name in names:
+        found: list[Problem] = []
+        parsed = parse_file(content_dir, name, found)
+        # Read time, for git's racy-clean rule: a file changed within a tick of it is re-read.
+        converted.append(convert(name, parsed, READ_AGAIN if found else time.time_ns()))
+        warnings.extend(found)
+    return converted, warnings
 
 
 def _pickled_batch(content_dir: Path, names: list[str], convert: Convert[T]) -> bytes:
