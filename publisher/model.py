@@ -10,6 +10,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ArticleType = Literal["article", "video"]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NORMALISATION_RULES = 2
+"""Raise when ``content.normalise`` would turn the same file into a different article: every
+stored record is then parsed again."""
 _HOST_SPECIALS = frozenset("@:[]\\")
 
 

@@ -25,7 +25,15 @@ from typing import Any
 
 from publisher import __version__
 from publisher.errors import LockTimeout, OutputError, Problem, StoreError
-from publisher.model import EPOCH, Article, Candidate, Image, Provider, canonical_url
+from publisher.model import (
+    EPOCH,
+    NORMALISATION_RULES,
+    Article,
+    Candidate,
+    Image,
+    Provider,
+    canonical_url,
+)
 
 DB_NAME = "publisher.sqlite3"
 APPLICATION_ID = 0x7075626C
@@ -91,13 +99,14 @@ INLINED_KEPT = 16
 
 
 def _record_version() -> str:
-    """Changes whenever a stored record could mean something else: the model's fields, or a
-    new release (whose normalisation rules may differ)."""
+    """Changes whenever a stored record could mean something else: the model's fields, the
+    normalisation rules, or a new release."""
     shape = [
         (cls.__name__, [(item.name, str(item.type)) for item in fields(cls)])
         for cls in (Article, Provider, Image)
     ]
-    return hashlib.sha256(repr((__version__, shape)).encode()).hexdigest()[:16]
+    made = (__version__, NORMALISATION_RULES, shape)
+    return hashlib.sha256(repr(made).encode()).hexdigest()[:16]
 
 
 RECORD_VERSION = _record_version()
@@ -111,7 +120,8 @@ ArticleRow = tuple[Any, ...]
 
 def stamp_key(name: str, size: int, mtime_ns: int) -> str:
     """A file's name and stamp as one string, as :meth:`Store.trusted_stamps` gives them."""
-    return f"{name}\0{size}\0{mtime_ns}"
+    # "/" cannot be part of a file name, and NUL (which separates keys) cannot either.
+    return f"{name}/{size}/{mtime_ns}"
 
 
 def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRow:
@@ -270,7 +280,7 @@ class Store:
         and read more than ``racy_ns`` after the file was last modified."""
         return set(
             self._joined(
-                "name || char(0) || size || char(0) || mtime_ns",
+                "name || '/' || size || '/' || mtime_ns",
                 "source = ? AND version = ? AND mtime_ns < read_ns - ?",
                 (source, RECORD_VERSION, racy_ns),
             )
@@ -279,9 +289,9 @@ class Store:
     def _joined(self, expression: str, where: str, parameters: Sequence[Any]) -> list[str]:
         # One string from SQLite, split in C: far cheaper than a Python tuple per row.
         rows = self._query(
-            f"SELECT group_concat({expression}, char(1)) FROM articles WHERE {where}", parameters
+            f"SELECT group_concat({expression}, char(0)) FROM articles WHERE {where}", parameters
         )
-        return rows[0][0].split("\x01") if rows[0][0] else []
+        return rows[0][0].split("\0") if rows[0][0] else []
 
     def put_articles(
         self, source: int, stamps: Mapping[str, tuple[int, int]], rows: Iterable[ArticleRow]
