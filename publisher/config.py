@@ -81,6 +81,8 @@ class DigestConfig:
     unsubscribe_mailto: str = ""
     postal_address: str = ""
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    url: str = ""
+    """Public URL of ``out``, the newsletter folder; the index page links its feed."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         zoneinfo.ZoneInfo(config.digest.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
+    if config.digest.url and not _is_web_url(config.digest.url):
+        fail("digest.url", "must be an absolute http(s) URL")
     folders = {
         "out": config.out,
         "digest.out": config.digest.out,
@@ -248,3 +252,15 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
             # Each folder has its own manifest: sharing one, a build would prune the newsletters.
             fail(key, f"must not be the same folder as {seen[normal]}")
         seen[normal] = key
+
+
+def _is_web_url(url: str) -> bool:
+    """An absolute http(s) URL with a host, on one line."""
+    scheme, separator, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return (
+        scheme.lower() in ("http", "https")
+        and bool(separator and host)
+        and url.isprintable()
+        and not any(character.isspace() for character in url)
+    )
