@@ -19,6 +19,7 @@ from publisher.feeds.pages import (
     render_items,
     render_opml,
 )
+from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article, Candidate, Topic
 from publisher.selection import ArticleList, Catalogue, assign_slugs, rules_for, select_from
 
@@ -55,6 +56,15 @@ class BuildPlan:
         """Distinct articles that appear in at least one feed."""
         return len({item.url for feed in self.feeds for item in feed.items})
 
+    @property
+    def subscriptions(self) -> dict[str, str]:
+        """Each feed file a reader subscribes to, by path, with the URL its self link gives."""
+        return {
+            f"{feed.folder}{kind.file}": uri(feed.info.url(kind))
+            for feed in self.feeds
+            for kind in FORMATS
+        }
+
 
 @dataclass(frozen=True)
 class FeedSelection:
@@ -75,7 +85,8 @@ def plan_feeds(
     """
     site = config.site
     base = site.url if site.url.endswith("/") else f"{site.url}/"
-    everything = FeedInfo(site.title, site.description, site.home, base, site.language)
+    hub = config.websub.hub
+    everything = FeedInfo(site.title, site.description, site.home, base, site.language, hub)
     all_topics = select_from(catalogue, None, rules_for(None, config.selection, config.topics))
     plans = [FeedPlan(None, "", everything, tuple(all_topics))]
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
@@ -92,6 +103,7 @@ def plan_feeds(
             home=site.home,
             base_url=f"{base}{topic.slug}/",
             language=site.language,
+            hub=hub,
         )
         plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen)))
     return FeedSelection(tuple(plans), tuple(topics), tuple(warnings))

@@ -86,6 +86,15 @@ class DigestConfig:
 
 
 @dataclass(frozen=True)
+class WebSubConfig:
+    """The WebSub hub told after each build which feeds changed; no hub, no pings."""
+
+    hub: str = ""
+    timeout: float = 5.0
+    """Seconds to wait for the hub, per request."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything publisher can be told; paths are resolved against the config file."""
 
@@ -96,6 +105,7 @@ class Config:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     topics: Mapping[str, TopicRule] = field(default_factory=dict)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -238,8 +248,11 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         zoneinfo.ZoneInfo(config.digest.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
-    if config.digest.url and not _is_web_url(config.digest.url):
-        fail("digest.url", "must be an absolute http(s) URL")
+    for key, url in (("digest.url", config.digest.url), ("websub.hub", config.websub.hub)):
+        if url and not _is_web_url(url):
+            fail(key, "must be an absolute http(s) URL")
+    if not (0 < config.websub.timeout <= 300):
+        fail("websub.timeout", "must be more than 0 and at most 300 seconds")
     folders = {
         "out": config.out,
         "digest.out": config.digest.out,

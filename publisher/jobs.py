@@ -25,7 +25,7 @@ from publisher.config import Config
 from publisher.content.scan import FileStamp, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
 from publisher.model import EPOCH, Article, Candidate
-from publisher.output import WriteReport, unchanged_since, write_outputs
+from publisher.output import OutputStamp, WriteReport, unchanged_since, write_outputs
 from publisher.state import (
     RECORD_VERSION,
     DamagedStore,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from publisher.digest.issue import Digest, IsoWeek
     from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
+    from publisher.websub import PingReport
 
 RACY_NS = 2_000_000_000
 """A file modified this close to when it was read may have changed unseen since (git's
@@ -89,6 +90,8 @@ class BuildOutcome:
     loaded: LoadReport | None = None
     plan: BuildPlan | None = None
     warnings: list[str] = field(default_factory=list)
+    pings: PingReport | None = None
+    """What the WebSub hub was told after writing; ``None`` when there was nothing to tell."""
 
     @property
     def up_to_date(self) -> bool:
@@ -236,7 +239,9 @@ def run_build(
         outcome: BuildOutcome = _with_store(
             config,
             wait,
-            lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
+            lambda store, warnings: _notify_hub(
+                store, config, _build(store, warnings, config, use_cache, strict, progress)
+            ),
         )
     return outcome
 
@@ -291,17 +296,63 @@ def _build(
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
+        queued = _queue_pings(store, folder, config, plan, written)
         report = write_outputs(
             out_dir,
             plan.outputs,
             written,
             claim=lambda paths: store.claim_outputs(folder, paths),
         )
+        if queued:
+            # Queued before writing, so a run killed half-way still pings; a feed that turned
+            # out unchanged on disk (the store was lost, say) has nothing to tell.
+            feeds = plan.subscriptions
+            store.forget_pings(
+                folder, queued & {feeds[path] for path in report.unchanged if path in feeds}
+            )
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+def _queue_pings(
+    store: Store,
+    folder: str,
+    config: Config,
+    plan: BuildPlan,
+    written: Mapping[str, OutputStamp | None],
+) -> set[str]:
+    """With a hub, record every feed whose bytes are about to change as waiting for a ping, and
+    forget waiting pings of feeds no longer published; the feeds newly queued."""
+    if not config.websub.hub:
+        return set()
+    feeds = plan.subscriptions
+    changing = [
+        url
+        for path, url in feeds.items()
+        if (stamp := written.get(path)) is None
+        or stamp[2] != hashlib.sha256(plan.outputs[path]).hexdigest()
+    ]
+    store.forget_pings(folder, set(store.pending_pings(folder)) - set(feeds.values()))
+    return store.queue_pings(folder, changing)
+
+
+def _notify_hub(store: Store, config: Config, outcome: BuildOutcome) -> BuildOutcome:
+    """Tell the WebSub hub of every feed waiting for it: this build's changes, and those an
+    earlier build could not deliver. Those it does not take wait for the next build."""
+    if not config.websub.hub:
+        return outcome
+    folder = os.path.realpath(config.out)
+    waiting = store.pending_pings(folder)
+    if waiting:
+        from publisher.websub import publish
+
+        with outcome.timings.stage("ping"):
+            outcome.pings = publish(config.websub.hub, waiting, timeout=config.websub.timeout)
+        store.forget_pings(folder, outcome.pings.pinged)
+    return outcome
 
 
 LEGACY_MANIFEST = ".publisher-manifest.json"
