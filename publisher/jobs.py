@@ -34,6 +34,7 @@ from publisher.state import (
     article_row,
     decode_article,
     job_lock,
+    lock_path,
     open_store,
     set_aside,
     stamp_key,
@@ -545,6 +546,39 @@ def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None
     )
     kept = {path: stamp for path, stamp in written.items() if stamp is not None}
     store.finish_outputs(folder, kept | report.holds, "", 0)
+
+
+def preview_digest(config: Config, week: IsoWeek, *, wait: float = 60.0) -> RenderedDigest | None:
+    """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
+    written, sent or recorded (the parse cache is brought up to date, as by ``check``).
+    ``None`` for a week with no articles."""
+
+    def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
+        from publisher.digest.issue import plan_digest
+        from publisher.digest.render import render_digest
+
+        content_dir = Path(config.content)
+        stamps = scan_folder(content_dir)
+        if not stamps:
+            raise ArticleError("no article files (*.md)", path=str(content_dir))
+        refresh_articles(store, content_dir, stamps)
+        catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+        start, end = week.bounds(ZoneInfo(config.digest.timezone))
+        issue = plan_digest(config, catalogue.published_between(start, end), week)
+        return None if issue.is_empty else render_digest(config, issue)
+
+    rendered: RenderedDigest | None = _with_store(config, wait, render)
+    return rendered
+
+
+def forget_output_folder(config: Config, *, wait: float = 60.0) -> None:
+    """Forget what the state store knows of ``config.out``, a folder deleted for good (a
+    preview's scratch folder), so the store does not keep growing with them."""
+    folder = os.path.realpath(config.out)
+    with job_lock(Path(config.cache_dir), Path(config.out), wait):
+        _with_store(config, wait, lambda store, warnings: store.forget_folder(folder))
+    with contextlib.suppress(OSError):
+        lock_path(Path(config.cache_dir), Path(config.out)).unlink()
 
 
 def _premailer_version() -> str:

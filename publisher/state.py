@@ -592,6 +592,12 @@ class Store:
                 "DELETE FROM pings WHERE folder = ? AND url = ?", [(folder, url) for url in urls]
             )
 
+    def forget_folder(self, folder: str) -> None:
+        """Forget everything about an output folder that is gone for good (a preview's)."""
+        with self.transaction() as db:
+            for table in ("outputs", "builds", "renders", "topics", "pings"):
+                db.execute(f"DELETE FROM {table} WHERE folder = ?", (folder,))
+
 
 # Opening ------------------------------------------------------------------------------------
 
