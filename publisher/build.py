@@ -10,7 +10,16 @@ from datetime import timedelta
 from publisher.config import Config
 from publisher.errors import OutputClash
 from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo
-from publisher.feeds.pages import FeedListing, render_index, render_opml
+from publisher.feeds.pages import (
+    ITEMS_FRAGMENT,
+    PAGE_FILE,
+    FeedListing,
+    render_feed_page,
+    render_index,
+    render_items,
+    render_opml,
+)
+from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article, Candidate, Topic
 from publisher.selection import ArticleList, Catalogue, assign_slugs, rules_for, select_from
 
@@ -47,6 +56,15 @@ class BuildPlan:
         """Distinct articles that appear in at least one feed."""
         return len({item.url for feed in self.feeds for item in feed.items})
 
+    @property
+    def subscriptions(self) -> dict[str, str]:
+        """Each feed file a reader subscribes to, by path, with the URL its self link gives."""
+        return {
+            f"{feed.folder}{kind.file}": uri(feed.info.url(kind))
+            for feed in self.feeds
+            for kind in FORMATS
+        }
+
 
 @dataclass(frozen=True)
 class FeedSelection:
@@ -67,7 +85,8 @@ def plan_feeds(
     """
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else f"{site.base_url}/"
-    everything = FeedInfo(site.title, site.description, site.home, base, site.language)
+    hub = config.websub.hub
+    everything = FeedInfo(site.title, site.description, site.home, base, site.language, hub)
     all_topics = select_from(catalogue, None, rules_for(None, config.selection, config.topics))
     plans = [FeedPlan(None, "", everything, tuple(all_topics))]
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
@@ -84,6 +103,7 @@ def plan_feeds(
             home=site.home,
             base_url=f"{base}{topic.slug}/",
             language=site.language,
+            hub=hub,
         )
         plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen)))
     return FeedSelection(tuple(plans), tuple(topics), tuple(warnings))
@@ -97,9 +117,16 @@ def build(
     return render_feeds(config, plan_feeds(config, catalogue, known_slugs), catalogue)
 
 
+FEED_FILES = tuple(kind.file for kind in FORMATS)
+RENDERED_FILES = frozenset((*FEED_FILES, ITEMS_FRAGMENT))
+"""What rendering one feed gives: its files and the list of stories on its page."""
+
+
 def render_feed_files(info: FeedInfo, articles: Sequence[Article]) -> dict[str, bytes]:
-    """Every format's file of one feed: ``{file name: bytes}``."""
-    return {kind.file: kind.render(info, articles) for kind in FORMATS}
+    """Every format's file of one feed, and its page's list of stories: ``{name: bytes}``."""
+    files = {kind.file: kind.render(info, articles) for kind in FORMATS}
+    files[ITEMS_FRAGMENT] = render_items(articles)
+    return files
 
 
 def render_feeds(
@@ -108,7 +135,7 @@ def render_feeds(
     catalogue: Catalogue,
     reuse: Callable[[str], dict[str, bytes]] | None = None,
 ) -> BuildPlan:
-    """Render the selected feeds, the OPML list and the index page.
+    """Render the selected feeds, their pages, the OPML list and the index page.
 
     ``reuse`` returns the files an earlier build rendered for a render key (or nothing);
     only the other feeds' articles are loaded and rendered.
@@ -116,27 +143,38 @@ def render_feeds(
     plans = selection.feeds
     outputs = _Outputs()
     rendered: dict[str, dict[str, bytes]] = {}
+    items: dict[str, bytes] = {}
     for plan in plans:
         feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
         key = plan.render_key
         files = reuse(key) if reuse else {}
-        if not files:
+        if not files.keys() >= RENDERED_FILES:
+            # Nothing kept, or kept by a version that rendered less: render it all again.
             files = render_feed_files(plan.info, catalogue.articles(plan.items))
             rendered[key] = files
-        for name, data in files.items():
-            outputs.add(f"{plan.folder}{name}", data, feed)
+        for name in FEED_FILES:
+            outputs.add(f"{plan.folder}{name}", files[name], feed)
+        items[plan.folder] = files[ITEMS_FRAGMENT]
     listings = [
         FeedListing(
             plan.info,
             len(plan.items),
             EPOCH + timedelta(microseconds=plan.items[0].date_us) if plan.items else None,
+            plan.folder,
+            plan.topic.name if plan.topic else "All topics",
         )
         for plan in plans
     ]
     site = config.site
     outputs.add("feeds.opml", render_opml(site.title, listings), "the OPML list")
-    index = render_index(site.title, site.description, site.language, listings)
-    outputs.add("index.html", index, "the index page")
+    for plan, listing in zip(plans, listings, strict=True):
+        if plan.topic and plan.folder:
+            page = render_feed_page(listing, items[plan.folder], site.title)
+            outputs.add(f"{plan.folder}{PAGE_FILE}", page, f"the page of topic {plan.topic.name!r}")
+    index = render_index(
+        site.title, site.description, site.language, listings, items[""], config.digest.url
+    )
+    outputs.add(PAGE_FILE, index, "the index page")
     return BuildPlan(outputs.files, plans, selection.topics, selection.warnings, rendered)
 
 

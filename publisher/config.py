@@ -96,6 +96,17 @@ class DigestConfig:
     unsubscribe_mailto: str = ""
     postal_address: str = ""
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    url: str = ""
+    """Public URL of ``out``, the newsletter folder; the index page links its feed."""
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    """The WebSub hub told after each build which feeds changed; no hub, no pings."""
+
+    hub: str = ""
+    timeout: float = 5.0
+    """Seconds to wait for the hub, per request."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class Config:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     topics: Mapping[str, TopicRule] = field(default_factory=dict)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -228,6 +240,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         "site.url": site.url,
         "site.link": site.link,
         "digest.unsubscribe_url": config.digest.unsubscribe_url,
+        "digest.url": config.digest.url,
+        "websub.hub": config.websub.hub,
     }
     for key, value in urls.items():
         if value and (problem := url_problem(value)):
@@ -286,6 +300,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         zoneinfo.ZoneInfo(config.digest.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
+    if not 0 < config.websub.timeout <= 300:
+        fail("websub.timeout", "must be more than 0 and at most 300 seconds")
 
 
 MAX_UNSUBSCRIBE_URL = 900

@@ -27,6 +27,7 @@ from publisher.errors import ArticleError, PreviewError, Problem, PublisherError
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import (
     ForeignFiles,
+    OutputStamp,
     WriteReport,
     foreign_files,
     unchanged_since,
@@ -41,6 +42,7 @@ from publisher.state import (
     article_row,
     decode_article,
     job_lock,
+    lock_path,
     open_store,
     set_aside,
     stamp_key,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from publisher.digest.issue import Digest, IsoWeek
     from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
+    from publisher.websub import PingReport
 
 T = TypeVar("T")
 
@@ -100,6 +103,8 @@ class BuildOutcome:
     loaded: LoadReport | None = None
     plan: BuildPlan | None = None
     warnings: list[str] = field(default_factory=list)
+    pings: PingReport | None = None
+    """What the WebSub hub was told after writing; ``None`` when there was nothing to tell."""
 
     @property
     def up_to_date(self) -> bool:
@@ -311,8 +316,10 @@ def run_build(
         outcome = _with_store(
             config,
             wait,
-            lambda store, warnings: _build(
-                store, warnings, config, use_cache, strict, progress, force
+            lambda store, warnings: _notify_hub(
+                store,
+                config,
+                _build(store, warnings, config, use_cache, strict, progress, force),
             ),
         )
     # Not among the warnings that keep a build from counting as clean: it says the same
@@ -380,6 +387,7 @@ def _build(
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
+        queued = _queue_pings(store, folder, config, plan, written)
         report = write_outputs(
             out_dir,
             plan.outputs,
@@ -387,12 +395,57 @@ def _build(
             claim=lambda paths: store.claim_outputs(folder, paths),
             force=force,
         )
+        if queued:
+            # Queued before writing, so a run killed half-way still pings; a feed that turned
+            # out unchanged on disk (the store was lost, say) has nothing to tell.
+            feeds = plan.subscriptions
+            store.forget_pings(
+                folder, queued & {feeds[path] for path in report.unchanged if path in feeds}
+            )
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+def _queue_pings(
+    store: Store,
+    folder: str,
+    config: Config,
+    plan: BuildPlan,
+    written: Mapping[str, OutputStamp | None],
+) -> set[str]:
+    """With a hub, record every feed whose bytes are about to change as waiting for a ping, and
+    forget waiting pings of feeds no longer published; the feeds newly queued."""
+    if not config.websub.hub:
+        return set()
+    feeds = plan.subscriptions
+    changing = [
+        url
+        for path, url in feeds.items()
+        if (stamp := written.get(path)) is None
+        or stamp[2] != hashlib.sha256(plan.outputs[path]).hexdigest()
+    ]
+    store.forget_pings(folder, set(store.pending_pings(folder)) - set(feeds.values()))
+    return store.queue_pings(folder, changing)
+
+
+def _notify_hub(store: Store, config: Config, outcome: BuildOutcome) -> BuildOutcome:
+    """Tell the WebSub hub of every feed waiting for it: this build's changes, and those an
+    earlier build could not deliver. Those it does not take wait for the next build."""
+    if not config.websub.hub:
+        return outcome
+    folder = os.path.realpath(config.out)
+    waiting = store.pending_pings(folder)
+    if waiting:
+        from publisher.websub import publish
+
+        with outcome.timings.stage("ping"):
+            outcome.pings = publish(config.websub.hub, waiting, timeout=config.websub.timeout)
+        store.forget_pings(folder, outcome.pings.pinged)
+    return outcome
 
 
 LEGACY_MANIFEST = ".publisher-manifest.json"
@@ -604,6 +657,39 @@ def _write_kept(
     )
     kept = {path: stamp for path, stamp in written.items() if stamp is not None}
     store.finish_outputs(folder, kept | report.holds, "", 0)
+
+
+def preview_digest(config: Config, week: IsoWeek, *, wait: float = 60.0) -> RenderedDigest | None:
+    """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
+    written, sent or recorded (the parse cache is brought up to date, as by ``check``).
+    ``None`` for a week with no articles."""
+
+    def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
+        from publisher.digest.issue import plan_digest
+        from publisher.digest.render import render_digest
+
+        content_dir = Path(config.content)
+        stamps = scan_folder(content_dir)
+        if not stamps:
+            raise ArticleError("no article files (*.md)", path=str(content_dir))
+        refresh_articles(store, content_dir, stamps)
+        catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+        start, end = week.bounds(ZoneInfo(config.digest.timezone))
+        issue = plan_digest(config, catalogue.published_between(start, end), week)
+        return None if issue.is_empty else render_digest(config, issue)
+
+    rendered: RenderedDigest | None = _with_store(config, wait, render)
+    return rendered
+
+
+def forget_output_folder(config: Config, *, wait: float = 60.0) -> None:
+    """Forget what the state store knows of ``config.out``, a folder deleted for good (a
+    preview's scratch folder), so the store does not keep growing with them."""
+    folder = os.path.realpath(config.out)
+    with job_lock(Path(config.cache_dir), Path(config.out), wait):
+        _with_store(config, wait, lambda store, warnings: store.forget_folder(folder))
+    with contextlib.suppress(OSError):
+        lock_path(Path(config.cache_dir), Path(config.out)).unlink()
 
 
 def _premailer_version() -> str:

@@ -90,6 +90,12 @@ MIGRATIONS: tuple[str, ...] = (
         folder TEXT PRIMARY KEY, selected INTEGER NOT NULL, rules TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE pings (
+        folder TEXT NOT NULL, url TEXT NOT NULL,
+        PRIMARY KEY (folder, url)
+    ) WITHOUT ROWID;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -602,6 +608,38 @@ class Store:
             db.execute(
                 "DELETE FROM sends WHERE list_address = ? AND week = ?", (list_address, week)
             )
+
+    # WebSub pings -----------------------------------------------------------------------------
+
+    def pending_pings(self, folder: str) -> list[str]:
+        """Feed URLs of ``folder`` whose change the hub has not yet been told of."""
+        rows = self._query("SELECT url FROM pings WHERE folder = ? ORDER BY url", (folder,))
+        return [row[0] for row in rows]
+
+    def queue_pings(self, folder: str, urls: Iterable[str]) -> set[str]:
+        """Record that the hub must be told these feeds changed; the ones not already waiting."""
+        with self.transaction() as db:
+            waiting = {
+                row[0] for row in db.execute("SELECT url FROM pings WHERE folder = ?", (folder,))
+            }
+            new = set(urls) - waiting
+            db.executemany(
+                "INSERT INTO pings (folder, url) VALUES (?, ?)", [(folder, url) for url in new]
+            )
+        return new
+
+    def forget_pings(self, folder: str, urls: Iterable[str]) -> None:
+        """The hub was told (or need not be) of these feeds."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM pings WHERE folder = ? AND url = ?", [(folder, url) for url in urls]
+            )
+
+    def forget_folder(self, folder: str) -> None:
+        """Forget everything about an output folder that is gone for good (a preview's)."""
+        with self.transaction() as db:
+            for table in ("outputs", "builds", "renders", "topics", "pings"):
+                db.execute(f"DELETE FROM {table} WHERE folder = ?", (folder,))
 
 
 # Opening ------------------------------------------------------------------------------------

@@ -68,10 +68,12 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 
 
 def test_planned_files(plan: BuildPlan):
-    """All-topics feeds, three files per selected topic, the OPML list and the index page."""
+    """All-topics feeds, three files and a page per selected topic, the OPML list and the index
+    page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
+    files = ("rss.xml", "atom.xml", "feed.json", "index.html")
     expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
-        f"{slug}/{name}" for slug in topics for name in ("rss.xml", "atom.xml", "feed.json")
+        f"{slug}/{name}" for slug in topics for name in files
     }
     assert expected == set(plan.outputs)
 
@@ -148,16 +150,25 @@ class _Links(HTMLParser):
             self.alternates.append((values.get("type"), values.get("href")))
 
 
+MEDIA_TYPES = {
+    "rss.xml": "application/rss+xml",
+    "atom.xml": "application/atom+xml",
+    "feed.json": "application/feed+json",
+}
+
+
 def test_index_has_autodiscovery_for_every_feed(plan: BuildPlan):
-    """index.html carries an RSS and an Atom autodiscovery link per feed."""
+    """index.html carries an RSS, an Atom and a JSON Feed autodiscovery link per feed, and the
+    newsletter's feed."""
     parser = _Links()
     parser.feed(plan.outputs["index.html"].decode("utf-8"))
     expected = sorted(
-        ("application/rss+xml" if name.endswith("rss.xml") else "application/atom+xml", SITE + name)
+        (MEDIA_TYPES[name.rsplit("/", 1)[-1]], SITE + name)
         for name in plan.outputs
-        if name.endswith(".xml")
+        if name.endswith((".xml", ".json"))
     )
-    assert expected == sorted(parser.alternates)
+    expected.append(("application/atom+xml", "https://fixture.example.org/newsletters/feed.xml"))
+    assert sorted(expected) == sorted(parser.alternates)
 
 
 def test_topic_without_selected_articles_gets_no_feed(make_article: MakeArticle):

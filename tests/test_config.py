@@ -122,6 +122,9 @@ def test_wrong_type_names_the_key(text: str, ending: str, tmp_path: Path):
         ("[topics.Space]\nlimit = 0\n", "topics.Space.limit: must be at least 1"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone: unknown time zone"),
         ('[digest.smtp]\ntls = "maybe"\n', "digest.smtp.tls: must be one of starttls, ssl, none"),
+        ('[digest]\nurl = "news/letters/"\n', "digest.url: must be an absolute http(s) URL"),
+        ('[digest]\nurl = "javascript:alert(1)"\n', "digest.url: must be an absolute http(s) URL"),
+        ('[digest]\nurl = "https:///letters/"\n', "digest.url: must be an absolute http(s) URL"),
     ],
 )
 def test_bad_value_names_the_key(text: str, ending: str, tmp_path: Path):

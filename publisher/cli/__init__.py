@@ -12,6 +12,7 @@ COMMANDS = {
     "build": "publisher.cli.feeds:build",
     "check": "publisher.cli.feeds:check",
     "digest": "publisher.cli.digest:digest",
+    "serve": "publisher.cli.serve:serve_command",
 }
 
 

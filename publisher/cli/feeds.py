@@ -23,6 +23,8 @@ from publisher.cli.common import (
 from publisher.config import Config
 from publisher.jobs import BuildOutcome, ShrinkRefusal, StrictRefusal, run_build, run_check
 
+EXIT_HUB_FAILED = 8
+
 
 @click.command()
 @config_options
@@ -53,7 +55,10 @@ def build(
     quiet: bool,
     force: bool,
 ) -> None:
-    """Write RSS, Atom and JSON feeds for all topics and for each topic.
+    """Write RSS, Atom and JSON feeds for all topics and for each topic, and their pages.
+
+    With a WebSub hub ([websub] hub), the hub is told of each feed that changed; exit code 8
+    when it could not be (the feeds are written; the next build tries again).
 
     Example: publisher build --content _news --out public/feeds --site-url https://example.org/feeds/
     """
@@ -78,9 +83,26 @@ def build(
     if outcome.loaded:
         report_problems(outcome.loaded.problems)
     if not as_json:
-        for warning in outcome.warnings:
+        for warning in [*outcome.warnings, *_hub_warnings(outcome, config)]:
             click.echo(f"warning: {warning}", err=True)
     _report_build(outcome, config, as_json=as_json, quiet=quiet)
+    if outcome.pings and outcome.pings.failed:
+        sys.exit(EXIT_HUB_FAILED)
+
+
+def _hub_warnings(outcome: BuildOutcome, config: Config) -> list[str]:
+    """One line per reason the hub was not told of some feeds."""
+    if not outcome.pings:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for url, reason in outcome.pings.failed.items():
+        by_reason.setdefault(reason, []).append(url)
+    hub = config.websub.hub
+    return [
+        f"websub.hub: {hub}: {urls[0] if len(urls) == 1 else f'{len(urls)} feeds'} not told of"
+        f" the change: {reason}; the next build tries again"
+        for reason, urls in by_reason.items()
+    ]
 
 
 def _report_build(outcome: BuildOutcome, config: Config, *, as_json: bool, quiet: bool) -> None:
@@ -101,18 +123,32 @@ def _report_build(outcome: BuildOutcome, config: Config, *, as_json: bool, quiet
             "unchanged": report.unchanged,
             "removed": report.removed,
             "timings": outcome.timings.stages,
+            "websub": None
+            if outcome.pings is None
+            else {
+                "hub": config.websub.hub,
+                "pinged": outcome.pings.pinged,
+                "failed": [
+                    {"url": url, "error": error} for url, error in outcome.pings.failed.items()
+                ],
+            },
         }
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     elif quiet:
         return
     elif plan is None:
-        click.echo(f"{outcome.files} articles read; {config.out} is up to date")
+        click.echo(f"{outcome.files} articles read; {config.out} is up to date{_pinged(outcome)}")
     else:
         click.echo(
             f"{outcome.files} articles read, {plan.selected} selected, {len(skipped)} skipped; "
             f"{len(plan.feeds)} feeds in {config.out}: {len(report.written)} files written, "
-            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed{_pinged(outcome)}"
         )
+
+
+def _pinged(outcome: BuildOutcome) -> str:
+    pinged = len(outcome.pings.pinged) if outcome.pings else 0
+    return f"; hub told of {pinged} changed feed{'s' if pinged != 1 else ''}" if pinged else ""
 
 
 @click.command()

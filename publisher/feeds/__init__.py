@@ -33,6 +33,8 @@ class FeedInfo:
     base_url: str
     """The URL of the folder that holds this feed's files, ending in '/'."""
     language: str = "en"
+    hub: str = ""
+    """The WebSub hub readers may subscribe at for pushed updates; empty for none."""
 
     def url(self, kind: Format) -> str:
         """Where this feed's file of one format is served."""

@@ -21,6 +21,7 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
         "title": info.title,
         "home_page_url": uri(info.home),
         "feed_url": uri(info.json_url),
+        **({"hubs": [{"type": "WebSub", "url": uri(info.hub)}]} if info.hub else {}),
         "description": info.description,
         "language": info.language,
         "items": [_json_item(article) for article in articles],

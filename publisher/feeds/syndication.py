@@ -8,6 +8,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 import feedgen.version
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -27,6 +28,7 @@ LIBRARY_VERSIONS = f"feedgen {feedgen.version.version_str}, lxml " + ".".join(
 """The libraries whose versions the bytes of a feed depend on."""
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 IMAGE_TYPES = {
@@ -83,10 +85,31 @@ def _feed_generator(
     feed.updated(last_updated(articles))
     # feedgen's RSS <link> is the last link() call: self links first, the site last.
     feed.link(href=uri(self_url), rel="self", type=self_type)
+    if info.hub:
+        feed.link(href=uri(info.hub), rel="hub")
+        # feedgen writes only the self link into RSS: the hub link is added by an extension.
+        feed.register_extension("websub", _hub_link_for(uri(info.hub)), atom=False, rss=True)
     feed.link(href=uri(info.home), rel="alternate", type="text/html")
     for article in articles:
         _add_entry(feed, article, rss=self_type == RSS_TYPE)
     return feed
+
+
+def _hub_link_for(hub: str) -> type[BaseExtension]:
+    """A feedgen extension writing ``<atom:link rel="hub">`` right after the RSS self link."""
+
+    class HubLink(BaseExtension):  # type: ignore[misc]
+        def extend_rss(self, rss: etree._Element) -> etree._Element:
+            channel = rss.find("channel")
+            link = etree.Element(f"{{{ATOM_NS}}}link", href=hub, rel="hub")
+            self_link = channel.find(f"{{{ATOM_NS}}}link[@rel='self']")
+            if self_link is not None:
+                self_link.addnext(link)
+            else:
+                channel.append(link)
+            return rss
+
+    return HubLink
 
 
 def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:

@@ -1,0 +1,216 @@
+"""``publisher serve`` as a user runs it: a real process on a loopback port, fetched over HTTP
+while its files are edited, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from publisher.cli import main
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE / "fixtures" / "build"
+WAIT = 30.0
+"""The longest a test waits for the server to show a change; it usually takes a second."""
+CONFIG = """\
+content = "_news"
+out = "feeds"
+cache_dir = "cache"
+
+[site]
+title = "Serve News"
+url = "https://news.example.org/feeds/"
+
+[digest]
+out = "newsletters"
+unsubscribe_url = "https://news.example.org/unsubscribe"
+postal_address = "Serve News, 1 Example Street, Springfield"
+"""
+
+
+@dataclass
+class Server:
+    """A running ``publisher serve`` and what it printed on the way up."""
+
+    process: subprocess.Popen[str]
+    url: str
+    folder: Path
+    """The scratch folder it builds into."""
+    site: Path
+
+    def get(self, path: str) -> tuple[int, str]:
+        """The status and body of ``path``, as a browser would fetch it."""
+        try:
+            with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=30) as response:
+                return response.status, response.read().decode("utf-8")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode("utf-8")
+
+    def wait_for(self, path: str, test: Callable[[str], bool]) -> str:
+        """Fetch ``path`` until ``test`` holds for its body (at most :data:`WAIT` seconds)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            body = self.get(path)[1]
+            if test(body) or time.monotonic() > deadline:
+                return body
+            time.sleep(0.2)
+
+    def stop(self) -> tuple[int, str, str]:
+        """Ctrl-C; the exit code and what it printed."""
+        self.process.send_signal(signal.SIGINT)
+        out, err = self.process.communicate(timeout=30)
+        return self.process.returncode, out, err
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The fixture articles (one of them broken) and a config that can render a newsletter."""
+    shutil.copytree(FIXTURE / "_news", tmp_path / "_news")
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def server(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """``publisher serve --port 0`` started in ``site``; its URL read from its first lines."""
+    monkeypatch.setenv("no_proxy", "*")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "serve", "--config", "config.toml", "--port", "0"],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    url = folder = ""
+    for line in process.stdout:
+        if line.startswith("Serving "):
+            # Serving <url> from <folder> (newsletter: …); Ctrl-C stops
+            url, folder = line.split()[1], line.split()[3]
+            break
+    if not url:
+        process.kill()
+        pytest.fail(f"serve did not start: {process.communicate(timeout=30)}")
+    served = Server(process, url, Path(folder), site)
+    try:
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+
+
+def test_serve_builds_rebuilds_and_stops_cleanly(server: Server):
+    """The index is served with local links; an edited title shows up over HTTP; a week's
+    newsletter renders without writing or sending anything; Ctrl-C exits 0 without a
+    traceback and removes the scratch folder."""
+    status, index = server.get("/")
+    assert (200, True) == (status, f'href="{server.url}rss.xml"' in index)
+    assert (server.folder / "space" / "index.html").is_file()
+    assert "Lunar lander touches down near the south pole" in server.get("/space/")[1]
+    article = server.site / "_news" / "2024-03-01-lunar-lander-touches-down.md"
+    text = article.read_text(encoding="utf-8")
+    article.write_text(text.replace("Lunar lander touches down", "Lander lands"), encoding="utf-8")
+    page = server.wait_for("/space/", lambda body: "Lander lands near the south pole" in body)
+    assert "Lander lands near the south pole" in page
+    rss = server.wait_for("/space/rss.xml", lambda body: "Lander lands" in body)
+    assert "<title>Lander lands near the south pole</title>" in rss
+    status, newsletter = server.get("/newsletter/?week=2024-W09")
+    assert (200, True, True) == (
+        status,
+        "Lander lands near the south pole" in newsletter,
+        "rendered now, not sent" in newsletter,
+    )
+    code, out, err = server.stop()
+    assert (0, False) == (code, "Traceback" in out + err)
+    assert {BROKEN_LINE, SLUG_WARNING} == set(err.splitlines(keepends=True))
+    assert out.rstrip().endswith("Stopped.")
+    assert (False, False) == (server.folder.exists(), (server.site / "newsletters").exists())
+    with sqlite3.connect(server.site / "cache" / "publisher.sqlite3") as store:
+        recorded = [
+            store.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES
+        ]
+    assert [0, 0, 0, 0] == recorded
+
+
+TABLES = ("sends", "outputs", "renders", "topics")
+"""What the store keeps per output folder, and the newsletters sent: nothing is left of a
+preview once it stops."""
+BROKEN_LINE = "_news/2024-03-06-broken.md: title: expected text, got a list\n"
+"""The fixture's broken file, reported by every build."""
+SLUG_WARNING = "warning: topics: 'C++' and 'C#' share the slug 'c'; 'C++' uses 'c-2'\n"
+
+
+def test_problems_show_on_the_pages_and_the_server_carries_on(server: Server):
+    """A bad article file and then a broken config file each show as a banner on the index
+    page and a line in the terminal; fixing them clears the banner."""
+    first = server.get("/")[1]
+    assert 'role="alert"' in first and "2024-03-06-broken.md: title: expected text" in first
+    (server.site / "_news" / "2024-03-06-broken.md").unlink()
+    clean = server.wait_for("/", lambda body: 'role="alert"' not in body)
+    assert 'role="alert"' not in clean
+    config = server.site / "config.toml"
+    config.write_text(CONFIG.replace("[site]", "[site]\nlimit = 3"), encoding="utf-8")
+    broken = server.wait_for("/", lambda body: "site.limit: unknown key" in body)
+    assert "site.limit: unknown key" in broken
+    assert "Serve News" in broken  # the last good build is still served
+    config.write_text(CONFIG, encoding="utf-8")
+    fixed = server.wait_for("/", lambda body: 'role="alert"' not in body)
+    assert 'role="alert"' not in fixed
+    code, _, err = server.stop()
+    assert (0, True, False) == (code, "site.limit: unknown key" in err, "Traceback" in err)
+
+
+def test_newsletter_of_an_empty_or_bad_week(server: Server):
+    """A week without articles is a 404 page that says so and links the weeks around it;
+    a malformed week is a 400 page naming it."""
+    status, empty = server.get("/newsletter/?week=2020-W01")
+    assert (404, True, True) == (
+        status,
+        "No articles selected for 2020-W01" in empty,
+        'href="/newsletter/?week=2020-W02"' in empty,
+    )
+    status, bad = server.get("/newsletter/?week=someday")
+    assert (400, True) == (status, "not an ISO week like 2020-W47: &#x27;someday&#x27;" in bad)
+    assert 0 == server.stop()[0]
+
+
+def test_port_in_use_is_one_line_and_exit_2(site: Path, monkeypatch: pytest.MonkeyPatch):
+    """Another server on the port: one line naming --port, exit 2, nothing built."""
+    monkeypatch.chdir(site)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)])
+    assert (2, True) == (result.exit_code, result.stderr.startswith("publisher: error: --port: "))
+    assert f"cannot listen on 127.0.0.1 port {port}: " in result.stderr
+    assert 1 == len(result.stderr.splitlines())
+
+
+def test_out_must_not_be_the_published_folder(site: Path, monkeypatch: pytest.MonkeyPatch):
+    """Serving rewrites links to the local address: the published folder is refused."""
+    monkeypatch.chdir(site)
+    result = CliRunner().invoke(main, ["serve", "--out", "feeds"])
+    assert (
+        2,
+        "publisher: error: --out: feeds is the published folder (out); choose another\n",
+    ) == (
+        result.exit_code,
+        result.stderr,
+    )
