@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
+from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
@@ -30,15 +31,17 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
 
 def _json_item(article: Article) -> dict[str, object]:
     url = uri(article.url)
+    title = headline(article.title)
+    summary = summary_of(article.title, article.excerpt)
     item: dict[str, object] = {
         "id": url,
         "url": url,
-        "title": article.title,
-        "content_text": article.excerpt or article.title,
+        "title": title,
+        "content_text": summary or title,
         "date_published": feed_date(article.published_at).isoformat().replace("+00:00", "Z"),
     }
-    if article.excerpt:
-        item["summary"] = article.excerpt
+    if summary:
+        item["summary"] = summary
     if article.lead_image:
         item["image"] = uri(article.lead_image.url)
     if article.provider:

@@ -14,6 +14,7 @@ from lxml import etree
 from publisher import __version__
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
+from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
@@ -94,13 +95,14 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
     url = uri(article.url)
     entry.id(url)
     entry.guid(url, permalink=True)
-    entry.title(article.title)
+    entry.title(headline(article.title))
     entry.link(href=url, rel="alternate", type="text/html")
-    if article.excerpt and rss:
+    summary = summary_of(article.title, article.excerpt)
+    if summary and rss:
         # RSS descriptions are HTML: plain text must be escaped once more to read as text.
-        entry.description(escape(article.excerpt, quote=False))
-    elif article.excerpt:
-        entry.summary(article.excerpt, type="text")
+        entry.description(escape(summary, quote=False))
+    elif summary:
+        entry.summary(summary, type="text")
     published = feed_date(article.published_at)
     entry.published(published)
     entry.updated(published)
