@@ -81,6 +81,8 @@ class DigestConfig:
     unsubscribe_mailto: str = ""
     postal_address: str = ""
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    week_starts: str = "monday"
+    """The first day of an issue's week; the issue is dated the day after the week ends."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class Config:
 
 
 TLS_MODES = ("starttls", "ssl", "none")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def load_config(path: Path | None) -> Config:
@@ -236,6 +239,11 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         zoneinfo.ZoneInfo(config.digest.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
+    if config.digest.week_starts.lower() not in WEEKDAYS:
+        fail(
+            "digest.week_starts",
+            f"must be a day of the week, monday to sunday, got {config.digest.week_starts!r}",
+        )
     folders = {
         "out": config.out,
         "digest.out": config.digest.out,

@@ -42,7 +42,7 @@ from publisher.state import (
 if TYPE_CHECKING:
     from publisher.build import BuildPlan
     from publisher.content.parallel import Progress
-    from publisher.digest.issue import Digest, IsoWeek
+    from publisher.digest.issue import Digest, IssueWeek
     from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
 
@@ -354,7 +354,7 @@ def run_check(
 class DigestRequest:
     """What ``publisher digest`` was asked to do."""
 
-    week: IsoWeek
+    week: IssueWeek
     send: bool = False
     recipients: tuple[str, ...] = ()
     """Send here instead of the list (a test send: never blocked, never recorded)."""

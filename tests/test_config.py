@@ -113,6 +113,7 @@ def test_wrong_type_names_the_key(text: str, ending: str, tmp_path: Path):
         ("[selection]\nlimit = 0\n", "selection.limit: must be at least 1"),
         ("[topics.Space]\nlimit = 0\n", "topics.Space.limit: must be at least 1"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone: unknown time zone"),
+        ('[digest]\nweek_starts = "wed"\n', "digest.week_starts: must be a day of the week"),
         ('[digest.smtp]\ntls = "maybe"\n', "digest.smtp.tls: must be one of starttls, ssl, none"),
     ],
 )

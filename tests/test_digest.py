@@ -18,7 +18,7 @@ import yaml
 from helpers import load_folder
 
 from publisher.config import Config, DigestConfig, SiteConfig, load_config
-from publisher.digest.issue import IsoWeek, add_utm, arrange, plan_digest, shorten, week_articles
+from publisher.digest.issue import IssueWeek, add_utm, arrange, plan_digest, shorten, week_articles
 from publisher.digest.render import (
     GMAIL_CLIP_BYTES,
     PACKAGE_TEMPLATES,
@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
 GOLDEN = Path(__file__).parent / "golden" / "digest"
-SAMPLE_WEEK = IsoWeek(2026, 47)
-CORPUS_WEEK = IsoWeek(2020, 47)
+SAMPLE_WEEK = IssueWeek(2026, 47)
+CORPUS_WEEK = IssueWeek(2020, 47)
 
 MakeArticle = Callable[..., Article]
 
@@ -88,35 +88,84 @@ def at(day: str, hour: int = 12) -> datetime:
 
 def test_week_parses_iso_labels() -> None:
     """2020-W47 and 2020w47 are the same week, Monday 16 to Sunday 22 November."""
-    assert (IsoWeek(2020, 47), IsoWeek(2020, 47)) == (
-        IsoWeek.parse("2020-W47"),
-        IsoWeek.parse("2020w47"),
+    assert (IssueWeek(2020, 47), IssueWeek(2020, 47)) == (
+        IssueWeek.parse("2020-W47"),
+        IssueWeek.parse("2020w47"),
     )
-    assert (date(2020, 11, 16), date(2020, 11, 22)) == (
-        IsoWeek(2020, 47).monday,
-        IsoWeek(2020, 47).sunday,
+    assert (date(2020, 11, 16), date(2020, 11, 22), date(2020, 11, 23)) == (
+        IssueWeek(2020, 47).first_day,
+        IssueWeek(2020, 47).last_day,
+        IssueWeek(2020, 47).send_day,
     )
-
-
-@pytest.mark.parametrize("text", ["2020-47", "W47", "2021-W53", "2020-W00", "next week"])
-def test_week_rejects_what_is_not_a_week(text: str) -> None:
-    """A malformed label, or a week the year does not have, is a one-line error."""
-    with pytest.raises(ConfigError, match="--week"):
-        IsoWeek.parse(text)
 
 
 @pytest.mark.parametrize(
-    ("today", "expected"),
+    "text",
+    ["2020-47", "W47", "2021-W53", "2020-W00", "next week", "2020-02-30", "20-11-20"],
+)
+def test_week_rejects_what_is_not_a_week(text: str) -> None:
+    """A malformed label or day, or a week the year does not have, is a one-line error."""
+    with pytest.raises(ConfigError, match="--week"):
+        IssueWeek.parse(text)
+
+
+@pytest.mark.parametrize("text", ["9999-W52", "9999-12-30", "0001-01-01"])
+def test_week_too_close_to_the_calendar_edge_is_an_error(text: str) -> None:
+    """A week whose days or send date fall outside the calendar is refused, not a traceback."""
+    with pytest.raises(ConfigError, match="--week"):
+        IssueWeek.parse(text, starts=3)
+
+
+def test_wednesday_week_covers_wednesday_to_tuesday() -> None:
+    """With week_starts = wednesday, 2020-W47 is Wednesday 18 to Tuesday 24, sent on the 25th."""
+    week = IssueWeek.parse("2020-W47", starts=3)
+    expected = (date(2020, 11, 18), date(2020, 11, 24), date(2020, 11, 25), "2020-W47")
+    assert expected == (week.first_day, week.last_day, week.send_day, week.label)
+
+
+def test_wednesday_issue_is_dated_the_wednesday_after(make_article: MakeArticle) -> None:
+    """The Date header follows the window: 08:00 on the day after it ends, in digest.timezone."""
+    config = list_config(week_starts="wednesday", timezone="America/New_York")
+    friday = make_article(published_at=at("2020-11-20"))
+    digest = plan_digest(config, [friday], IssueWeek.parse("2020-W47", starts=3))
+    message = email.message_from_bytes(make_digest(config, [friday], digest.week).message)
+    expected = ("Wed, 25 Nov 2020 08:00:00 -0500", "18\N{EN DASH}24 November 2020", [friday.title])
+    assert expected == (message["Date"], digest.period, [story.title for story in digest.stories])
+
+
+@pytest.mark.parametrize(
+    ("day", "starts", "expected"),
     [
-        (date(2026, 11, 23), IsoWeek(2026, 47)),  # Monday: last week just ended
-        (date(2026, 11, 29), IsoWeek(2026, 47)),  # Sunday: this week is not over yet
-        (date(2026, 11, 30), IsoWeek(2026, 48)),
-        (date(2021, 1, 4), IsoWeek(2020, 53)),  # across a 53-week year
+        ("2020-11-20", 1, IssueWeek(2020, 47)),
+        ("2020-11-20", 3, IssueWeek(2020, 47, 3)),  # Friday: in the week from Wednesday 18th
+        ("2020-11-23", 3, IssueWeek(2020, 47, 3)),  # Monday of ISO week 48, same issue
+        ("2020-11-25", 3, IssueWeek(2020, 48, 3)),  # Wednesday: a new issue week starts
+        ("2021-01-01", 3, IssueWeek(2020, 53, 3)),  # named after the ISO week of its first day
     ],
 )
-def test_last_complete_week_is_the_one_before_today(today: date, expected: IsoWeek) -> None:
-    """--week alone means the last Monday-to-Sunday week that has ended."""
-    assert expected == IsoWeek.last_complete(today)
+def test_week_from_a_day_is_the_one_containing_it(
+    day: str, starts: int, expected: IssueWeek
+) -> None:
+    """--week YYYY-MM-DD picks the issue week that day falls in."""
+    assert expected == IssueWeek.parse(day, starts)
+
+
+@pytest.mark.parametrize(
+    ("today", "starts", "expected"),
+    [
+        (date(2026, 11, 23), 1, IssueWeek(2026, 47)),  # Monday: last week just ended
+        (date(2026, 11, 29), 1, IssueWeek(2026, 47)),  # Sunday: this week is not over yet
+        (date(2026, 11, 30), 1, IssueWeek(2026, 48)),
+        (date(2021, 1, 4), 1, IssueWeek(2020, 53)),  # across a 53-week year
+        (date(2020, 11, 25), 3, IssueWeek(2020, 47, 3)),  # Wednesday: send day of W47
+        (date(2020, 11, 24), 3, IssueWeek(2020, 46, 3)),  # Tuesday: W47 ends today
+    ],
+)
+def test_last_complete_week_is_the_one_before_today(
+    today: date, starts: int, expected: IssueWeek
+) -> None:
+    """--week alone means the last issue week that has ended."""
+    assert expected == IssueWeek.last_complete(today, starts)
 
 
 # Selection -------------------------------------------------------------------------------------
@@ -197,7 +246,7 @@ def test_lead_is_the_best_story_with_an_image(make_article: MakeArticle) -> None
 
 def test_empty_week_plans_an_empty_issue(make_article: MakeArticle) -> None:
     """No selected article that week: the digest says it is empty."""
-    digest = plan_digest(list_config(), [make_article(quality=10)], IsoWeek(2024, 18))
+    digest = plan_digest(list_config(), [make_article(quality=10)], IssueWeek(2024, 18))
     expected = (True, None, ())
     assert expected == (digest.is_empty, digest.lead, digest.sections)
 

@@ -99,7 +99,7 @@ def test_empty_week_writes_nothing(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("week", ["2026-47", "2026-W54"])
+@pytest.mark.parametrize("week", ["2026-47", "2026-W54", "9999-W52", "2026-02-30"])
 def test_bad_week_is_a_usage_error(tmp_path: Path, week: str) -> None:
     """A malformed week is one line on stderr and exit 2."""
     code, _, err = run("--config", str(write_config(tmp_path)), "--week", week)

@@ -21,7 +21,7 @@ from publisher.cli.common import (
     report_problems,
     wait_option,
 )
-from publisher.digest.issue import IsoWeek
+from publisher.digest.issue import IssueWeek, weekday_number
 from publisher.errors import PreviewError, SendError
 from publisher.jobs import DigestRequest, run_digest
 from publisher.preview import PREVIEW_WIDTH
@@ -37,8 +37,9 @@ EXIT_NO_BROWSER = 7
     "--week",
     is_flag=False,
     flag_value="",
-    metavar="[YYYY-Www]",
-    help="ISO week to publish [default, or --week alone: the last complete week].",
+    metavar="[YYYY-Www|YYYY-MM-DD]",
+    help="The week starting in that ISO week, or containing that day "
+    "[default, or --week alone: the last complete week].",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the issue files.")
 @click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
@@ -81,7 +82,12 @@ def digest(
         fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
     zone = config.digest.timezone
     with job_errors():
-        chosen = IsoWeek.parse(week) if week else IsoWeek.last_complete(common.today(zone))
+        starts = weekday_number(config.digest.week_starts)
+        chosen = (
+            IssueWeek.parse(week, starts)
+            if week
+            else IssueWeek.last_complete(common.today(zone), starts)
+        )
         request = DigestRequest(
             chosen, send, recipients, resend, password, common.now(zone), preview
         )

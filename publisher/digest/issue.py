@@ -14,7 +14,7 @@ from email.utils import parseaddr
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from publisher.config import Config
+from publisher.config import WEEKDAYS, Config
 from publisher.errors import ConfigError
 from publisher.model import Article, Image
 from publisher.selection import best_first, deduplicate, is_selectable, rules_for
@@ -27,6 +27,7 @@ OTHER_TOPIC = "More news"
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 _WEEK = re.compile(r"(\d{4})-?W(\d{2})", re.IGNORECASE)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTHS = [
     "January",
     "February",
@@ -44,54 +45,97 @@ _MONTHS = [
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class IsoWeek:
-    """An ISO 8601 week: Monday to Sunday."""
+class IssueWeek:
+    """The seven days an issue covers: from a fixed weekday (``starts``, ISO numbering, 1 for
+    Monday) to the day before it comes round again, named after the ISO week of its first day.
+
+    With Monday, the default, that is the ISO week itself. An editor who sends on Wednesdays
+    covers Wednesday to Tuesday: ``IssueWeek(2020, 47, starts=3)`` is 18 to 24 November 2020,
+    sent on the 25th.
+    """
 
     year: int
     week: int
+    starts: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """``2020-W47`` (or ``2020W47``) → the week; raises :class:`ConfigError` otherwise."""
-        match = _WEEK.fullmatch(text.strip())
-        if match is None:
-            raise ConfigError(f"not an ISO week like 2020-W47: {text!r}", field="--week")
-        year, week = int(match[1]), int(match[2])
+    def parse(cls, text: str, starts: int = 1) -> IssueWeek:
+        """``2020-W47`` (or ``2020W47``): the issue starting in that ISO week; ``2020-11-20``:
+        the issue whose seven days contain that day. Anything else is a :class:`ConfigError`."""
+        value = text.strip()
+        match = _WEEK.fullmatch(value)
+        if match is not None:
+            year, week = int(match[1]), int(match[2])
+            try:
+                first = date.fromisocalendar(year, week, starts)
+            except ValueError:
+                raise ConfigError(f"{year} has no week {week}", field="--week") from None
+            return cls._checked(first, starts)
+        if _DAY.fullmatch(value):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f"no such day: {value!r}", field="--week") from None
+            return cls.containing(day, starts)
+        raise ConfigError(
+            f"not an ISO week like 2020-W47 or a day like 2020-11-20: {text!r}", field="--week"
+        )
+
+    @classmethod
+    def containing(cls, day: date, starts: int = 1) -> IssueWeek:
+        """The issue whose seven days contain ``day``."""
         try:
-            date.fromisocalendar(year, week, 1)
-        except ValueError:
-            raise ConfigError(f"{year} has no week {week}", field="--week") from None
-        return cls(year, week)
+            first = day - timedelta(days=(day.isoweekday() - starts) % 7)
+        except OverflowError:
+            raise ConfigError(f"{day} is too early for an issue", field="--week") from None
+        return cls._checked(first, starts)
 
     @classmethod
-    def containing(cls, day: date) -> IsoWeek:
-        iso = day.isocalendar()
-        return cls(iso.year, iso.week)
+    def last_complete(cls, today: date, starts: int = 1) -> IssueWeek:
+        """The last issue week that ended before ``today``."""
+        return cls.containing(today - timedelta(days=7), starts)
 
     @classmethod
-    def last_complete(cls, today: date) -> IsoWeek:
-        """The last Monday-to-Sunday week that ended before ``today``."""
-        return cls.containing(today - timedelta(days=today.isoweekday()))
+    def _checked(cls, first: date, starts: int) -> IssueWeek:
+        # A day of margin either side: the week's bounds are taken in any time zone.
+        if first <= date.min:
+            raise ConfigError(f"{first} is too early for an issue", field="--week")
+        if first > date.max - timedelta(days=8):
+            raise ConfigError(
+                f"the issue starting {first} would be sent after {date.max}", field="--week"
+            )
+        iso = first.isocalendar()
+        return cls(iso.year, iso.week, starts)
 
     @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.week, 1)
+    def first_day(self) -> date:
+        return date.fromisocalendar(self.year, self.week, self.starts)
 
     @property
-    def sunday(self) -> date:
-        return self.monday + timedelta(days=6)
+    def last_day(self) -> date:
+        return self.first_day + timedelta(days=6)
+
+    @property
+    def send_day(self) -> date:
+        """The day after the week ends: the issue's date."""
+        return self.first_day + timedelta(days=7)
 
     @property
     def label(self) -> str:
         return f"{self.year}-W{self.week:02}"
 
     def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        """Monday 00:00 (inclusive) to the next Monday 00:00 (exclusive), local time."""
-        start = datetime.combine(self.monday, time(0), zone)
-        return start, datetime.combine(self.monday + timedelta(days=7), time(0), zone)
+        """The first day 00:00 (inclusive) to the send day 00:00 (exclusive), local time."""
+        start = datetime.combine(self.first_day, time(0), zone)
+        return start, datetime.combine(self.send_day, time(0), zone)
 
     def __str__(self) -> str:
         return self.label
+
+
+def weekday_number(name: str) -> int:
+    """``"wednesday"`` → 3 (ISO numbering); names as ``digest.week_starts`` takes them."""
+    return WEEKDAYS.index(name.lower()) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +173,7 @@ class Section:
 class Digest:
     """Everything the templates see: one week's issue, ready to render."""
 
-    week: IsoWeek
+    week: IssueWeek
     sent_at: datetime
     subject: str
     preheader: str
@@ -153,7 +197,7 @@ class Digest:
     @property
     def period(self) -> str:
         """``16-22 November 2026`` (with an en dash), or ``30 November - 6 December 2026``."""
-        first, last = self.week.monday, self.week.sunday
+        first, last = self.week.first_day, self.week.last_day
         if first.year != last.year:
             return f"{_long_date(first)} {DASH} {_long_date(last)}"
         if first.month != last.month:
@@ -185,7 +229,7 @@ class Digest:
 # Selection ----------------------------------------------------------------------------------
 
 
-def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) -> list[Article]:
+def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) -> list[Article]:
     """Articles published in ``week`` (configured time zone) that a feed would select, best first.
 
     An article counts when some topic's rules (or the site-wide rules, when it has no topic)
@@ -239,15 +283,15 @@ def arrange(
 # The issue ----------------------------------------------------------------------------------
 
 
-def plan_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> Digest:
+def plan_digest(config: Config, articles: Iterable[Article], week: IssueWeek) -> Digest:
     """The issue for ``week``: what it says, to whom, and when; it may have no stories."""
     digest_config = config.digest
     _check_list_settings(config)
     zone = ZoneInfo(digest_config.timezone)
     ranked = week_articles(config, articles, week)
     lead, sections = arrange(config, ranked)
-    # The Monday after the week, at a fixed hour: a rerun gives the same Date header.
-    sent_at = datetime.combine(week.monday + timedelta(days=7), SEND_HOUR, zone)
+    # The day after the week, at a fixed hour: a rerun gives the same Date header.
+    sent_at = datetime.combine(week.send_day, SEND_HOUR, zone)
     site = config.site
     subject = f"{site.title} ({sent_at.date().isoformat()})"
     ordered = ([lead] if lead else []) + [article for _, group in sections for article in group]
@@ -313,7 +357,7 @@ def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def _story(
-    config: Config, week: IsoWeek, zone: ZoneInfo, article: Article, image_width: int
+    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, image_width: int
 ) -> Story:
     digest_config = config.digest
     url = article.url

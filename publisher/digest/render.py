@@ -18,7 +18,7 @@ import jinja2
 from slugify import slugify
 
 from publisher.config import Config
-from publisher.digest.issue import Digest, IsoWeek, plan_digest
+from publisher.digest.issue import Digest, IssueWeek, plan_digest
 from publisher.digest.message import archive_page, build_message
 from publisher.errors import TemplateError
 from publisher.model import Article
@@ -86,7 +86,7 @@ def render_digest(config: Config, digest: Digest, inline: Inliner | None = None)
     )
 
 
-def make_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> RenderedDigest:
+def make_digest(config: Config, articles: Iterable[Article], week: IssueWeek) -> RenderedDigest:
     """Plan and render the issue for ``week`` in one call."""
     return render_digest(config, plan_digest(config, articles, week))
 
