@@ -69,7 +69,7 @@ class DigestConfig:
     templates: str = "templates/email"
     out: str = "newsletters"
     archive: str = "_newsletters"
-    per_topic: int = 5
+    per_topic: int = 8
     topic_order: tuple[str, ...] = ()
     timezone: str = "UTC"
     utm: bool = True
@@ -83,6 +83,13 @@ class DigestConfig:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     week_starts: str = "monday"
     """The first day of an issue's week; the issue is dated the day after the week ends."""
+    max_stories: int = 20
+    """Stories in a whole issue, the lead included."""
+    other_section: str = "More news"
+    """The closing section: stories with no topic of their own but the site's umbrella."""
+    umbrella_share: float = 0.8
+    """A topic carried by at least this share of the qualifying articles is the site's
+    umbrella, not a section."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +235,12 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
             fail(f"topics.{topic}.limit", "must be at least 1")
     if config.digest.per_topic < 1:
         fail("digest.per_topic", "must be at least 1")
+    if config.digest.max_stories < 1:
+        fail("digest.max_stories", "must be at least 1")
+    if not 0 < config.digest.umbrella_share <= 1:
+        fail("digest.umbrella_share", "must be more than 0 and at most 1")
+    if not config.digest.other_section.strip():
+        fail("digest.other_section", "must not be empty: it is the closing section's heading")
     smtp = config.digest.smtp
     if smtp.tls not in TLS_MODES:
         fail("digest.smtp.tls", f"must be one of {', '.join(TLS_MODES)}")

@@ -395,7 +395,7 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
 def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
-    from publisher.digest.issue import plan_digest
+    from publisher.digest.issue import counts_from_rows, plan_digest
     from publisher.digest.render import inline_css, render_digest
     from publisher.preview import find_browser
 
@@ -405,9 +405,11 @@ def _digest(
     if not stamps:
         raise ArticleError("no article files (*.md)", path=str(content_dir))
     loaded = refresh_articles(store, content_dir, stamps)
-    catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+    source = store.source(content_dir)
+    catalogue = StoredArticles(store, source, content_dir)
     start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
-    issue = plan_digest(config, catalogue.published_between(start, end), request.week)
+    counts = counts_from_rows(config, *store.topic_quality_counts(source))
+    issue = plan_digest(config, catalogue.published_between(start, end), request.week, counts)
     outcome = DigestOutcome(loaded, issue, warnings=warnings)
     if issue.is_empty:
         return outcome

@@ -397,6 +397,24 @@ class Store:
             (source, start_us, end_us),
         )
 
+    def topic_quality_counts(
+        self, source: int
+    ) -> tuple[list[tuple[str, int | None, int]], list[tuple[int | None, int]]]:
+        """Published articles counted by topic and quality, ``(topic, quality, count)``, and
+        by quality alone, ``(quality, count)``: what the newsletter needs to know how specific
+        each topic is, without loading a single record."""
+        by_topic = self._query(
+            "SELECT topic, quality, count(*) FROM article_topics"
+            " WHERE source = ? AND published = 1 GROUP BY topic, quality",
+            (source,),
+        )
+        overall = self._query(
+            "SELECT quality, count(*) FROM articles WHERE source = ? AND problem IS NULL"
+            " AND published = 1 GROUP BY quality",
+            (source,),
+        )
+        return [tuple(row) for row in by_topic], [tuple(row) for row in overall]
+
     def records(self, source: int, names: Sequence[str]) -> dict[str, str]:
         """The stored records of the named articles."""
         found: dict[str, str] = {}

@@ -15,10 +15,18 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 import yaml
-from helpers import load_folder
+from helpers import list_config, load_folder
 
-from publisher.config import Config, DigestConfig, SiteConfig, load_config
-from publisher.digest.issue import IssueWeek, add_utm, arrange, plan_digest, shorten, week_articles
+from publisher.config import Config, load_config
+from publisher.digest.issue import (
+    IssueWeek,
+    TopicCounts,
+    add_utm,
+    arrange,
+    plan_digest,
+    shorten,
+    week_articles,
+)
 from publisher.digest.render import (
     GMAIL_CLIP_BYTES,
     PACKAGE_TEMPLATES,
@@ -42,23 +50,6 @@ MakeArticle = Callable[..., Article]
 def sample_config() -> Config:
     """The repository's config.toml, paths resolved against the repository."""
     return load_config(ROOT / "config.toml")
-
-
-def list_config(**digest: object) -> Config:
-    """A small config with every setting a mailing list must have."""
-    settings = DigestConfig(
-        templates=str(ROOT / "templates" / "email"),
-        timezone="Europe/London",
-        sender="Test News <news@test.example>",
-        list_address="readers@test.example",
-        unsubscribe_url="https://test.example/unsubscribe",
-        unsubscribe_mailto="leave@test.example",
-        postal_address="Test News, 2 Sample Road, Testville",
-    )
-    return Config(
-        site=SiteConfig(title="Test News", url="https://test.example/feeds/"),
-        digest=replace(settings, **digest),  # type: ignore[arg-type]
-    )
 
 
 def render_sample() -> RenderedDigest:
@@ -205,43 +196,12 @@ def test_week_articles_rank_by_quality_then_heat_then_date(make_article: MakeArt
     assert [best, hotter, newer, older] == ranked
 
 
-def test_arrange_shows_each_article_once(make_article: MakeArticle) -> None:
-    """A story with two topics is listed under its first topic only; the lead is not repeated."""
-    image = (Image("https://cdn.example/lead.jpg", 800, 400),)
-    lead = make_article(quality=90, topics=("Space", "Climate"), images=image)
-    both = make_article(quality=80, topics=("Climate", "Space"))
-    space = make_article(quality=70, topics=("Space",))
-    lead_story, sections = arrange(list_config(), [lead, both, space])
-    assert (lead, [("Climate", [both]), ("Space", [space])]) == (lead_story, sections)
-
-
-def test_arrange_limits_topics_and_spills_over(make_article: MakeArticle) -> None:
-    """At most per_topic stories a topic; a story whose first topic is full goes to its next."""
-    articles = [make_article(quality=90 - n, topics=("Space", "Climate")) for n in range(4)]
-    _, sections = arrange(list_config(per_topic=2), articles)
-    assert [("Space", articles[1:3]), ("Climate", articles[3:])] == sections
-
-
-def test_arrange_orders_topics_by_config_then_size(make_article: MakeArticle) -> None:
-    """digest.topic_order comes first; other topics follow, largest first."""
-    articles = [
-        make_article(quality=99, topics=("Lead",)),
-        make_article(topics=("Small",)),
-        make_article(topics=("Big",)),
-        make_article(topics=("Big",)),
-        make_article(topics=("Chosen",)),
-    ]
-    _, sections = arrange(list_config(topic_order=("Chosen", "Absent")), articles)
-    expected = ["Chosen", "Big", "Small"]
-    assert expected == [topic for topic, _ in sections]
-
-
 def test_lead_is_the_best_story_with_an_image(make_article: MakeArticle) -> None:
     """The top story has a picture when any story does."""
     plain = make_article(quality=95)
     pictured = make_article(quality=60, images=(Image("https://cdn.example/a.jpg", 1200, 600),))
-    lead, _ = arrange(list_config(), [plain, pictured])
-    assert pictured == lead
+    arrangement = arrange(list_config(), [plain, pictured], TopicCounts(2, {"Space": 2}))
+    assert pictured == arrangement.lead
 
 
 def test_empty_week_plans_an_empty_issue(make_article: MakeArticle) -> None:
