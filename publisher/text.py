@@ -3,9 +3,10 @@ shown as tags.
 
 Article fields arrive with entities already decoded (``content.normalise``), so ``<`` here is
 either markup or the author's own character ("5 < 6", "vector<int>", "Why <script> tags
-block rendering"). Only real HTML is parsed: an element HTML knows that is closed in the text,
-or one that needs no closing tag (``<br>``, ``<p>``). Everything else stays as written. Pure;
-used by every output that wants text: the feeds, the newsletter and its archive page.
+block rendering"). Only real HTML is parsed: an element HTML knows whose opening and closing
+tags pair up, or one that needs no closing tag (``<br>``, ``<p>``), and comments. Everything
+else stays as written. Pure; used by every output that wants text: the feeds, the newsletter
+and its archive page.
 """
 
 from __future__ import annotations
@@ -52,13 +53,14 @@ def plain_text(text: str) -> str:
     """
     if "<" not in text:
         return text
-    markup = _markup_names(text)
+    tags = list(_TAG.finditer(text))
+    markup = _markup(tags)
     if not markup:
         return text
     # Only markup may reach the parser as markup: every other "<", and every "&" (entities
     # were decoded when the article was read), is escaped so it is read back as itself.
     fragment = lxml.html.fragment_fromstring(
-        _escape_all_but_markup(text, markup), create_parent="div"
+        _escape_all_but_markup(text, tags, markup), create_parent="div"
     )
     for element in list(fragment.iter()):
         if not isinstance(element.tag, str):
@@ -89,32 +91,36 @@ def _words(text: str) -> str:
     return _WORDS.sub(" ", text.casefold()).strip()
 
 
-def _markup_names(text: str) -> set[str]:
-    """The element names that are markup in ``text``: known, and closed or needing no close."""
-    opened: set[str] = set()
-    closed: set[str] = set()
-    for match in _TAG.finditer(text):
+def _markup(tags: list[re.Match[str]]) -> set[int]:
+    """Which of ``tags`` (by position) are markup: a comment, an element that needs no
+    closing tag, or an opening and closing tag of a known element that pair up."""
+    markup: set[int] = set()
+    waiting: dict[str, list[int]] = {}
+    for index, match in enumerate(tags):
         name = _name(match)
-        if name == COMMENT:
-            closed.add(name)
-        elif name in ELEMENTS:
-            (closed if match[1] else opened).add(name)
-    return {name for name in opened | closed if name in closed or name in UNCLOSED}
+        if name == COMMENT or name in UNCLOSED:
+            markup.add(index)
+        elif name not in ELEMENTS:
+            continue
+        elif not match[1]:
+            waiting.setdefault(name, []).append(index)
+        elif waiting.get(name):
+            markup.update((waiting[name].pop(), index))
+    return markup
 
 
 def _name(match: re.Match[str]) -> str:
     return COMMENT if match[0].startswith("<!--") else match[2].lower()
 
 
-def _escape_all_but_markup(text: str, markup: set[str]) -> str:
+def _escape_all_but_markup(text: str, tags: list[re.Match[str]], markup: set[int]) -> str:
     pieces: list[str] = []
     position = 0
-    for match in _TAG.finditer(text):
+    for index, match in enumerate(tags):
         pieces.append(_escape(text[position : match.start()]))
-        name = _name(match)
-        if name not in markup:
+        if index not in markup:
             pieces.append(_escape(match[0]))
-        elif name in DOCUMENT:
+        elif _name(match) in DOCUMENT:
             pieces.append(" ")
         else:
             pieces.append(match[0])

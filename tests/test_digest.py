@@ -562,21 +562,116 @@ def test_rendering_twice_gives_identical_bytes() -> None:
 
 
 def test_digest_with_awkward_text(make_article: MakeArticle) -> None:
-    """Markup-like titles are escaped once; an http provider logo never shows."""
+    """Markup in a title is shown as its words, markup-like text is escaped once."""
     article = make_article(
         published_at=at("2026-11-18"),
-        title="<b>Tom & Jerry</b> {{ not liquid }} {link_color}",
+        title="<b>Tom & Jerry</b> {{ not liquid }} {link_color} 5 < 6",
         excerpt="Fish &amp; chips",
         provider=Provider("A & B", "ab.example"),
         url="https://a.example/x?a=1&b=2",
     )
     rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
-    expected = (True, True, False)
+    expected = (True, True, False, False)
     assert expected == (
-        "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;" in rendered.html,
+        ">Tom &amp; Jerry {{ not liquid }} {link_color} 5 &lt; 6</a>" in rendered.html,
         "https://a.example/x?a=1&amp;b=2&amp;utm_source" in rendered.html,
         "<b>" in rendered.html,
+        "&lt;b&gt;" in rendered.html,
     )
+
+
+def test_html_in_excerpts_is_never_shown_as_tags(make_article: MakeArticle) -> None:
+    """An excerpt with HTML reads as its words in the HTML part, the text part and the
+    archive page's front matter, never as literal or escaped tags."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="<i>Apps</i> in Teams",
+        excerpt="<p>Build apps <b>inside</b> Teams.</p><p>Now in preview.</p>",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    root = lxml.html.document_fromstring(rendered.html)
+    front = yaml.safe_load(rendered.archive_page.decode("utf-8").split("---\n")[1])
+    expected = (
+        ["Build apps inside Teams. Now in preview."],
+        ["Apps in Teams"],
+        True,
+        "Apps in Teams",
+    )
+    assert expected == (
+        [p.text_content() for p in root.xpath("//p[contains(@class, 'excerpt')]")],
+        [a.text_content() for a in root.xpath("//h1/a")],
+        "\nBuild apps inside Teams. Now in preview.\n" in rendered.text,
+        front["excerpt"],
+    )
+    assert [] == re.findall(r"<p>|&lt;p&gt;|<b>|&lt;b&gt;", rendered.text + rendered.html)
+
+
+def test_excerpt_repeating_the_title_is_not_printed_twice(make_article: MakeArticle) -> None:
+    """An excerpt equal to its title (case and punctuation aside) is left out."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="Announcing the rich text editor (RTE) control",
+        excerpt="Announcing the rich text editor (RTE) control.",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    lead = rendered.digest.lead
+    assert lead is not None
+    assert ("", 1) == (lead.excerpt, rendered.text.count("rich text editor"))
+
+
+def test_real_excerpts_repeating_their_titles_are_dropped() -> None:
+    """The real corpus has excerpts equal to their titles; none is printed in its issue."""
+    if not CORPUS_NEWS.is_dir():
+        pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
+    articles = load_folder(CORPUS_NEWS).articles
+    repeated = [a for a in articles if a.excerpt and a.excerpt == a.title]
+    assert repeated
+    config = list_config()
+    for article in repeated:
+        week = IssueWeek.containing(article.published_at.date())
+        digest = plan_digest(config, articles, week)
+        shown = [story for story in digest.stories if story.title == article.title]
+        assert [""] * len(shown) == [story.excerpt for story in shown]
+
+
+def test_shorten_keeps_an_excerpt_it_would_barely_cut() -> None:
+    """Cutting no more than a fifth of an excerpt keeps it whole; a longer one is cut at a
+    word, ending in an ellipsis, every kept word whole."""
+    words = [f"word{n:02}" for n in range(60)]
+    barely = " ".join(words[:46])  # 321 characters: cutting at 280 would drop 13 %
+    long = " ".join(words)  # 419 characters
+    cut = shorten(long)
+    kept = cut.removesuffix("…").split(" ")
+    expected = (barely, True, True, words[: len(kept)])
+    assert expected == (shorten(barely), len(cut) <= 280, cut.endswith("…"), kept)
+
+
+def test_archive_front_matter_is_inert_text(make_article: MakeArticle) -> None:
+    """A title that closes CDATA and opens a script reaches the front matter as plain text
+    a layout may print as it is: no "<" or ">" left."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="]]><script>alert(1)</script> Why <script> tags block rendering",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    front = rendered.archive_page.decode("utf-8").split("---\n")[1]
+    fields = yaml.safe_load(front)
+    left, right = (
+        "\N{SINGLE LEFT-POINTING ANGLE QUOTATION MARK}",
+        "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}",
+    )
+    expected = (f"]]{right} Why {left}script{right} tags block rendering", False, False)
+    assert expected == (fields["excerpt"], "<" in front, ">" in front)
+
+
+def test_long_site_title_gives_a_short_archive_name(make_article: MakeArticle) -> None:
+    """A 300-character site title is cut at a word in the archive page's name."""
+    config = list_config()
+    config = replace(config, site=replace(config.site, title="Very long title " * 20))
+    article = make_article(published_at=at("2026-11-18"))
+    name = make_digest(config, [article], SAMPLE_WEEK).archive_name
+    expected = "2026-11-23-very-long-title-very-long-title-very-long-title-very-long-2026-w47.html"
+    assert expected == name
 
 
 # Golden ----------------------------------------------------------------------------------------

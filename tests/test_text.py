@@ -22,6 +22,8 @@ from publisher.text import headline, plain_text, summary_of
         ('<a href="https://a.example/?x=1&y=2">link</a> text', "link text"),
         ("<html><head><title>t</title></head><body>body</body></html>", "body"),
         ("<style>p { color: red }</style>Styled", "Styled"),
+        ("]]><script>alert(1)</script> Why <script> tags block", "]]> Why <script> tags block"),
+        ("A </b> stray and <b>bold</b>", "A </b> stray and bold"),
     ],
 )
 def test_markup_becomes_the_words_a_reader_sees(text: str, expected: str) -> None:

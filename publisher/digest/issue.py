@@ -18,10 +18,14 @@ from publisher.config import WEEKDAYS, Config
 from publisher.errors import ConfigError
 from publisher.model import Article, Image
 from publisher.selection import best_first, deduplicate, is_selectable, rules_for
+from publisher.text import headline, summary_of
 
 CONTENT_WIDTH = 560
 """The 600 px container less its 20 px side padding: the widest an image is shown."""
 EXCERPT_CHARS = 280
+KEEP_WHOLE = 0.2
+"""An excerpt longer than :data:`EXCERPT_CHARS` is kept whole when cutting it would drop no
+more than this share of it (up to 350 characters)."""
 SEND_HOUR = time(8, 0)
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
@@ -149,10 +153,12 @@ class StoryImage:
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """One article as the newsletter lists it; ``url`` already carries the UTM parameters."""
+    """One article as the newsletter lists it, its text plain; ``url`` already carries the
+    UTM parameters, ``article_url`` is the link as the article file gives it."""
 
     title: str
     url: str
+    article_url: str
     provider: str
     date: str
     excerpt: str
@@ -407,23 +413,26 @@ def plan_digest(
     sent_at = datetime.combine(week.send_day, SEND_HOUR, zone)
     site = config.site
     subject = f"{site.title} ({sent_at.date().isoformat()})"
-    ordered = ([lead] if lead else []) + [article for _, group in sections for article in group]
-    top_titles = tuple(article.title for article in ordered[:3])
 
     def story(article: Article, image_width: int) -> Story:
         return _story(config, week, zone, article, image_width)
 
+    lead_story = story(lead, CONTENT_WIDTH) if lead else None
+    shown = tuple(
+        Section(topic, tuple(story(article, 0) for article in group)) for topic, group in sections
+    )
+    ordered = ([lead_story] if lead_story else []) + [
+        s for section in shown for s in section.stories
+    ]
+    top_titles = tuple(item.title for item in ordered[:3])
     return Digest(
         week=week,
         sent_at=sent_at,
         subject=subject,
         preheader=_preheader(top_titles, len(ordered)),
-        lead=story(lead, CONTENT_WIDTH) if lead else None,
+        lead=lead_story,
         lead_section=arrangement.lead_section,
-        sections=tuple(
-            Section(topic, tuple(story(article, 0) for article in group))
-            for topic, group in sections
-        ),
+        sections=shown,
         left_out=arrangement.left_out,
         site_title=site.title,
         site_link=site.home,
@@ -461,9 +470,13 @@ def add_utm(url: str, *, source: str, campaign: str, medium: str = "email") -> s
     return urlunsplit(parts._replace(query="&".join(kept + ours)))
 
 
-def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
-    if len(text) <= limit:
+def shorten(text: str, limit: int = EXCERPT_CHARS, *, keep_whole: float = KEEP_WHOLE) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis.
+
+    A text that would lose no more than ``keep_whole`` of itself is kept whole: cutting the
+    last few words of a story's excerpt saves a line and loses its point.
+    """
+    if len(text) <= limit or len(text) - limit <= keep_whole * len(text):
         return text
     cut = text[: limit - 1]
     if " " in cut:
@@ -480,11 +493,12 @@ def _story(
         url = add_utm(url, source=digest_config.utm_source, campaign=week.label)
     image = article.lead_image
     return Story(
-        title=article.title,
+        title=headline(article.title),
         url=url,
+        article_url=article.url,
         provider=article.provider.name if article.provider else "",
         date=_short_date(article.published_at.astimezone(zone).date()),
-        excerpt=shorten(article.excerpt),
+        excerpt=shorten(summary_of(article.title, article.excerpt)),
         is_video=article.is_video,
         image=_story_image(image, article.title, image_width) if image and image_width else None,
     )
@@ -503,7 +517,7 @@ def _preheader(titles: Sequence[str], count: int) -> str:
         return ""
     more = count - 1
     tail = f" and {more} more {'story' if more == 1 else 'stories'}" if more else ""
-    return shorten(f"{titles[0]}{tail}", 140)
+    return shorten(f"{titles[0]}{tail}", 140, keep_whole=0)
 
 
 def _short_date(day: date) -> str:

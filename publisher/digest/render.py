@@ -26,6 +26,8 @@ from publisher.model import Article
 PACKAGE_TEMPLATES = Path(__file__).parents[1] / "templates" / "email"
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
+ARCHIVE_SLUG_CHARS = 60
+"""The site title's share of an archive page's file name (255 bytes is the usual limit)."""
 GMAIL_CLIP_BYTES = 102 * 1024
 """Gmail hides everything after this many bytes of HTML behind "[Message clipped]"."""
 
@@ -53,9 +55,13 @@ class RenderedDigest:
 
     @property
     def archive_name(self) -> str:
-        """``<YYYY-MM-DD>-<slug>.html``, a Jekyll post name under ``digest.archive``."""
-        slug = slugify(f"{self.digest.site_title} {self.digest.week.label}") or "newsletter"
-        return f"{self.digest.issue_date.isoformat()}-{slug}.html"
+        """``<YYYY-MM-DD>-<site>-<week>.html``, a Jekyll post name under ``digest.archive``;
+        the site's part is cut at a word to keep the name well under file systems' limit."""
+        site = slugify(self.digest.site_title)
+        if len(site) > ARCHIVE_SLUG_CHARS:
+            site = site[: ARCHIVE_SLUG_CHARS + 1].rsplit("-", 1)[0][:ARCHIVE_SLUG_CHARS]
+        week = self.digest.week.label.lower()
+        return f"{self.digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
 
 
 Inliner = Callable[[str, str], str]
