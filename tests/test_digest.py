@@ -20,6 +20,7 @@ from helpers import list_config, load_folder
 from publisher.config import Config, load_config
 from publisher.digest.issue import (
     IssueWeek,
+    StoryImage,
     TopicCounts,
     add_utm,
     arrange,
@@ -45,6 +46,7 @@ SAMPLE_WEEK = IssueWeek(2026, 47)
 CORPUS_WEEK = IssueWeek(2020, 47)
 
 MakeArticle = Callable[..., Article]
+IMAGE = Image("https://cdn.example/lead.jpg", 1200, 600)
 
 
 def sample_config() -> Config:
@@ -385,14 +387,94 @@ def test_layout_tables_are_presentation_and_600px(rendered: RenderedDigest) -> N
     assert expected == len(containers)
 
 
-def test_images_have_alt_integer_width_and_https(rendered: RenderedDigest) -> None:
-    """Every <img> has alt text, an integer width and an absolute https src."""
+def test_images_have_alt_integer_size_and_https(rendered: RenderedDigest) -> None:
+    """Every <img> has alt text, integer width and height and an absolute https src."""
     images = parse(rendered).xpath("//img")
     assert images
     for image in images:
         assert image.get("alt"), lxml.html.tostring(image)
         assert re.fullmatch(r"[1-9]\d*", image.get("width", "")), lxml.html.tostring(image)
+        assert re.fullmatch(r"[1-9]\d*", image.get("height", "")), lxml.html.tostring(image)
         assert image.get("src", "").startswith("https://"), lxml.html.tostring(image)
+
+
+def test_every_story_with_a_picture_shows_one(rendered: RenderedDigest) -> None:
+    """The lead's picture and one thumbnail per other story, each linking to its story, with
+    a short alt, inside a tinted box that shows with images blocked."""
+    root = parse(rendered)
+    digest = rendered.digest
+    pictures = [story.image or story.thumbnail for story in digest.stories]
+    expected = [
+        (picture.url, story.url, picture.alt)
+        for story, picture in zip(digest.stories, pictures, strict=True)
+        if picture
+    ]
+    shown = [
+        (img.get("src"), img.getparent().get("href"), img.get("alt"))
+        for img in root.xpath("//td[contains(@class, 'picture-box')]/a/img")
+    ]
+    assert len(expected) == len(digest.stories)
+    assert expected == shown
+    assert [] == [alt for _, _, alt in shown if not 0 < len(alt.removesuffix("…")) <= 50]
+
+
+def test_picture_links_are_not_underlined(rendered: RenderedDigest) -> None:
+    """With images blocked, alt text inherits its link's style: the link is never underlined."""
+    root = parse(rendered)
+    styles = [a.get("style", "").replace(" ", "") for a in root.xpath("//a[img]")]
+    assert styles
+    assert [] == [style for style in styles if "text-decoration:none" not in style]
+
+
+def test_story_without_an_image_shows_its_provider_logo(make_article: MakeArticle) -> None:
+    """No image of its own: the provider's logo, at its size, is the thumbnail."""
+    logo = Image("https://cdn.example/logo-50.png", 50, 50)
+    lead = make_article(published_at=at("2026-11-18"), quality=90, images=(IMAGE,))
+    plain = make_article(
+        published_at=at("2026-11-18"), provider=Provider("Logo Times", "logo.example", logo)
+    )
+    bare = make_article(published_at=at("2026-11-18"))
+    digest = plan_digest(list_config(), [lead, plain, bare], SAMPLE_WEEK)
+    by_title = {story.title: story for story in digest.stories}
+    expected = (
+        (560, 280, None),
+        (None, StoryImage(logo.url, 50, 50, plain.title)),
+        (None, None),
+    )
+    lead_story = by_title[lead.title]
+    assert lead_story.image is not None
+    assert expected == (
+        (lead_story.image.width, lead_story.image.height, lead_story.thumbnail),
+        (by_title[plain.title].image, by_title[plain.title].thumbnail),
+        (by_title[bare.title].image, by_title[bare.title].thumbnail),
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((1200, 630), (120, 63, False)),
+        ((1600, 1600), (120, 120, False)),
+        ((300, 900), (40, 120, False)),
+        ((60, 40), (60, 40, False)),
+        ((None, None), (120, 80, True)),
+    ],
+)
+def test_thumbnail_fits_a_square_and_keeps_its_shape(
+    make_article: MakeArticle,
+    size: tuple[int | None, int | None],
+    expected: tuple[int, int, bool],
+) -> None:
+    """Thumbnails are scaled down (never up) into 120 x 120; an image of unknown size gets a
+    3:2 box and is cropped to it."""
+    lead = make_article(published_at=at("2026-11-18"), quality=90, images=(IMAGE,))
+    story = make_article(
+        published_at=at("2026-11-18"), images=(Image("https://cdn.example/t.jpg", *size),)
+    )
+    thumbnail = plan_digest(list_config(), [lead, story], SAMPLE_WEEK).sections[0].stories[0]
+    assert thumbnail.thumbnail is not None
+    picture = thumbnail.thumbnail
+    assert expected == (picture.width, picture.height, picture.cropped)
 
 
 def test_every_link_is_absolute(rendered: RenderedDigest) -> None:

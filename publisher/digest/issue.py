@@ -22,6 +22,11 @@ from publisher.text import headline, summary_of
 
 CONTENT_WIDTH = 560
 """The 600 px container less its 20 px side padding: the widest an image is shown."""
+THUMBNAIL_SIZE = 120
+"""A thumbnail fits a square of this many pixels."""
+ALT_CHARS = 50
+"""Alt text is the story's title, cut at a word after this many characters: with images
+blocked it shows inside the picture's box."""
 EXCERPT_CHARS = 280
 KEEP_WHOLE = 0.2
 """An excerpt longer than :data:`EXCERPT_CHARS` is kept whole when cutting it would drop no
@@ -143,12 +148,17 @@ def weekday_number(name: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StoryImage:
-    """An image as the email shows it: https, an integer width, and alt text."""
+    """An image as the email shows it: https, integer width and height, and a short alt.
+
+    ``cropped`` when the source gave no size: the box is a fixed shape and the picture is
+    cropped to it (``object-fit: cover``) where the client can.
+    """
 
     url: str
     width: int
-    height: int | None
+    height: int
     alt: str
+    cropped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,9 @@ class Story:
     excerpt: str
     is_video: bool
     image: StoryImage | None
+    """The lead's picture, the width of the issue; ``None`` for the other stories."""
+    thumbnail: StoryImage | None = None
+    """A small picture beside the story: its own image, else its provider's logo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,12 +427,12 @@ def plan_digest(
     site = config.site
     subject = f"{site.title} ({sent_at.date().isoformat()})"
 
-    def story(article: Article, image_width: int) -> Story:
-        return _story(config, week, zone, article, image_width)
+    def story(article: Article, *, is_lead: bool = False) -> Story:
+        return _story(config, week, zone, article, lead=is_lead)
 
-    lead_story = story(lead, CONTENT_WIDTH) if lead else None
+    lead_story = story(lead, is_lead=True) if lead else None
     shown = tuple(
-        Section(topic, tuple(story(article, 0) for article in group)) for topic, group in sections
+        Section(topic, tuple(story(article) for article in group)) for topic, group in sections
     )
     ordered = ([lead_story] if lead_story else []) + [
         s for section in shown for s in section.stories
@@ -485,31 +498,50 @@ def shorten(text: str, limit: int = EXCERPT_CHARS, *, keep_whole: float = KEEP_W
 
 
 def _story(
-    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, image_width: int
+    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, *, lead: bool
 ) -> Story:
     digest_config = config.digest
     url = article.url
     if digest_config.utm:
         url = add_utm(url, source=digest_config.utm_source, campaign=week.label)
     image = article.lead_image
+    logo = article.provider.logo if article.provider else None
+    title = headline(article.title)
+    picture = None
+    if image and lead:
+        picture = _story_image(image, title, CONTENT_WIDTH, CONTENT_WIDTH * 9 // 16)
     return Story(
-        title=headline(article.title),
+        title=title,
         url=url,
         article_url=article.url,
         provider=article.provider.name if article.provider else "",
         date=_short_date(article.published_at.astimezone(zone).date()),
         excerpt=shorten(summary_of(article.title, article.excerpt)),
         is_video=article.is_video,
-        image=_story_image(image, article.title, image_width) if image and image_width else None,
+        image=picture,
+        thumbnail=None if picture else _thumbnail(image or logo, title),
     )
 
 
-def _story_image(image: Image, title: str, max_width: int) -> StoryImage:
-    width = min(image.width or max_width, max_width)
-    height = None
-    if image.width and image.height:
-        height = round(image.height * width / image.width)
-    return StoryImage(image.url, width, height, image.title or title)
+def _thumbnail(image: Image | None, title: str) -> StoryImage | None:
+    if image is None:
+        return None
+    return _story_image(image, title, THUMBNAIL_SIZE, THUMBNAIL_SIZE * 2 // 3, THUMBNAIL_SIZE)
+
+
+def _story_image(
+    image: Image, title: str, max_width: int, unknown_height: int, max_height: int = 0
+) -> StoryImage:
+    """The picture scaled down (never up) to ``max_width`` and, when given, ``max_height``,
+    keeping its shape; without a known size, a box ``max_width`` by ``unknown_height``."""
+    alt = shorten(image.title or title, ALT_CHARS, keep_whole=0)
+    if not (image.width and image.height):
+        return StoryImage(image.url, max_width, unknown_height, alt, cropped=True)
+    scale = min(1.0, max_width / image.width)
+    if max_height:
+        scale = min(scale, max_height / image.height)
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    return StoryImage(image.url, width, height, alt)
 
 
 def _preheader(titles: Sequence[str], count: int) -> str:
