@@ -90,6 +90,8 @@ class DigestConfig:
     umbrella_share: float = 0.8
     """A topic carried by at least this share of the qualifying articles is the site's
     umbrella, not a section."""
+    subject: str = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
+    """The Subject header, a Jinja template (see the README for its names)."""
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         fail("digest.max_stories", "must be at least 1")
     if not 0 < config.digest.umbrella_share <= 1:
         fail("digest.umbrella_share", "must be more than 0 and at most 1")
+    if not config.digest.subject.strip():
+        fail("digest.subject", "must not be empty: every issue needs a subject")
     if not config.digest.other_section.strip():
         fail("digest.other_section", "must not be empty: it is the closing section's heading")
     smtp = config.digest.smtp

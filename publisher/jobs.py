@@ -423,7 +423,7 @@ def _digest(
         return inlined
 
     rendered = render_digest(config, issue, inline)
-    outcome.rendered = rendered
+    outcome.issue, outcome.rendered = rendered.digest, rendered
     _deliver(store, config, request, outcome)
     if browser and request.preview:
         from publisher.preview import screenshot

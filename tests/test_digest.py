@@ -240,6 +240,62 @@ def test_shorten_cuts_at_a_word() -> None:
     assert expected == shorten("alpha beta gamma", 12)
 
 
+# Subject and preheader ---------------------------------------------------------------------------
+
+
+def test_default_subject_names_the_lead_and_the_count(make_article: MakeArticle) -> None:
+    """ "<site>: <lead headline> and N more"; a one-story issue has no "and 0 more"."""
+    lead = make_article(published_at=at("2026-11-18"), quality=90, title="<b>Big</b> story")
+    others = [make_article(published_at=at("2026-11-19")) for _ in range(3)]
+    full = make_digest(list_config(), [lead, *others], SAMPLE_WEEK).digest.subject
+    alone = make_digest(list_config(), [lead], SAMPLE_WEEK).digest.subject
+    expected = ("Test News: Big story and 3 more", "Test News: Big story")
+    assert expected == (full, alone)
+
+
+def test_subject_template_sees_the_week_and_its_dates(make_article: MakeArticle) -> None:
+    """digest.subject may use the week, its first and last day, the issue date and the count;
+    the result is one line, in the Subject header and the HTML title."""
+    template = (
+        "{{ site }} {{ week }}\n({{ start.strftime('%d %b') }} to {{ end }},"
+        " sent {{ date }}): {{ count }} stories, {{ period }}"
+    )
+    article = make_article(published_at=at("2026-11-18"))
+    rendered = make_digest(list_config(subject=template), [article], SAMPLE_WEEK)
+    message = email.message_from_bytes(rendered.message, policy=email.policy.default)
+    expected = (
+        "Test News 2026-W47 (16 Nov to 2026-11-22, sent 2026-11-23): 1 stories,"
+        " 16\N{EN DASH}22 November 2026"
+    )
+    assert (expected, expected) == (str(message["Subject"]), parse(rendered).findtext("head/title"))
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ site }", "digest.subject: line 1: "),
+        ("{{ sight }}", "digest.subject: 'sight' is undefined (it may use site, lead, count"),
+        ("{{ lead.__class__.__mro__ }}", "digest.subject: "),
+        ("{% if false %}x{% endif %}", "digest.subject: renders as an empty subject"),
+    ],
+)
+def test_bad_subject_template_is_a_config_error(
+    template: str, reason: str, make_article: MakeArticle
+) -> None:
+    """A subject that does not render names digest.subject; the sandbox refuses internals."""
+    article = make_article(published_at=at("2026-11-18"))
+    with pytest.raises(ConfigError) as raised:
+        make_digest(list_config(subject=template), [article], SAMPLE_WEEK)
+    assert str(raised.value).startswith(reason)
+
+
+def test_preheader_of_a_one_story_issue_is_its_excerpt(make_article: MakeArticle) -> None:
+    """With no other headline to show, the preview line is the lead's excerpt."""
+    article = make_article(published_at=at("2026-11-18"), excerpt="What happened, in short.")
+    digest = plan_digest(list_config(), [article], SAMPLE_WEEK)
+    assert "What happened, in short." == digest.preheader
+
+
 # Settings a list must have ---------------------------------------------------------------------
 
 
@@ -283,7 +339,7 @@ def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArti
     (tmp_path / "digest.txt").write_text("{{ digest.subject }} / custom\n", encoding="utf-8")
     article = make_article(published_at=at("2026-11-18"))
     rendered = make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
-    expected = ("Test News (2026-11-23) / custom\n", True)
+    expected = (f"Test News: {article.title} / custom\n", True)
     assert expected == (
         rendered.text,
         "Story" in rendered.html,
@@ -367,13 +423,17 @@ def test_html_head_has_lang_charset_viewport_and_subject(rendered: RenderedDiges
 
 
 def test_preheader_comes_first_and_is_hidden(rendered: RenderedDigest) -> None:
-    """The first element in the body is the hidden preview text, led by the top story."""
+    """The first element in the body is the hidden preview text: the headlines after the
+    lead, which the subject already names."""
     first = parse(rendered).body[0]
     style = first.get("style", "").replace(" ", "")
-    lead = rendered.digest.lead
-    assert lead is not None
-    expected = (True, True)
-    assert expected == ("display:none" in style, first.text_content().startswith(lead.title))
+    second = rendered.digest.stories[1]
+    expected = (True, True, False)
+    assert expected == (
+        "display:none" in style,
+        first.text_content().startswith(f"{second.title} · "),
+        rendered.digest.preheader.startswith(rendered.digest.stories[0].title),
+    )
 
 
 def test_layout_tables_are_presentation_and_600px(rendered: RenderedDigest) -> None:
@@ -698,7 +758,8 @@ def test_excerpt_repeating_the_title_is_not_printed_twice(make_article: MakeArti
     rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
     lead = rendered.digest.lead
     assert lead is not None
-    assert ("", 1) == (lead.excerpt, rendered.text.count("rich text editor"))
+    story = rendered.text.split("TOP STORY", 1)[1]
+    assert ("", 1) == (lead.excerpt, story.count("rich text editor"))
 
 
 def test_real_excerpts_repeating_their_titles_are_dropped() -> None:

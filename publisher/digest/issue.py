@@ -31,6 +31,8 @@ EXCERPT_CHARS = 280
 KEEP_WHOLE = 0.2
 """An excerpt longer than :data:`EXCERPT_CHARS` is kept whole when cutting it would drop no
 more than this share of it (up to 350 characters)."""
+PREHEADER_CHARS = 140
+"""About what inbox previews show after the subject."""
 SEND_HOUR = time(8, 0)
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
@@ -194,6 +196,7 @@ class Digest:
     week: IssueWeek
     sent_at: datetime
     subject: str
+    """Rendered from ``digest.subject`` by :mod:`publisher.digest.render`; empty until then."""
     preheader: str
     lead: Story | None
     sections: tuple[Section, ...]
@@ -215,6 +218,26 @@ class Digest:
     @property
     def issue_date(self) -> date:
         return self.sent_at.date()
+
+    @property
+    def archive_title(self) -> str:
+        """``<site title> (<issue date>)``: the archive page's title, the same every week."""
+        return f"{self.site_title} ({self.issue_date.isoformat()})"
+
+    @property
+    def subject_values(self) -> dict[str, object]:
+        """What a ``digest.subject`` template may use."""
+        return {
+            "site": self.site_title,
+            "lead": self.lead.title if self.lead else "",
+            "count": len(self.stories),
+            "more": max(0, len(self.stories) - 1),
+            "week": self.week.label,
+            "start": self.week.first_day,
+            "end": self.week.last_day,
+            "date": self.issue_date,
+            "period": self.period,
+        }
 
     @property
     def period(self) -> str:
@@ -425,7 +448,6 @@ def plan_digest(
     # The day after the week, at a fixed hour: a rerun gives the same Date header.
     sent_at = datetime.combine(week.send_day, SEND_HOUR, zone)
     site = config.site
-    subject = f"{site.title} ({sent_at.date().isoformat()})"
 
     def story(article: Article, *, is_lead: bool = False) -> Story:
         return _story(config, week, zone, article, lead=is_lead)
@@ -441,8 +463,8 @@ def plan_digest(
     return Digest(
         week=week,
         sent_at=sent_at,
-        subject=subject,
-        preheader=_preheader(top_titles, len(ordered)),
+        subject="",
+        preheader=_preheader(ordered),
         lead=lead_story,
         lead_section=arrangement.lead_section,
         sections=shown,
@@ -544,12 +566,13 @@ def _story_image(
     return StoryImage(image.url, width, height, alt)
 
 
-def _preheader(titles: Sequence[str], count: int) -> str:
-    if not titles:
+def _preheader(stories: Sequence[Story]) -> str:
+    """The inbox's preview line: the headlines after the lead (which the subject names), or
+    the lead's excerpt when it is the only story."""
+    if not stories:
         return ""
-    more = count - 1
-    tail = f" and {more} more {'story' if more == 1 else 'stories'}" if more else ""
-    return shorten(f"{titles[0]}{tail}", 140, keep_whole=0)
+    text = " · ".join(story.title for story in stories[1:]) or stories[0].excerpt
+    return shorten(text, PREHEADER_CHARS, keep_whole=0)
 
 
 def _short_date(day: date) -> str:

@@ -56,7 +56,7 @@ def archive_page(digest: Digest, html: str) -> bytes:
     """A Jekyll page for the site's newsletter archive: front matter, then the email's HTML."""
     front_matter = [
         "---",
-        f"title: {quoted(inert(digest.subject))}",
+        f"title: {quoted(inert(digest.archive_title))}",
         f"date: {digest.sent_at.strftime('%Y-%m-%d %H:%M:%S %z')}",
         f"excerpt: {quoted(inert(' / '.join(digest.top_titles)))}",
         f"week: {quoted(digest.week.label)}",

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -20,7 +20,7 @@ from slugify import slugify
 from publisher.config import Config
 from publisher.digest.issue import Digest, IssueWeek, plan_digest
 from publisher.digest.message import archive_page, build_message
-from publisher.errors import TemplateError
+from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article
 
 PACKAGE_TEMPLATES = Path(__file__).parents[1] / "templates" / "email"
@@ -73,6 +73,7 @@ def render_digest(config: Config, digest: Digest, inline: Inliner | None = None)
 
     ``inline`` defaults to :func:`inline_css`; the command line passes a cached one.
     """
+    digest = replace(digest, subject=render_subject(config.digest.subject, digest))
     environment = template_environment(Path(config.digest.templates))
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
     text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
@@ -104,6 +105,31 @@ def _normalise_text(text: str) -> str:
 
 
 # Templates ----------------------------------------------------------------------------------
+
+
+def render_subject(template: str, digest: Digest) -> str:
+    """``digest.subject`` rendered for this issue: one line, whitespace folded.
+
+    The template is configuration, so it is checked as such: a syntax error, an unknown name
+    or an empty result is a :class:`ConfigError` naming ``digest.subject``.
+    """
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    values = digest.subject_values
+    try:
+        subject = environment.from_string(template).render(**values)
+    except jinja2.TemplateSyntaxError as error:
+        raise ConfigError(f"line {error.lineno}: {error.message}", field="digest.subject") from None
+    except jinja2.UndefinedError as error:
+        names = ", ".join(values)
+        raise ConfigError(f"{error.message} (it may use {names})", field="digest.subject") from None
+    except (jinja2.TemplateError, ValueError, TypeError, AttributeError) as error:
+        raise ConfigError(str(error), field="digest.subject") from None
+    subject = " ".join(subject.split())
+    if not subject:
+        raise ConfigError("renders as an empty subject", field="digest.subject")
+    return subject
 
 
 def template_environment(folder: Path) -> jinja2.Environment:
