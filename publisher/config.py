@@ -92,6 +92,11 @@ class DigestConfig:
     umbrella, not a section."""
     subject: str = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
     """The Subject header, a Jinja template (see the README for its names)."""
+    url: str = ""
+    """Public URL of ``out``: the newsletter feeds' self links, and where issues are linked
+    from when there is no ``archive_url``."""
+    archive_url: str = ""
+    """URL prefix of the archive pages: an issue's page is this plus its file name."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,12 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         fail("digest.max_stories", "must be at least 1")
     if not 0 < config.digest.umbrella_share <= 1:
         fail("digest.umbrella_share", "must be more than 0 and at most 1")
+    for key, value in (
+        ("digest.url", config.digest.url),
+        ("digest.archive_url", config.digest.archive_url),
+    ):
+        if value and not value.startswith(("http://", "https://")):
+            fail(key, "must be an absolute http(s) URL")
     if not config.digest.subject.strip():
         fail("digest.subject", "must not be empty: every issue needs a subject")
     if not config.digest.other_section.strip():

@@ -449,6 +449,7 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     ):
         _write_kept(store, folder, files)
         outcome.files.extend(str(folder / name) for name in sorted(files))
+    _update_issue_feeds(store, config, rendered, request.now, outcome)
     if not request.send:
         return
     to_list = not request.recipients
@@ -481,6 +482,26 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     if to_list:
         store.mark_sent(list_address, week)
     outcome.sent_to = recipients
+
+
+def _update_issue_feeds(
+    store: Store,
+    config: Config,
+    rendered: RenderedDigest,
+    now: datetime | None,
+    outcome: DigestOutcome,
+) -> None:
+    """Record the issue just written and rewrite the feeds of the folder's issues from the
+    store: the feeds list what was written, whatever else lies in the folder."""
+    from publisher.digest.feed import FEED_ISSUES, issue_feeds, issue_record
+
+    out_dir = Path(config.digest.out)
+    folder = os.path.realpath(out_dir)
+    earlier = store.issue(folder, rendered.digest.week.label)
+    store.keep_issue(folder, issue_record(rendered, earlier, now))
+    feeds = issue_feeds(config, store.issues(folder, FEED_ISSUES))
+    _write_kept(store, out_dir, feeds)
+    outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
 
 
 def _write_kept(store: Store, out_dir: Path, files: Mapping[str, bytes]) -> None:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SAMPLE_FILES = ["2026-W47.eml", "2026-W47.html", "2026-W47.txt"]
+SAMPLE_FILES = ["2026-W47.eml", "2026-W47.html", "2026-W47.txt", "feed.json", "feed.xml"]
 ARCHIVE_NAME = "2026-11-23-publisher-sample-news-2026-w47.html"
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -50,7 +50,8 @@ def listing(folder: Path) -> list[str]:
 
 
 def test_writes_the_three_files_and_the_archive_page(tmp_path: Path) -> None:
-    """--week 2026-W47: .html, .txt, .eml under digest.out and a page under digest.archive."""
+    """--week 2026-W47: .html, .txt, .eml and the feeds under digest.out and a page under
+    digest.archive."""
     code, out, err = run("--config", str(write_config(tmp_path)), "--week", "2026-W47")
     expected = (0, "", SAMPLE_FILES, [ARCHIVE_NAME])
     assert expected == (
@@ -78,7 +79,7 @@ def test_corpus_week(tmp_path: Path) -> None:
         pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
     config = str(write_config(tmp_path))
     code, _, err = run("--config", config, "--week", "2020-W47", "--content", str(CORPUS_NEWS))
-    expected = (0, "", ["2020-W47.eml", "2020-W47.html", "2020-W47.txt"])
+    expected = (0, "", ["2020-W47.eml", "2020-W47.html", "2020-W47.txt", "feed.json", "feed.xml"])
     assert expected == (code, err, listing(tmp_path / "newsletters"))
 
 
@@ -145,7 +146,7 @@ def test_json_report(tmp_path: Path) -> None:
     """--json prints the week, counts and the files written."""
     code, out, _ = run("--config", str(write_config(tmp_path)), "--week", "2026-W47", "--json")
     report = json.loads(out)
-    expected = (0, "2026-W47", 15, 4, [])
+    expected = (0, "2026-W47", 15, 6, [])
     assert expected == (
         code,
         report["week"],
