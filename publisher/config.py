@@ -66,7 +66,8 @@ class SmtpConfig:
 class DigestConfig:
     """The weekly newsletter."""
 
-    templates: str = "templates/email"
+    templates: str = ""
+    """Folder of edited copies of the templates; unset, the package's own are used."""
     out: str = "newsletters"
     archive: str = "_newsletters"
     per_topic: int = 8
@@ -153,7 +154,7 @@ def resolve_paths(config: Config, base: Path) -> Config:
         return config
     digest = replace(
         config.digest,
-        templates=str(base / config.digest.templates),
+        templates=str(base / config.digest.templates) if config.digest.templates else "",
         out=str(base / config.digest.out),
         archive=str(base / config.digest.archive),
     )

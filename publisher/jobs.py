@@ -379,6 +379,8 @@ class DigestOutcome:
     warnings: list[str] = field(default_factory=list)
     preview_error: str = ""
     """Why the preview failed; it is taken after sending, so it never holds the issue back."""
+    send_error: SendError | None = None
+    """Why sending failed; the files are written, and no preview is taken."""
 
 
 def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
@@ -396,9 +398,10 @@ def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
     from publisher.digest.issue import counts_from_rows, plan_digest
-    from publisher.digest.render import inline_css, render_digest
+    from publisher.digest.render import inline_css, render_digest, template_folder
     from publisher.preview import find_browser
 
+    template_folder(config)  # a misspelt folder fails before any work is done
     browser = find_browser() if request.preview else None
     content_dir = Path(config.content)
     stamps = scan_folder(content_dir)
@@ -425,7 +428,7 @@ def _digest(
     rendered = render_digest(config, issue, inline)
     outcome.issue, outcome.rendered = rendered.digest, rendered
     _deliver(store, config, request, outcome)
-    if browser and request.preview:
+    if browser and request.preview and outcome.send_error is None:
         from publisher.preview import screenshot
 
         try:
@@ -436,7 +439,8 @@ def _digest(
 
 
 def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
-    """Write the issue's files, then send it when asked: recorded before and after sending."""
+    """Write the issue's files, then send it when asked: recorded before and after sending.
+    A failed send is left in ``outcome.send_error``."""
     from publisher.digest.message import message_id
     from publisher.mail import envelope_address, send_message
 
@@ -478,7 +482,8 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     except SendError as error:
         if to_list and not error.possibly_sent:
             store.forget_send(list_address, week)
-        raise
+        outcome.send_error = error
+        return
     if to_list:
         store.mark_sent(list_address, week)
     outcome.sent_to = recipients

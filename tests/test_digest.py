@@ -327,11 +327,18 @@ def test_top_level_templates_equal_the_package_defaults() -> None:
         assert (PACKAGE_TEMPLATES / name).read_bytes() == (top / name).read_bytes(), name
 
 
-def test_missing_template_folder_falls_back_to_the_package(make_article: MakeArticle) -> None:
-    """A configured folder that does not exist uses the defaults shipped in the package."""
+def test_missing_template_folder_is_a_config_error(make_article: MakeArticle) -> None:
+    """A configured folder that does not exist is a misspelt path: the key is named."""
     article = make_article(published_at=at("2026-11-18"))
     config = list_config(templates="/nonexistent/templates")
-    assert "Story" in make_digest(config, [article], SAMPLE_WEEK).html
+    with pytest.raises(ConfigError, match=r"^digest\.templates: no such folder: /nonexistent"):
+        make_digest(config, [article], SAMPLE_WEEK)
+
+
+def test_no_template_folder_uses_the_package(make_article: MakeArticle) -> None:
+    """digest.templates unset: the templates shipped inside the package."""
+    article = make_article(published_at=at("2026-11-18"))
+    assert article.title in make_digest(list_config(templates=""), [article], SAMPLE_WEEK).html
 
 
 def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArticle) -> None:

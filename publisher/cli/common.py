@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from publisher.config import Config, check_config, load_config
-from publisher.errors import LockTimeout, OutputError, Problem, PublisherError
+from publisher.errors import ConfigError, LockTimeout, OutputError, Problem, PublisherError
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -67,19 +67,24 @@ def json_option(command: F) -> F:
 def load_settings(
     config_path: Path | None, *, site_url: str | None = None, **paths: Path | None
 ) -> Config:
+    """The settings, or one line and exit 2."""
     try:
-        config = load_config(config_path)
+        return read_settings(config_path, site_url=site_url, **paths)
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
+
+
+def read_settings(
+    config_path: Path | None, *, site_url: str | None = None, **paths: Path | None
+) -> Config:
+    """config.toml with the command line's options over it; :class:`PublisherError` if bad."""
+    config = load_config(config_path)
     config = config.with_overrides(**{key: str(value) for key, value in paths.items() if value})
     if site_url:
         if not site_url.startswith(("http://", "https://")):
-            fail("--site-url: must be an absolute http(s) URL", EXIT_USAGE)
+            raise ConfigError("must be an absolute http(s) URL", field="--site-url")
         config = replace(config, site=replace(config.site, url=site_url))
-    try:
-        check_config(config, source="command line" if site_url or any(paths.values()) else "")
-    except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
+    check_config(config, source="command line" if site_url or any(paths.values()) else "")
     return config
 
 
@@ -119,12 +124,17 @@ def job_errors() -> Iterator[None]:
     """A job's failures as one line and the documented exit code."""
     try:
         yield
-    except LockTimeout as error:
-        fail(str(error), EXIT_LOCKED)
-    except OutputError as error:
-        fail(str(error), EXIT_OUTPUT)
     except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
+        fail(str(error), exit_code_of(error))
+
+
+def exit_code_of(error: PublisherError) -> int:
+    """The documented exit code of a job's failure."""
+    if isinstance(error, LockTimeout):
+        return EXIT_LOCKED
+    if isinstance(error, OutputError):
+        return EXIT_OUTPUT
+    return EXIT_USAGE
 
 
 def fail(message: str, code: int) -> NoReturn:

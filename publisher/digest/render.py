@@ -74,7 +74,7 @@ def render_digest(config: Config, digest: Digest, inline: Inliner | None = None)
     ``inline`` defaults to :func:`inline_css`; the command line passes a cached one.
     """
     digest = replace(digest, subject=render_subject(config.digest.subject, digest))
-    environment = template_environment(Path(config.digest.templates))
+    environment = template_environment(template_folder(config))
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
     text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
     warnings = []
@@ -132,10 +132,24 @@ def render_subject(template: str, digest: Digest) -> str:
     return subject
 
 
-def template_environment(folder: Path) -> jinja2.Environment:
+def template_folder(config: Config) -> Path | None:
+    """The configured template folder, or ``None`` for the package's own templates.
+
+    A configured folder that does not exist is a misspelt path, not a wish for the defaults:
+    a :class:`ConfigError` naming ``digest.templates``.
+    """
+    if not config.digest.templates:
+        return None
+    folder = Path(config.digest.templates)
+    if not folder.is_dir():
+        raise ConfigError(f"no such folder: {folder}", field="digest.templates")
+    return folder
+
+
+def template_environment(folder: Path | None) -> jinja2.Environment:
     """The configured template folder, with the package defaults behind it file by file."""
     loaders: list[jinja2.BaseLoader] = []
-    if folder.is_dir():
+    if folder is not None:
         loaders.append(jinja2.FileSystemLoader(folder))
     loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
     return jinja2.Environment(
