@@ -498,13 +498,20 @@ def _update_issue_feeds(
 ) -> None:
     """Record the issue just written and rewrite the feeds of the folder's issues from the
     store: the feeds list what was written, whatever else lies in the folder."""
-    from publisher.digest.feed import FEED_ISSUES, issue_feeds, issue_record
+    from publisher.digest.feed import FEED_ISSUES, feeds_key, issue_feeds, issue_record
 
     out_dir = Path(config.digest.out)
     folder = os.path.realpath(out_dir)
     earlier = store.issue(folder, rendered.digest.week.label)
-    store.keep_issue(folder, issue_record(rendered, earlier, now))
-    feeds = issue_feeds(config, store.issues(folder, FEED_ISSUES))
+    record = issue_record(rendered, earlier, now)
+    if record != earlier:
+        store.keep_issue(folder, record)
+    records = store.issues(folder, FEED_ISSUES)
+    key = feeds_key(config, records)
+    feeds = store.rendered(folder, key)
+    if not feeds:
+        feeds = issue_feeds(config, records)
+        store.keep_rendered(folder, {key: feeds}, {key})
     _write_kept(store, out_dir, feeds)
     outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
 

@@ -82,6 +82,9 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (folder, week)
     );
     CREATE INDEX issues_newest ON issues (folder, sent_at DESC);
+    CREATE INDEX articles_by_quality ON articles (source, published, quality)
+        WHERE problem IS NULL;
+    CREATE INDEX article_topics_by_quality ON article_topics (source, published, topic, quality);
     """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""

@@ -12,8 +12,7 @@ and its archive page.
 from __future__ import annotations
 
 import re
-
-import lxml.html
+from typing import Any
 
 
 def _names(text: str) -> frozenset[str]:
@@ -59,7 +58,7 @@ def plain_text(text: str) -> str:
         return text
     # Only markup may reach the parser as markup: every other "<", and every "&" (entities
     # were decoded when the article was read), is escaped so it is read back as itself.
-    fragment = lxml.html.fragment_fromstring(
+    fragment = _html_parser().fragment_fromstring(
         _escape_all_but_markup(text, tags, markup), create_parent="div"
     )
     for element in list(fragment.iter()):
@@ -72,6 +71,13 @@ def plain_text(text: str) -> str:
             element.text = f" {element.text or ''}"
             element.tail = f" {element.tail or ''}"
     return " ".join(fragment.text_content().split())
+
+
+def _html_parser() -> Any:
+    # lxml.html takes a tenth of a second to import; most text has no markup to parse.
+    import lxml.html
+
+    return lxml.html
 
 
 def headline(title: str) -> str:

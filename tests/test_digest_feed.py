@@ -204,3 +204,25 @@ def test_store_keeps_the_newest_issues_for_the_feed(tmp_path: Path) -> None:
 def test_feed_content_keeps_the_styles_readers_keep(style: str, expected: str) -> None:
     """Declarations a feed reader's sanitizer would strip are left out of the feed's copy."""
     assert expected == reader_style(style)
+
+
+def test_warm_rerun_renders_neither_css_nor_feeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun of an unchanged week takes the inlined HTML and both feeds from the store:
+    premailer and the feed renderers are not called, and the files are the same."""
+    import publisher.digest.feed
+    import publisher.digest.render
+
+    config = write_config(tmp_path)
+    digest(config, "2026-W47")
+    folder = tmp_path / "newsletters"
+    before = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(publisher.digest.render, "inline_css", refuse)
+    monkeypatch.setattr(publisher.digest.feed, "issue_feeds", refuse)
+    digest(config, "2026-W47")
+    assert before == {path.name: path.read_bytes() for path in sorted(folder.iterdir())}

@@ -11,16 +11,13 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from email.utils import parseaddr
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-import idna
-import lxml.html
 from slugify import slugify
 
+from publisher import __version__
 from publisher.config import Config
-from publisher.feeds import Entry, FeedInfo
-from publisher.feeds.jsonfeed import render_json_entries
-from publisher.feeds.syndication import render_atom_entries
 from publisher.state import IssueRecord
 
 if TYPE_CHECKING:
@@ -60,7 +57,8 @@ def issue_record(
     digest = rendered.digest
     sent_at = _utc(digest.sent_at)
     sha256 = hashlib.sha256(rendered.html.encode("utf-8")).hexdigest()
-    if earlier is not None and earlier.sha256 == sha256 and earlier.sent_at == sent_at:
+    unchanged = earlier is not None and earlier.sha256 == sha256 and earlier.sent_at == sent_at
+    if earlier is not None and unchanged:
         updated = earlier.updated
     elif earlier is not None and now is not None:
         updated = max(sent_at, _utc(now))
@@ -75,7 +73,10 @@ def issue_record(
         sha256=sha256,
         archive_name=rendered.archive_name,
         summary=digest.preheader,
-        content=feed_content(rendered.html),
+        # A rerun of an unchanged issue need not parse its HTML again.
+        content=earlier.content
+        if earlier is not None and unchanged
+        else feed_content(rendered.html),
     )
 
 
@@ -84,6 +85,8 @@ def entry_id(digest: Digest) -> str:
     (RFC 4151) from the sender's domain, the issue's date, the list and the week."""
     domain = parseaddr(digest.sender)[1].rpartition("@")[2].lower()
     if not _TAG_AUTHORITY.fullmatch(domain):
+        import idna
+
         try:
             domain = idna.encode(domain, uts46=True).decode("ascii")
         except idna.IDNAError:
@@ -95,6 +98,8 @@ def entry_id(digest: Digest) -> str:
 def feed_content(html: str) -> str:
     """The issue's body as a feed carries it: the inlined HTML without the hidden preheader
     (readers that drop styles would show it) or Outlook's conditional comments."""
+    import lxml.html
+
     body = lxml.html.document_fromstring(html).body
     for hidden in body.xpath(".//*[contains(concat(' ', @class, ' '), ' preheader ')]"):
         hidden.drop_tree()
@@ -128,8 +133,23 @@ def reader_style(style: str) -> str:
     return "; ".join(kept)
 
 
+def feeds_key(config: Config, records: list[IssueRecord]) -> str:
+    """A hash of everything :func:`issue_feeds` makes its bytes from: equal keys, equal
+    feeds, so a rerun that changed nothing need not render them (nor import feedgen)."""
+    try:
+        libraries = version("feedgen"), version("lxml")
+    except PackageNotFoundError:
+        libraries = ("", "")
+    made_of = (__version__, libraries, config.site, config.digest.url, config.digest.archive_url)
+    return hashlib.sha256(repr((made_of, records)).encode()).hexdigest()
+
+
 def issue_feeds(config: Config, records: list[IssueRecord]) -> dict[str, bytes]:
     """``feed.xml`` and ``feed.json`` of the recorded issues, in the order given."""
+    from publisher.feeds import Entry, FeedInfo
+    from publisher.feeds.jsonfeed import render_json_entries
+    from publisher.feeds.syndication import render_atom_entries
+
     site = config.site
     base = _folder_url(config.digest.url)
     info = FeedInfo(
