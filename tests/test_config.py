@@ -114,6 +114,13 @@ def test_wrong_type_names_the_key(text: str, ending: str, tmp_path: Path):
         ("[topics.Space]\nlimit = 0\n", "topics.Space.limit: must be at least 1"),
         ('[digest]\ntimezone = "Mars/Olympus"\n', "digest.timezone: unknown time zone"),
         ('[digest]\nweek_starts = "wed"\n', "digest.week_starts: must be a day of the week"),
+        ("[digest]\nmax_stories = 0\n", "digest.max_stories: must be at least 1"),
+        ("[digest]\numbrella_share = 0\n", "digest.umbrella_share: must be more than 0"),
+        ("[digest]\numbrella_share = 1.5\n", "digest.umbrella_share: must be more than 0"),
+        ('[digest]\nother_section = " "\n', "digest.other_section: must not be empty"),
+        ('[digest]\nsubject = ""\n', "digest.subject: must not be empty"),
+        ('[digest]\nurl = "news.example.org/n/"\n', "digest.url: must be an absolute http(s)"),
+        ('[digest]\narchive_url = "/archive/"\n', "digest.archive_url: must be an absolute"),
         ('[digest.smtp]\ntls = "maybe"\n', "digest.smtp.tls: must be one of starttls, ssl, none"),
     ],
 )
