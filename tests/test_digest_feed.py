@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from publisher.cli import common, main
-from publisher.digest.feed import FEED_ISSUES, reader_style
+from publisher.digest.feed import FEED_ISSUES, feed_content, reader_style
 from publisher.state import IssueRecord, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,3 +226,14 @@ def test_warm_rerun_renders_neither_css_nor_feeds(
     monkeypatch.setattr(publisher.digest.feed, "issue_feeds", refuse)
     digest(config, "2026-W47")
     assert before == {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_feed_content_drops_the_preheader_and_outlook_comments() -> None:
+    """The body goes into the feed without the hidden preview text or conditional comments;
+    a document with nothing to parse is passed on as it is."""
+    page = (
+        '<html><body><div class="preheader">Also: more</div><!--[if mso]><table><![endif]-->'
+        '<p style="color:#111; max-width:600px">Story</p></body></html>'
+    )
+    expected = ('<p style="color:#111">Story</p>\n', "")
+    assert expected == (feed_content(page), feed_content(""))

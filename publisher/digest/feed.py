@@ -99,8 +99,12 @@ def feed_content(html: str) -> str:
     """The issue's body as a feed carries it: the inlined HTML without the hidden preheader
     (readers that drop styles would show it) or Outlook's conditional comments."""
     import lxml.html
+    from lxml import etree
 
-    body = lxml.html.document_fromstring(html).body
+    try:
+        body = lxml.html.document_fromstring(html).body
+    except etree.ParserError:  # nothing a parser can read: the feed shows it as it is
+        return html
     for hidden in body.xpath(".//*[contains(concat(' ', @class, ' '), ' preheader ')]"):
         hidden.drop_tree()
     for comment in body.xpath(".//comment()"):
