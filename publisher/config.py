@@ -81,10 +81,11 @@ class SmtpConfig:
 class DigestConfig:
     """The weekly newsletter."""
 
-    templates: str = "templates/email"
+    templates: str = ""
+    """Folder of edited copies of the templates; unset, the package's own are used."""
     out: str = "newsletters"
     archive: str = "_newsletters"
-    per_topic: int = 5
+    per_topic: int = 8
     topic_order: tuple[str, ...] = ()
     timezone: str = "UTC"
     utm: bool = True
@@ -96,8 +97,22 @@ class DigestConfig:
     unsubscribe_mailto: str = ""
     postal_address: str = ""
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    week_starts: str = "monday"
+    """The first day of an issue's week; the issue is dated the day after the week ends."""
+    max_stories: int = 20
+    """Stories in a whole issue, the lead included."""
+    other_section: str = "More news"
+    """The closing section: stories with no topic of their own but the site's umbrella."""
+    umbrella_share: float = 0.8
+    """A topic carried by at least this share of the qualifying articles is the site's
+    umbrella, not a section."""
+    subject: str = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
+    """The Subject header, a Jinja template (see the README for its names)."""
     url: str = ""
-    """Public URL of ``out``, the newsletter folder; the index page links its feed."""
+    """Public URL of ``out``: the newsletter feeds' self links, and where issues are linked
+    from when there is no ``archive_url``."""
+    archive_url: str = ""
+    """URL prefix of the archive pages: an issue's page is this plus its file name."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +144,7 @@ class Config:
 
 
 TLS_MODES = ("starttls", "ssl", "none")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def load_config(path: Path | None) -> Config:
@@ -167,7 +183,7 @@ def resolve_paths(config: Config, base: Path) -> Config:
         return config
     digest = replace(
         config.digest,
-        templates=str(base / config.digest.templates),
+        templates=str(base / config.digest.templates) if config.digest.templates else "",
         out=str(base / config.digest.out),
         archive=str(base / config.digest.archive),
     )
@@ -241,6 +257,7 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         "site.link": site.link,
         "digest.unsubscribe_url": config.digest.unsubscribe_url,
         "digest.url": config.digest.url,
+        "digest.archive_url": config.digest.archive_url,
         "websub.hub": config.websub.hub,
     }
     for key, value in urls.items():
@@ -289,6 +306,14 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
             fail(f"topics.{topic}.limit", "must be at least 1")
     if config.digest.per_topic < 1:
         fail("digest.per_topic", "must be at least 1")
+    if config.digest.max_stories < 1:
+        fail("digest.max_stories", "must be at least 1")
+    if not 0 < config.digest.umbrella_share <= 1:
+        fail("digest.umbrella_share", "must be more than 0 and at most 1")
+    if not config.digest.subject.strip():
+        fail("digest.subject", "must not be empty: every issue needs a subject")
+    if not config.digest.other_section.strip():
+        fail("digest.other_section", "must not be empty: it is the closing section's heading")
     smtp = config.digest.smtp
     if smtp.tls not in TLS_MODES:
         fail("digest.smtp.tls", f"must be one of {', '.join(TLS_MODES)}")
@@ -302,6 +327,11 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
         fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
     if not 0 < config.websub.timeout <= 300:
         fail("websub.timeout", "must be more than 0 and at most 300 seconds")
+    if config.digest.week_starts.lower() not in WEEKDAYS:
+        fail(
+            "digest.week_starts",
+            f"must be a day of the week, monday to sunday, got {config.digest.week_starts!r}",
+        )
 
 
 MAX_UNSUBSCRIBE_URL = 900

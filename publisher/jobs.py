@@ -51,7 +51,7 @@ from publisher.state import (
 if TYPE_CHECKING:
     from publisher.build import BuildPlan
     from publisher.content.parallel import Progress
-    from publisher.digest.issue import Digest, IsoWeek
+    from publisher.digest.issue import Digest, IssueWeek
     from publisher.digest.render import RenderedDigest
     from publisher.selection import Rules
     from publisher.websub import PingReport
@@ -497,7 +497,7 @@ def run_check(
 class DigestRequest:
     """What ``publisher digest`` was asked to do."""
 
-    week: IsoWeek
+    week: IssueWeek
     send: bool = False
     recipients: tuple[str, ...] = ()
     """Send here instead of the list (a test send: never blocked, never recorded)."""
@@ -524,6 +524,8 @@ class DigestOutcome:
     warnings: list[str] = field(default_factory=list)
     preview_error: str = ""
     """Why the preview failed; it is taken after sending, so it never holds the issue back."""
+    send_error: SendError | None = None
+    """Why sending failed; the files are written, and no preview is taken."""
 
 
 def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
@@ -547,10 +549,11 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
 def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
-    from publisher.digest.issue import plan_digest
-    from publisher.digest.render import inline_css, render_digest
+    from publisher.digest.issue import counts_from_rows, plan_digest
+    from publisher.digest.render import inline_css, render_digest, template_folder
     from publisher.preview import find_browser
 
+    template_folder(config)  # a misspelt folder fails before any work is done
     browser = find_browser() if request.preview else None
     content_dir = Path(config.content)
     stamps = scan_folder(content_dir)
@@ -558,9 +561,11 @@ def _digest(
         raise ArticleError("no article files (*.md)", path=str(content_dir))
     loaded = refresh_articles(store, content_dir, stamps)
     warnings.extend(str(warning) for warning in loaded.warnings)
-    catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+    source = store.source(content_dir)
+    catalogue = StoredArticles(store, source, content_dir)
     start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
-    issue = plan_digest(config, catalogue.published_between(start, end), request.week)
+    counts = counts_from_rows(config, *store.topic_quality_counts(source))
+    issue = plan_digest(config, catalogue.published_between(start, end), request.week, counts)
     outcome = DigestOutcome(loaded, issue, warnings=warnings)
     if issue.is_empty:
         return outcome
@@ -574,9 +579,9 @@ def _digest(
         return inlined
 
     rendered = render_digest(config, issue, inline)
-    outcome.rendered = rendered
+    outcome.issue, outcome.rendered = rendered.digest, rendered
     _deliver(store, config, request, outcome)
-    if browser and request.preview:
+    if browser and request.preview and outcome.send_error is None:
         from publisher.preview import screenshot
 
         try:
@@ -587,7 +592,8 @@ def _digest(
 
 
 def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
-    """Write the issue's files, then send it when asked: recorded before and after sending."""
+    """Write the issue's files, then send it when asked: recorded before and after sending.
+    A failed send is left in ``outcome.send_error``."""
     from publisher.digest.message import message_id
     from publisher.mail import envelope_address, send_message
 
@@ -607,6 +613,7 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     for folder, files in folders:
         _write_kept(store, folder, files, force=request.force)
         outcome.files.extend(str(folder / name) for name in sorted(files))
+    _update_issue_feeds(store, config, rendered, request.now, outcome, force=request.force)
     if not request.send:
         return
     to_list = not request.recipients
@@ -635,10 +642,40 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     except SendError as error:
         if to_list and not error.possibly_sent:
             store.forget_send(list_address, week)
-        raise
+        outcome.send_error = error
+        return
     if to_list:
         store.mark_sent(list_address, week)
     outcome.sent_to = recipients
+
+
+def _update_issue_feeds(
+    store: Store,
+    config: Config,
+    rendered: RenderedDigest,
+    now: datetime | None,
+    outcome: DigestOutcome,
+    *,
+    force: bool = False,
+) -> None:
+    """Record the issue just written and rewrite the feeds of the folder's issues from the
+    store: the feeds list what was written, whatever else lies in the folder."""
+    from publisher.digest.feed import FEED_ISSUES, feeds_key, issue_feeds, issue_record
+
+    out_dir = Path(config.digest.out)
+    folder = os.path.realpath(out_dir)
+    earlier = store.issue(folder, rendered.digest.week.label)
+    record = issue_record(rendered, earlier, now)
+    if record != earlier:
+        store.keep_issue(folder, record)
+    records = store.issues(folder, FEED_ISSUES)
+    key = feeds_key(config, records)
+    feeds = store.rendered(folder, key)
+    if not feeds:
+        feeds = issue_feeds(config, records)
+        store.keep_rendered(folder, {key: feeds}, {key})
+    _write_kept(store, out_dir, feeds, force=force)
+    outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
 
 
 def _write_kept(
@@ -659,13 +696,13 @@ def _write_kept(
     store.finish_outputs(folder, kept | report.holds, "", 0)
 
 
-def preview_digest(config: Config, week: IsoWeek, *, wait: float = 60.0) -> RenderedDigest | None:
+def preview_digest(config: Config, week: IssueWeek, *, wait: float = 60.0) -> RenderedDigest | None:
     """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
     written, sent or recorded (the parse cache is brought up to date, as by ``check``).
     ``None`` for a week with no articles."""
 
     def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
-        from publisher.digest.issue import plan_digest
+        from publisher.digest.issue import counts_from_rows, plan_digest
         from publisher.digest.render import render_digest
 
         content_dir = Path(config.content)
@@ -673,9 +710,11 @@ def preview_digest(config: Config, week: IsoWeek, *, wait: float = 60.0) -> Rend
         if not stamps:
             raise ArticleError("no article files (*.md)", path=str(content_dir))
         refresh_articles(store, content_dir, stamps)
-        catalogue = StoredArticles(store, store.source(content_dir), content_dir)
+        source = store.source(content_dir)
+        catalogue = StoredArticles(store, source, content_dir)
         start, end = week.bounds(ZoneInfo(config.digest.timezone))
-        issue = plan_digest(config, catalogue.published_between(start, end), week)
+        counts = counts_from_rows(config, *store.topic_quality_counts(source))
+        issue = plan_digest(config, catalogue.published_between(start, end), week, counts)
         return None if issue.is_empty else render_digest(config, issue)
 
     rendered: RenderedDigest | None = _with_store(config, wait, render)

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from publisher.config import Config, WebSubConfig
 from publisher.content.scan import scan_folder
-from publisher.digest.issue import IsoWeek
+from publisher.digest.issue import IssueWeek, weekday_number
 from publisher.errors import PublisherError
 from publisher.jobs import preview_digest, run_build
 
@@ -141,10 +141,11 @@ class Preview:
         except PublisherError as error:
             return HTTPStatus.INTERNAL_SERVER_ERROR, _message_page("Newsletter", str(error))
         try:
+            starts = weekday_number(config.digest.week_starts)
             if weeks:
-                week = IsoWeek.parse(weeks[0])
+                week = IssueWeek.parse(weeks[0], starts)
             else:
-                week = IsoWeek.containing(self.today(config.digest.timezone))
+                week = IssueWeek.containing(self.today(config.digest.timezone), starts)
         except PublisherError as error:
             return HTTPStatus.BAD_REQUEST, _message_page("Newsletter", str(error))
         with self.jobs:
@@ -156,20 +157,20 @@ class Preview:
                     f"Newsletter {week}", f"cannot render it: {error}", _week_links(week)
                 )
         if rendered is None:
-            text = f"No articles selected for {week} ({week.monday} to {week.sunday})."
+            text = f"No articles selected for {week} ({week.first_day} to {week.last_day})."
             return HTTPStatus.NOT_FOUND, _message_page(
                 f"Newsletter {week}", text, _week_links(week)
             )
         bar = (
-            f"Newsletter preview, {html.escape(str(week))} ({week.monday} to {week.sunday}):"
+            f"Newsletter preview, {html.escape(str(week))} ({week.first_day} to {week.last_day}):"
             f" rendered now, not sent. {_week_links(week)}"
         )
         return HTTPStatus.OK, _with_banner(rendered.html, [bar], escape=False)
 
 
-def _week_links(week: IsoWeek) -> str:
-    before = IsoWeek.containing(week.monday - timedelta(days=7))
-    after = IsoWeek.containing(week.monday + timedelta(days=7))
+def _week_links(week: IssueWeek) -> str:
+    before = IssueWeek.containing(week.first_day - timedelta(days=7), week.starts)
+    after = IssueWeek.containing(week.first_day + timedelta(days=7), week.starts)
     return (
         f'<a href="{NEWSLETTER_PATH}?week={before}">&larr; {before}</a> · '
         f'<a href="{NEWSLETTER_PATH}?week={after}">{after} &rarr;</a>'

@@ -96,10 +96,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (folder, url)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE issues (
+        folder TEXT NOT NULL, week TEXT NOT NULL, entry_id TEXT NOT NULL, title TEXT NOT NULL,
+        sent_at TEXT NOT NULL, updated TEXT NOT NULL, sha256 TEXT NOT NULL,
+        archive_name TEXT NOT NULL, summary TEXT NOT NULL, content TEXT NOT NULL,
+        UNIQUE (folder, week)
+    );
+    CREATE INDEX issues_newest ON issues (folder, sent_at DESC);
+    CREATE INDEX articles_by_quality ON articles (source, published, quality)
+        WHERE problem IS NULL;
+    CREATE INDEX article_topics_by_quality ON article_topics (source, published, topic, quality);
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
+_ISSUE_COLUMNS = "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content"
 INLINED_KEPT = 16
 """Inlined newsletters kept: a few weeks of reruns and previews."""
 
@@ -232,6 +245,26 @@ class SendRecord:
     message_id: str
     state: str
     at: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecord:
+    """A newsletter issue written to a ``digest.out`` folder: what its feed entry needs.
+
+    ``sent_at`` and ``updated`` are ISO 8601 in UTC (so they sort as text); ``updated`` moves
+    only when the issue's HTML (``sha256``) changes after it was first written.
+    """
+
+    week: str
+    entry_id: str
+    """The feed entry's id, fixed when the week is first written."""
+    title: str
+    sent_at: str
+    updated: str
+    sha256: str
+    archive_name: str
+    summary: str
+    content: str
 
 
 class DamagedStore(StoreError):
@@ -432,6 +465,24 @@ class Store:
             (source, start_us, end_us),
         )
 
+    def topic_quality_counts(
+        self, source: int
+    ) -> tuple[list[tuple[str, int | None, int]], list[tuple[int | None, int]]]:
+        """Published articles counted by topic and quality, ``(topic, quality, count)``, and
+        by quality alone, ``(quality, count)``: what the newsletter needs to know how specific
+        each topic is, without loading a single record."""
+        by_topic = self._query(
+            "SELECT topic, quality, count(*) FROM article_topics"
+            " WHERE source = ? AND published = 1 GROUP BY topic, quality",
+            (source,),
+        )
+        overall = self._query(
+            "SELECT quality, count(*) FROM articles WHERE source = ? AND problem IS NULL"
+            " AND published = 1 GROUP BY quality",
+            (source,),
+        )
+        return [tuple(row) for row in by_topic], [tuple(row) for row in overall]
+
     def records(self, source: int, names: Sequence[str]) -> dict[str, str]:
         """The stored records of the named articles."""
         found: dict[str, str] = {}
@@ -565,6 +616,33 @@ class Store:
                 "INSERT INTO topics (folder, name, slug) VALUES (?, ?, ?)",
                 [(folder, name, slug) for name, slug in slugs.items()],
             )
+
+    # Issues ---------------------------------------------------------------------------------
+
+    def issue(self, folder: str, week: str) -> IssueRecord | None:
+        """The issue of ``week`` written to ``folder``, if one was."""
+        rows = self._query(
+            f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE folder = ? AND week = ?", (folder, week)
+        )
+        return IssueRecord(*rows[0]) if rows else None
+
+    def keep_issue(self, folder: str, record: IssueRecord) -> None:
+        """Record an issue written to ``folder``, replacing an earlier one of its week."""
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO issues (folder, {_ISSUE_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (folder, *(getattr(record, item.name) for item in fields(IssueRecord))),
+            )
+
+    def issues(self, folder: str, limit: int) -> list[IssueRecord]:
+        """The newest ``limit`` issues written to ``folder``, newest first."""
+        rows = self._query(
+            f"SELECT {_ISSUE_COLUMNS} FROM issues WHERE folder = ?"
+            " ORDER BY sent_at DESC, week DESC LIMIT ?",
+            (folder, limit),
+        )
+        return [IssueRecord(*row) for row in rows]
 
     # Sends ----------------------------------------------------------------------------------
 

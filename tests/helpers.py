@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from publisher.config import Config, DigestConfig, SiteConfig
 from publisher.content.parallel import parse_file
 from publisher.content.scan import scan_folder
 from publisher.errors import Problem
 from publisher.model import Article
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -29,4 +32,21 @@ def load_folder(folder: Path) -> Folder:
     return Folder(
         tuple(result for result in results if isinstance(result, Article)),
         tuple(result for result in results if isinstance(result, Problem)),
+    )
+
+
+def list_config(**digest: object) -> Config:
+    """A small config with every setting a mailing list must have."""
+    settings = DigestConfig(
+        templates=str(ROOT / "templates" / "email"),
+        timezone="Europe/London",
+        sender="Test News <news@test.example>",
+        list_address="readers@test.example",
+        unsubscribe_url="https://test.example/unsubscribe",
+        unsubscribe_mailto="leave@test.example",
+        postal_address="Test News, 2 Sample Road, Testville",
+    )
+    return Config(
+        site=SiteConfig(title="Test News", url="https://test.example/feeds/"),
+        digest=replace(settings, **digest),  # type: ignore[arg-type]
     )

@@ -15,10 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 import yaml
-from helpers import load_folder
+from helpers import list_config, load_folder
 
-from publisher.config import Config, DigestConfig, SiteConfig, load_config
-from publisher.digest.issue import IsoWeek, add_utm, arrange, plan_digest, shorten, week_articles
+from publisher.config import Config, load_config
+from publisher.digest.issue import (
+    IssueWeek,
+    StoryImage,
+    TopicCounts,
+    add_utm,
+    arrange,
+    plan_digest,
+    shorten,
+    week_articles,
+)
 from publisher.digest.render import (
     GMAIL_CLIP_BYTES,
     PACKAGE_TEMPLATES,
@@ -33,32 +42,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
 GOLDEN = Path(__file__).parent / "golden" / "digest"
-SAMPLE_WEEK = IsoWeek(2026, 47)
-CORPUS_WEEK = IsoWeek(2020, 47)
+SAMPLE_WEEK = IssueWeek(2026, 47)
+CORPUS_WEEK = IssueWeek(2020, 47)
 
 MakeArticle = Callable[..., Article]
+IMAGE = Image("https://cdn.example/lead.jpg", 1200, 600)
 
 
 def sample_config() -> Config:
     """The repository's config.toml, paths resolved against the repository."""
     return load_config(ROOT / "config.toml")
-
-
-def list_config(**digest: object) -> Config:
-    """A small config with every setting a mailing list must have."""
-    settings = DigestConfig(
-        templates=str(ROOT / "templates" / "email"),
-        timezone="Europe/London",
-        sender="Test News <news@test.example>",
-        list_address="readers@test.example",
-        unsubscribe_url="https://test.example/unsubscribe",
-        unsubscribe_mailto="leave@test.example",
-        postal_address="Test News, 2 Sample Road, Testville",
-    )
-    return Config(
-        site=SiteConfig(title="Test News", url="https://test.example/feeds/"),
-        digest=replace(settings, **digest),  # type: ignore[arg-type]
-    )
 
 
 def render_sample() -> RenderedDigest:
@@ -88,35 +81,84 @@ def at(day: str, hour: int = 12) -> datetime:
 
 def test_week_parses_iso_labels() -> None:
     """2020-W47 and 2020w47 are the same week, Monday 16 to Sunday 22 November."""
-    assert (IsoWeek(2020, 47), IsoWeek(2020, 47)) == (
-        IsoWeek.parse("2020-W47"),
-        IsoWeek.parse("2020w47"),
+    assert (IssueWeek(2020, 47), IssueWeek(2020, 47)) == (
+        IssueWeek.parse("2020-W47"),
+        IssueWeek.parse("2020w47"),
     )
-    assert (date(2020, 11, 16), date(2020, 11, 22)) == (
-        IsoWeek(2020, 47).monday,
-        IsoWeek(2020, 47).sunday,
+    assert (date(2020, 11, 16), date(2020, 11, 22), date(2020, 11, 23)) == (
+        IssueWeek(2020, 47).first_day,
+        IssueWeek(2020, 47).last_day,
+        IssueWeek(2020, 47).send_day,
     )
-
-
-@pytest.mark.parametrize("text", ["2020-47", "W47", "2021-W53", "2020-W00", "next week"])
-def test_week_rejects_what_is_not_a_week(text: str) -> None:
-    """A malformed label, or a week the year does not have, is a one-line error."""
-    with pytest.raises(ConfigError, match="--week"):
-        IsoWeek.parse(text)
 
 
 @pytest.mark.parametrize(
-    ("today", "expected"),
+    "text",
+    ["2020-47", "W47", "2021-W53", "2020-W00", "next week", "2020-02-30", "20-11-20"],
+)
+def test_week_rejects_what_is_not_a_week(text: str) -> None:
+    """A malformed label or day, or a week the year does not have, is a one-line error."""
+    with pytest.raises(ConfigError, match="--week"):
+        IssueWeek.parse(text)
+
+
+@pytest.mark.parametrize("text", ["9999-W52", "9999-12-30", "0001-01-01"])
+def test_week_too_close_to_the_calendar_edge_is_an_error(text: str) -> None:
+    """A week whose days or send date fall outside the calendar is refused, not a traceback."""
+    with pytest.raises(ConfigError, match="--week"):
+        IssueWeek.parse(text, starts=3)
+
+
+def test_wednesday_week_covers_wednesday_to_tuesday() -> None:
+    """With week_starts = wednesday, 2020-W47 is Wednesday 18 to Tuesday 24, sent on the 25th."""
+    week = IssueWeek.parse("2020-W47", starts=3)
+    expected = (date(2020, 11, 18), date(2020, 11, 24), date(2020, 11, 25), "2020-W47")
+    assert expected == (week.first_day, week.last_day, week.send_day, week.label)
+
+
+def test_wednesday_issue_is_dated_the_wednesday_after(make_article: MakeArticle) -> None:
+    """The Date header follows the window: 08:00 on the day after it ends, in digest.timezone."""
+    config = list_config(week_starts="wednesday", timezone="America/New_York")
+    friday = make_article(published_at=at("2020-11-20"))
+    digest = plan_digest(config, [friday], IssueWeek.parse("2020-W47", starts=3))
+    message = email.message_from_bytes(make_digest(config, [friday], digest.week).message)
+    expected = ("Wed, 25 Nov 2020 08:00:00 -0500", "18\N{EN DASH}24 November 2020", [friday.title])
+    assert expected == (message["Date"], digest.period, [story.title for story in digest.stories])
+
+
+@pytest.mark.parametrize(
+    ("day", "starts", "expected"),
     [
-        (date(2026, 11, 23), IsoWeek(2026, 47)),  # Monday: last week just ended
-        (date(2026, 11, 29), IsoWeek(2026, 47)),  # Sunday: this week is not over yet
-        (date(2026, 11, 30), IsoWeek(2026, 48)),
-        (date(2021, 1, 4), IsoWeek(2020, 53)),  # across a 53-week year
+        ("2020-11-20", 1, IssueWeek(2020, 47)),
+        ("2020-11-20", 3, IssueWeek(2020, 47, 3)),  # Friday: in the week from Wednesday 18th
+        ("2020-11-23", 3, IssueWeek(2020, 47, 3)),  # Monday of ISO week 48, same issue
+        ("2020-11-25", 3, IssueWeek(2020, 48, 3)),  # Wednesday: a new issue week starts
+        ("2021-01-01", 3, IssueWeek(2020, 53, 3)),  # named after the ISO week of its first day
     ],
 )
-def test_last_complete_week_is_the_one_before_today(today: date, expected: IsoWeek) -> None:
-    """--week alone means the last Monday-to-Sunday week that has ended."""
-    assert expected == IsoWeek.last_complete(today)
+def test_week_from_a_day_is_the_one_containing_it(
+    day: str, starts: int, expected: IssueWeek
+) -> None:
+    """--week YYYY-MM-DD picks the issue week that day falls in."""
+    assert expected == IssueWeek.parse(day, starts)
+
+
+@pytest.mark.parametrize(
+    ("today", "starts", "expected"),
+    [
+        (date(2026, 11, 23), 1, IssueWeek(2026, 47)),  # Monday: last week just ended
+        (date(2026, 11, 29), 1, IssueWeek(2026, 47)),  # Sunday: this week is not over yet
+        (date(2026, 11, 30), 1, IssueWeek(2026, 48)),
+        (date(2021, 1, 4), 1, IssueWeek(2020, 53)),  # across a 53-week year
+        (date(2020, 11, 25), 3, IssueWeek(2020, 47, 3)),  # Wednesday: send day of W47
+        (date(2020, 11, 24), 3, IssueWeek(2020, 46, 3)),  # Tuesday: W47 ends today
+    ],
+)
+def test_last_complete_week_is_the_one_before_today(
+    today: date, starts: int, expected: IssueWeek
+) -> None:
+    """--week alone means the last issue week that has ended."""
+    assert expected == IssueWeek.last_complete(today, starts)
 
 
 # Selection -------------------------------------------------------------------------------------
@@ -156,48 +198,17 @@ def test_week_articles_rank_by_quality_then_heat_then_date(make_article: MakeArt
     assert [best, hotter, newer, older] == ranked
 
 
-def test_arrange_shows_each_article_once(make_article: MakeArticle) -> None:
-    """A story with two topics is listed under its first topic only; the lead is not repeated."""
-    image = (Image("https://cdn.example/lead.jpg", 800, 400),)
-    lead = make_article(quality=90, topics=("Space", "Climate"), images=image)
-    both = make_article(quality=80, topics=("Climate", "Space"))
-    space = make_article(quality=70, topics=("Space",))
-    lead_story, sections = arrange(list_config(), [lead, both, space])
-    assert (lead, [("Climate", [both]), ("Space", [space])]) == (lead_story, sections)
-
-
-def test_arrange_limits_topics_and_spills_over(make_article: MakeArticle) -> None:
-    """At most per_topic stories a topic; a story whose first topic is full goes to its next."""
-    articles = [make_article(quality=90 - n, topics=("Space", "Climate")) for n in range(4)]
-    _, sections = arrange(list_config(per_topic=2), articles)
-    assert [("Space", articles[1:3]), ("Climate", articles[3:])] == sections
-
-
-def test_arrange_orders_topics_by_config_then_size(make_article: MakeArticle) -> None:
-    """digest.topic_order comes first; other topics follow, largest first."""
-    articles = [
-        make_article(quality=99, topics=("Lead",)),
-        make_article(topics=("Small",)),
-        make_article(topics=("Big",)),
-        make_article(topics=("Big",)),
-        make_article(topics=("Chosen",)),
-    ]
-    _, sections = arrange(list_config(topic_order=("Chosen", "Absent")), articles)
-    expected = ["Chosen", "Big", "Small"]
-    assert expected == [topic for topic, _ in sections]
-
-
 def test_lead_is_the_best_story_with_an_image(make_article: MakeArticle) -> None:
     """The top story has a picture when any story does."""
     plain = make_article(quality=95)
     pictured = make_article(quality=60, images=(Image("https://cdn.example/a.jpg", 1200, 600),))
-    lead, _ = arrange(list_config(), [plain, pictured])
-    assert pictured == lead
+    arrangement = arrange(list_config(), [plain, pictured], TopicCounts(2, {"Space": 2}))
+    assert pictured == arrangement.lead
 
 
 def test_empty_week_plans_an_empty_issue(make_article: MakeArticle) -> None:
     """No selected article that week: the digest says it is empty."""
-    digest = plan_digest(list_config(), [make_article(quality=10)], IsoWeek(2024, 18))
+    digest = plan_digest(list_config(), [make_article(quality=10)], IssueWeek(2024, 18))
     expected = (True, None, ())
     assert expected == (digest.is_empty, digest.lead, digest.sections)
 
@@ -227,6 +238,62 @@ def test_shorten_cuts_at_a_word() -> None:
     """Long excerpts end at a word boundary with an ellipsis."""
     expected = "alpha beta…"
     assert expected == shorten("alpha beta gamma", 12)
+
+
+# Subject and preheader ---------------------------------------------------------------------------
+
+
+def test_default_subject_names_the_lead_and_the_count(make_article: MakeArticle) -> None:
+    """ "<site>: <lead headline> and N more"; a one-story issue has no "and 0 more"."""
+    lead = make_article(published_at=at("2026-11-18"), quality=90, title="<b>Big</b> story")
+    others = [make_article(published_at=at("2026-11-19")) for _ in range(3)]
+    full = make_digest(list_config(), [lead, *others], SAMPLE_WEEK).digest.subject
+    alone = make_digest(list_config(), [lead], SAMPLE_WEEK).digest.subject
+    expected = ("Test News: Big story and 3 more", "Test News: Big story")
+    assert expected == (full, alone)
+
+
+def test_subject_template_sees_the_week_and_its_dates(make_article: MakeArticle) -> None:
+    """digest.subject may use the week, its first and last day, the issue date and the count;
+    the result is one line, in the Subject header and the HTML title."""
+    template = (
+        "{{ site }} {{ week }}\n({{ start.strftime('%d %b') }} to {{ end }},"
+        " sent {{ date }}): {{ count }} stories, {{ period }}"
+    )
+    article = make_article(published_at=at("2026-11-18"))
+    rendered = make_digest(list_config(subject=template), [article], SAMPLE_WEEK)
+    message = email.message_from_bytes(rendered.message, policy=email.policy.default)
+    expected = (
+        "Test News 2026-W47 (16 Nov to 2026-11-22, sent 2026-11-23): 1 stories,"
+        " 16\N{EN DASH}22 November 2026"
+    )
+    assert (expected, expected) == (str(message["Subject"]), parse(rendered).findtext("head/title"))
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{{ site }", "digest.subject: line 1: "),
+        ("{{ sight }}", "digest.subject: 'sight' is undefined (it may use site, lead, count"),
+        ("{{ lead.__class__.__mro__ }}", "digest.subject: "),
+        ("{% if false %}x{% endif %}", "digest.subject: renders as an empty subject"),
+    ],
+)
+def test_bad_subject_template_is_a_config_error(
+    template: str, reason: str, make_article: MakeArticle
+) -> None:
+    """A subject that does not render names digest.subject; the sandbox refuses internals."""
+    article = make_article(published_at=at("2026-11-18"))
+    with pytest.raises(ConfigError) as raised:
+        make_digest(list_config(subject=template), [article], SAMPLE_WEEK)
+    assert str(raised.value).startswith(reason)
+
+
+def test_preheader_of_a_one_story_issue_is_its_excerpt(make_article: MakeArticle) -> None:
+    """With no other headline to show, the preview line is the lead's excerpt."""
+    article = make_article(published_at=at("2026-11-18"), excerpt="What happened, in short.")
+    digest = plan_digest(list_config(), [article], SAMPLE_WEEK)
+    assert "What happened, in short." == digest.preheader
 
 
 # Settings a list must have ---------------------------------------------------------------------
@@ -260,11 +327,18 @@ def test_top_level_templates_equal_the_package_defaults() -> None:
         assert (PACKAGE_TEMPLATES / name).read_bytes() == (top / name).read_bytes(), name
 
 
-def test_missing_template_folder_falls_back_to_the_package(make_article: MakeArticle) -> None:
-    """A configured folder that does not exist uses the defaults shipped in the package."""
+def test_missing_template_folder_is_a_config_error(make_article: MakeArticle) -> None:
+    """A configured folder that does not exist is a misspelt path: the key is named."""
     article = make_article(published_at=at("2026-11-18"))
     config = list_config(templates="/nonexistent/templates")
-    assert "Story" in make_digest(config, [article], SAMPLE_WEEK).html
+    with pytest.raises(ConfigError, match=r"^digest\.templates: no such folder: /nonexistent"):
+        make_digest(config, [article], SAMPLE_WEEK)
+
+
+def test_no_template_folder_uses_the_package(make_article: MakeArticle) -> None:
+    """digest.templates unset: the templates shipped inside the package."""
+    article = make_article(published_at=at("2026-11-18"))
+    assert article.title in make_digest(list_config(templates=""), [article], SAMPLE_WEEK).html
 
 
 def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArticle) -> None:
@@ -272,7 +346,7 @@ def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArti
     (tmp_path / "digest.txt").write_text("{{ digest.subject }} / custom\n", encoding="utf-8")
     article = make_article(published_at=at("2026-11-18"))
     rendered = make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
-    expected = ("Test News (2026-11-23) / custom\n", True)
+    expected = (f"Test News: {article.title} / custom\n", True)
     assert expected == (
         rendered.text,
         "Story" in rendered.html,
@@ -356,13 +430,17 @@ def test_html_head_has_lang_charset_viewport_and_subject(rendered: RenderedDiges
 
 
 def test_preheader_comes_first_and_is_hidden(rendered: RenderedDigest) -> None:
-    """The first element in the body is the hidden preview text, led by the top story."""
+    """The first element in the body is the hidden preview text: the headlines after the
+    lead, which the subject already names."""
     first = parse(rendered).body[0]
     style = first.get("style", "").replace(" ", "")
-    lead = rendered.digest.lead
-    assert lead is not None
-    expected = (True, True)
-    assert expected == ("display:none" in style, first.text_content().startswith(lead.title))
+    second = rendered.digest.stories[1]
+    expected = (True, True, False)
+    assert expected == (
+        "display:none" in style,
+        first.text_content().startswith(f"{second.title} · "),
+        rendered.digest.preheader.startswith(rendered.digest.stories[0].title),
+    )
 
 
 def test_layout_tables_are_presentation_and_600px(rendered: RenderedDigest) -> None:
@@ -376,14 +454,94 @@ def test_layout_tables_are_presentation_and_600px(rendered: RenderedDigest) -> N
     assert expected == len(containers)
 
 
-def test_images_have_alt_integer_width_and_https(rendered: RenderedDigest) -> None:
-    """Every <img> has alt text, an integer width and an absolute https src."""
+def test_images_have_alt_integer_size_and_https(rendered: RenderedDigest) -> None:
+    """Every <img> has alt text, integer width and height and an absolute https src."""
     images = parse(rendered).xpath("//img")
     assert images
     for image in images:
         assert image.get("alt"), lxml.html.tostring(image)
         assert re.fullmatch(r"[1-9]\d*", image.get("width", "")), lxml.html.tostring(image)
+        assert re.fullmatch(r"[1-9]\d*", image.get("height", "")), lxml.html.tostring(image)
         assert image.get("src", "").startswith("https://"), lxml.html.tostring(image)
+
+
+def test_every_story_with_a_picture_shows_one(rendered: RenderedDigest) -> None:
+    """The lead's picture and one thumbnail per other story, each linking to its story, with
+    a short alt, inside a tinted box that shows with images blocked."""
+    root = parse(rendered)
+    digest = rendered.digest
+    pictures = [story.image or story.thumbnail for story in digest.stories]
+    expected = [
+        (picture.url, story.url, picture.alt)
+        for story, picture in zip(digest.stories, pictures, strict=True)
+        if picture
+    ]
+    shown = [
+        (img.get("src"), img.getparent().get("href"), img.get("alt"))
+        for img in root.xpath("//td[contains(@class, 'picture-box')]/a/img")
+    ]
+    assert len(expected) == len(digest.stories)
+    assert expected == shown
+    assert [] == [alt for _, _, alt in shown if not 0 < len(alt.removesuffix("…")) <= 50]
+
+
+def test_picture_links_are_not_underlined(rendered: RenderedDigest) -> None:
+    """With images blocked, alt text inherits its link's style: the link is never underlined."""
+    root = parse(rendered)
+    styles = [a.get("style", "").replace(" ", "") for a in root.xpath("//a[img]")]
+    assert styles
+    assert [] == [style for style in styles if "text-decoration:none" not in style]
+
+
+def test_story_without_an_image_shows_its_provider_logo(make_article: MakeArticle) -> None:
+    """No image of its own: the provider's logo, at its size, is the thumbnail."""
+    logo = Image("https://cdn.example/logo-50.png", 50, 50)
+    lead = make_article(published_at=at("2026-11-18"), quality=90, images=(IMAGE,))
+    plain = make_article(
+        published_at=at("2026-11-18"), provider=Provider("Logo Times", "logo.example", logo)
+    )
+    bare = make_article(published_at=at("2026-11-18"))
+    digest = plan_digest(list_config(), [lead, plain, bare], SAMPLE_WEEK)
+    by_title = {story.title: story for story in digest.stories}
+    expected = (
+        (560, 280, None),
+        (None, StoryImage(logo.url, 50, 50, plain.title)),
+        (None, None),
+    )
+    lead_story = by_title[lead.title]
+    assert lead_story.image is not None
+    assert expected == (
+        (lead_story.image.width, lead_story.image.height, lead_story.thumbnail),
+        (by_title[plain.title].image, by_title[plain.title].thumbnail),
+        (by_title[bare.title].image, by_title[bare.title].thumbnail),
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        ((1200, 630), (120, 63, False)),
+        ((1600, 1600), (120, 120, False)),
+        ((300, 900), (40, 120, False)),
+        ((60, 40), (60, 40, False)),
+        ((None, None), (120, 80, True)),
+    ],
+)
+def test_thumbnail_fits_a_square_and_keeps_its_shape(
+    make_article: MakeArticle,
+    size: tuple[int | None, int | None],
+    expected: tuple[int, int, bool],
+) -> None:
+    """Thumbnails are scaled down (never up) into 120 x 120; an image of unknown size gets a
+    3:2 box and is cropped to it."""
+    lead = make_article(published_at=at("2026-11-18"), quality=90, images=(IMAGE,))
+    story = make_article(
+        published_at=at("2026-11-18"), images=(Image("https://cdn.example/t.jpg", *size),)
+    )
+    thumbnail = plan_digest(list_config(), [lead, story], SAMPLE_WEEK).sections[0].stories[0]
+    assert thumbnail.thumbnail is not None
+    picture = thumbnail.thumbnail
+    assert expected == (picture.width, picture.height, picture.cropped)
 
 
 def test_every_link_is_absolute(rendered: RenderedDigest) -> None:
@@ -553,21 +711,117 @@ def test_rendering_twice_gives_identical_bytes() -> None:
 
 
 def test_digest_with_awkward_text(make_article: MakeArticle) -> None:
-    """Markup-like titles are escaped once; an http provider logo never shows."""
+    """Markup in a title is shown as its words, markup-like text is escaped once."""
     article = make_article(
         published_at=at("2026-11-18"),
-        title="<b>Tom & Jerry</b> {{ not liquid }} {link_color}",
+        title="<b>Tom & Jerry</b> {{ not liquid }} {link_color} 5 < 6",
         excerpt="Fish &amp; chips",
         provider=Provider("A & B", "ab.example"),
         url="https://a.example/x?a=1&b=2",
     )
     rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
-    expected = (True, True, False)
+    expected = (True, True, False, False)
     assert expected == (
-        "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;" in rendered.html,
+        ">Tom &amp; Jerry {{ not liquid }} {link_color} 5 &lt; 6</a>" in rendered.html,
         "https://a.example/x?a=1&amp;b=2&amp;utm_source" in rendered.html,
         "<b>" in rendered.html,
+        "&lt;b&gt;" in rendered.html,
     )
+
+
+def test_html_in_excerpts_is_never_shown_as_tags(make_article: MakeArticle) -> None:
+    """An excerpt with HTML reads as its words in the HTML part, the text part and the
+    archive page's front matter, never as literal or escaped tags."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="<i>Apps</i> in Teams",
+        excerpt="<p>Build apps <b>inside</b> Teams.</p><p>Now in preview.</p>",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    root = lxml.html.document_fromstring(rendered.html)
+    front = yaml.safe_load(rendered.archive_page.decode("utf-8").split("---\n")[1])
+    expected = (
+        ["Build apps inside Teams. Now in preview."],
+        ["Apps in Teams"],
+        True,
+        "Apps in Teams",
+    )
+    assert expected == (
+        [p.text_content() for p in root.xpath("//p[contains(@class, 'excerpt')]")],
+        [a.text_content() for a in root.xpath("//h1/a")],
+        "\nBuild apps inside Teams. Now in preview.\n" in rendered.text,
+        front["excerpt"],
+    )
+    assert [] == re.findall(r"<p>|&lt;p&gt;|<b>|&lt;b&gt;", rendered.text + rendered.html)
+
+
+def test_excerpt_repeating_the_title_is_not_printed_twice(make_article: MakeArticle) -> None:
+    """An excerpt equal to its title (case and punctuation aside) is left out."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="Announcing the rich text editor (RTE) control",
+        excerpt="Announcing the rich text editor (RTE) control.",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    lead = rendered.digest.lead
+    assert lead is not None
+    story = rendered.text.split("TOP STORY", 1)[1]
+    assert ("", 1) == (lead.excerpt, story.count("rich text editor"))
+
+
+def test_real_excerpts_repeating_their_titles_are_dropped() -> None:
+    """The real corpus has excerpts equal to their titles; none is printed in its issue."""
+    if not CORPUS_NEWS.is_dir():
+        pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
+    articles = load_folder(CORPUS_NEWS).articles
+    repeated = [a for a in articles if a.excerpt and a.excerpt == a.title]
+    assert repeated
+    config = list_config()
+    for article in repeated:
+        week = IssueWeek.containing(article.published_at.date())
+        digest = plan_digest(config, articles, week)
+        shown = [story for story in digest.stories if story.title == article.title]
+        assert [""] * len(shown) == [story.excerpt for story in shown]
+
+
+def test_shorten_keeps_an_excerpt_it_would_barely_cut() -> None:
+    """Cutting no more than a fifth of an excerpt keeps it whole; a longer one is cut at a
+    word, ending in an ellipsis, every kept word whole."""
+    words = [f"word{n:02}" for n in range(60)]
+    barely = " ".join(words[:46])  # 321 characters: cutting at 280 would drop 13 %
+    long = " ".join(words)  # 419 characters
+    cut = shorten(long)
+    kept = cut.removesuffix("…").split(" ")
+    expected = (barely, True, True, words[: len(kept)])
+    assert expected == (shorten(barely), len(cut) <= 280, cut.endswith("…"), kept)
+
+
+def test_archive_front_matter_is_inert_text(make_article: MakeArticle) -> None:
+    """A title that closes CDATA and opens a script reaches the front matter as plain text
+    a layout may print as it is: no "<" or ">" left."""
+    article = make_article(
+        published_at=at("2026-11-18"),
+        title="]]><script>alert(1)</script> Why <script> tags block rendering",
+    )
+    rendered = make_digest(list_config(), [article], SAMPLE_WEEK)
+    front = rendered.archive_page.decode("utf-8").split("---\n")[1]
+    fields = yaml.safe_load(front)
+    left, right = (
+        "\N{SINGLE LEFT-POINTING ANGLE QUOTATION MARK}",
+        "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}",
+    )
+    expected = (f"]]{right} Why {left}script{right} tags block rendering", False, False)
+    assert expected == (fields["excerpt"], "<" in front, ">" in front)
+
+
+def test_long_site_title_gives_a_short_archive_name(make_article: MakeArticle) -> None:
+    """A 300-character site title is cut at a word in the archive page's name."""
+    config = list_config()
+    config = replace(config, site=replace(config.site, title="Very long title " * 20))
+    article = make_article(published_at=at("2026-11-18"))
+    name = make_digest(config, [article], SAMPLE_WEEK).archive_name
+    expected = "2026-11-23-very-long-title-very-long-title-very-long-title-very-long-2026-w47.html"
+    assert expected == name
 
 
 # Golden ----------------------------------------------------------------------------------------

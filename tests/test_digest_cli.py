@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import socket
 import struct
 import subprocess
 from datetime import date
@@ -15,12 +16,13 @@ from click.testing import CliRunner
 
 from publisher.cli import common, main
 from publisher.cli.digest import EXIT_EMPTY_WEEK, EXIT_NO_BROWSER
+from publisher.state import job_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SAMPLE_FILES = ["2026-W47.eml", "2026-W47.html", "2026-W47.txt"]
+SAMPLE_FILES = ["2026-W47.eml", "2026-W47.html", "2026-W47.txt", "feed.json", "feed.xml"]
 ARCHIVE_NAME = "2026-11-23-publisher-sample-news-2026-w47.html"
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -30,7 +32,7 @@ def write_config(folder: Path, *, smtp: str = "") -> Path:
     """A config.toml like the repository's, writing into ``folder``."""
     text = (ROOT / "config.toml").read_text(encoding="utf-8")
     text = text.replace('content = "content/_news"', f"content = {str(ROOT / 'content/_news')!r}")
-    text = text.replace('templates = "templates/email"', "templates = 'missing/templates'")
+    text = text.replace('templates = "templates/email"\n', "")
     if smtp:
         text = text.split("[digest.smtp]")[0] + smtp
     path = folder / "config.toml"
@@ -50,7 +52,8 @@ def listing(folder: Path) -> list[str]:
 
 
 def test_writes_the_three_files_and_the_archive_page(tmp_path: Path) -> None:
-    """--week 2026-W47: .html, .txt, .eml under digest.out and a page under digest.archive."""
+    """--week 2026-W47: .html, .txt, .eml and the feeds under digest.out and a page under
+    digest.archive."""
     code, out, err = run("--config", str(write_config(tmp_path)), "--week", "2026-W47")
     expected = (0, "", SAMPLE_FILES, [ARCHIVE_NAME])
     assert expected == (
@@ -59,7 +62,7 @@ def test_writes_the_three_files_and_the_archive_page(tmp_path: Path) -> None:
         listing(tmp_path / "newsletters"),
         listing(tmp_path / "_newsletters"),
     )
-    assert out.startswith("2026-W47: 15 stories in 5 topics; wrote ")
+    assert out.startswith("2026-W47: 15 stories in 5 sections; wrote ")
 
 
 def test_rerun_is_byte_identical(tmp_path: Path) -> None:
@@ -78,7 +81,7 @@ def test_corpus_week(tmp_path: Path) -> None:
         pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
     config = str(write_config(tmp_path))
     code, _, err = run("--config", config, "--week", "2020-W47", "--content", str(CORPUS_NEWS))
-    expected = (0, "", ["2020-W47.eml", "2020-W47.html", "2020-W47.txt"])
+    expected = (0, "", ["2020-W47.eml", "2020-W47.html", "2020-W47.txt", "feed.json", "feed.xml"])
     assert expected == (code, err, listing(tmp_path / "newsletters"))
 
 
@@ -99,7 +102,7 @@ def test_empty_week_writes_nothing(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("week", ["2026-47", "2026-W54"])
+@pytest.mark.parametrize("week", ["2026-47", "2026-W54", "9999-W52", "2026-02-30"])
 def test_bad_week_is_a_usage_error(tmp_path: Path, week: str) -> None:
     """A malformed week is one line on stderr and exit 2."""
     code, _, err = run("--config", str(write_config(tmp_path)), "--week", week)
@@ -145,7 +148,7 @@ def test_json_report(tmp_path: Path) -> None:
     """--json prints the week, counts and the files written."""
     code, out, _ = run("--config", str(write_config(tmp_path)), "--week", "2026-W47", "--json")
     report = json.loads(out)
-    expected = (0, "2026-W47", 15, 4, [])
+    expected = (0, "2026-W47", 15, 6, [])
     assert expected == (
         code,
         report["week"],
@@ -153,6 +156,121 @@ def test_json_report(tmp_path: Path) -> None:
         len(report["files"]),
         report["sent_to"],
     )
+
+
+def test_json_report_names_the_window_lead_and_sections(tmp_path: Path) -> None:
+    """--json on a real week: its first and last day, the lead with the section it was filed
+    under, and each section's stories in order, links as the article files give them."""
+    if not CORPUS_NEWS.is_dir():
+        pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
+    config = str(write_config(tmp_path))
+    code, out, _ = run(
+        "--config", config, "--week", "2020-W39", "--content", str(CORPUS_NEWS), "--json"
+    )
+    report = json.loads(out)
+    lead = report["lead"]
+    shown = [lead["url"]] + [s["url"] for section in report["sections"] for s in section["stories"]]
+    expected = (
+        0,
+        ("2020-09-21", "2020-09-27"),
+        "Teams integration",
+        ["Common Data Service", "Model-driven apps", "Teams integration", "More news"],
+        [],
+        report["stories"],
+    )
+    assert expected == (
+        code,
+        (report["start"], report["end"]),
+        lead["topic"],
+        [section["topic"] for section in report["sections"]],
+        [url for url in shown if "utm_" in url],
+        len(set(shown)),
+    )
+    assert lead["title"].startswith("As \N{LEFT SINGLE QUOTATION MARK}low-code")
+
+
+def test_quiet_prints_nothing_but_problems(tmp_path: Path) -> None:
+    """-q: a written issue and an empty week print nothing; the exit code tells them apart."""
+    config = str(write_config(tmp_path))
+    written = run("--config", config, "--week", "2026-W47", "-q")
+    empty = run("--config", config, "--week", "2026-W10", "-q")
+    assert ((0, "", ""), (EXIT_EMPTY_WEEK, "", "")) == (written, empty)
+
+
+def failing(tmp_path: Path, case: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Set up one way for `digest` to fail; the arguments that make it fail."""
+    config = write_config(tmp_path)
+    args = ["--config", str(config), "--week", "2026-W47", "--json"]
+    text = config.read_text(encoding="utf-8")
+    if case == "unknown key":
+        config.write_text(text.replace("[digest]\n", "[digest]\nper_topik = 3\n"))
+    elif case == "templates":
+        config.write_text(text.replace("[digest]\n", '[digest]\ntemplates = "templatez"\n'))
+    elif case == "bad week":
+        args[3] = "2026-W60"
+    elif case == "usage":
+        args += ["--wait", "soon"]
+    elif case == "empty week":
+        args[3] = "2026-W10"
+    elif case == "not writable":
+        (tmp_path / "newsletters").write_text("a file where a folder should be")
+    elif case == "send":
+        smtp = f'[digest.smtp]\nhost = "127.0.0.1"\nport = {closed_port()}\ntls = "none"\n'
+        config.write_text(text.split("[digest.smtp]")[0] + smtp)
+        args += ["--send"]
+    elif case == "preview":
+        browser = tmp_path / "bin" / "chromium"
+        browser.parent.mkdir()
+        browser.write_text("#!/bin/sh\nexit 3\n", encoding="utf-8")
+        browser.chmod(0o755)
+        monkeypatch.setenv("PATH", str(browser.parent))
+        args += ["--preview", str(tmp_path / "p.png")]
+    return args
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "error"),
+    [
+        ("unknown key", 2, "digest.per_topik: unknown key"),
+        ("templates", 2, "digest.templates: no such folder: "),
+        ("bad week", 2, "--week: 2026 has no week 60"),
+        ("usage", 2, "Invalid value for '--wait'"),
+        ("empty week", 5, "no articles selected for "),
+        ("not writable", 3, ""),
+        ("send", 6, "not sent: 127.0.0.1:"),
+        ("preview", 7, "--preview: Chromium failed: "),
+    ],
+)
+def test_json_on_every_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str, code: int, error: str
+) -> None:
+    """--json prints exactly one JSON object whatever goes wrong: the error and the exit code
+    (and the week and files written, once known); the one-line error still goes to stderr."""
+    args = failing(tmp_path, case, monkeypatch)
+    result = CliRunner().invoke(main, ["digest", *args])
+    report = json.loads(result.stdout)
+    assert (code, code) == (result.exit_code, report["exit"]), result.stderr
+    assert error in report["error"], report["error"]
+    if code in (6, 7):
+        assert f"{tmp_path}/newsletters/2026-W47.eml" in report["files"]
+    if code != 5:
+        assert error in result.stderr
+
+
+def test_json_when_the_lock_is_held(tmp_path: Path) -> None:
+    """Another run holding the folder's lock past --wait: exit 4, and still one JSON object."""
+    config = str(write_config(tmp_path))
+    with job_lock(tmp_path / ".publisher-cache", tmp_path / "newsletters", 0):
+        code, out, _ = run("--config", config, "--week", "2026-W47", "--json", "--wait", "0")
+    report = json.loads(out)
+    assert (4, 4, "2026-W47") == (code, report["exit"], report["week"])
 
 
 def test_help_documents_exit_codes() -> None:

@@ -153,18 +153,37 @@ def test_thousands_of_topics_are_every_category(
     assert list(topics) == [c.text or c.get("term") for c in categories]
 
 
-def test_rss_excerpt_with_markup_like_text_reads_back_as_text(make_article: MakeArticle):
-    """An excerpt that merely looks like markup reaches an RSS reader as the same text."""
+@pytest.mark.parametrize("render", [render_rss, render_atom])
+def test_excerpt_markup_reads_back_as_its_text(render: Callable[..., bytes], make_article):
+    """Real markup in an excerpt reaches a reader as its words; a bare "<angle>" stays text."""
     article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
-    entry = feedparser.parse(render_rss(INFO, [article])).entries[0]
-    assert "Use <angle> brackets; <b>not bold</b>" == summary_text(entry)
+    entry = feedparser.parse(render(INFO, [article])).entries[0]
+    assert "Use <angle> brackets; not bold" == summary_text(entry)
 
 
-def test_atom_excerpt_with_markup_like_text_reads_back_as_text(make_article: MakeArticle):
-    """Atom's summary is typed text, so markup-like excerpts survive there."""
-    article = make_article(excerpt="Use <angle> brackets; <b>not bold</b>")
-    entry = feedparser.parse(render_atom(INFO, [article])).entries[0]
-    assert "Use <angle> brackets; <b>not bold</b>" == summary_text(entry)
+@pytest.mark.parametrize("render", [render_rss, render_atom])
+def test_title_markup_reads_back_as_its_text(render: Callable[..., bytes], make_article):
+    """A title with tags in it is shown as the words, never as tags."""
+    article = make_article(title="<b>Bold</b> claim", excerpt="<p>Why it matters.</p>")
+    entry = feedparser.parse(render(INFO, [article])).entries[0]
+    assert ("Bold claim", "Why it matters.") == (entry.title, summary_text(entry))
+
+
+def test_json_feed_text_is_plain(make_article: MakeArticle):
+    """JSON Feed's title, summary and content_text carry no tags."""
+    article = make_article(title="<i>Big</i> news", excerpt="<p>It <b>happened</b>.</p>")
+    item = json.loads(render_json_feed(INFO, [article]))["items"][0]
+    expected = ("Big news", "It happened.", "It happened.")
+    assert expected == (item["title"], item["summary"], item["content_text"])
+
+
+def test_excerpt_repeating_the_title_is_left_out(make_article: MakeArticle):
+    """An excerpt that only repeats the title is not printed a second time in any format."""
+    article = make_article(title="Announcing the editor", excerpt="Announcing the editor")
+    rss = feedparser.parse(render_rss(INFO, [article])).entries[0]
+    item = json.loads(render_json_feed(INFO, [article]))["items"][0]
+    expected = (False, False, "Announcing the editor")
+    assert expected == ("summary" in rss, "summary" in item, item["content_text"])
 
 
 def test_generator_is_this_project():

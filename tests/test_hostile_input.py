@@ -488,7 +488,7 @@ def test_a_hostile_folder_publishes_what_its_good_articles_alone_publish(
     assert trees["good"] == trees["hostile"]
     all_items = json.loads(trees["hostile"]["feed.json"])["items"]
     titles = {item["title"] for item in all_items}
-    assert {"Invoice gnp.exe", "]]><script>alert(1)</script>"} <= titles
+    assert {"Invoice gnp.exe", "]]>"} <= titles  # the script element is markup, not words
 
 
 def test_check_on_a_hostile_folder_exits_1_and_lists_every_problem(hostile: dict[str, Path]):

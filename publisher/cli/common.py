@@ -22,7 +22,7 @@ from publisher.config import (
     load_config,
     url_problem,
 )
-from publisher.errors import LockTimeout, OutputError, Problem, PublisherError
+from publisher.errors import ConfigError, LockTimeout, OutputError, Problem, PublisherError
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -90,9 +90,20 @@ def load_settings(
     """config.toml with the command line's values over it, every setting checked; a problem is
     one line naming the key (or the option) and exit 2."""
     try:
-        config = load_config(config_path)
+        return read_settings(config_path, site_url=site_url, digest_out=digest_out, **paths)
     except PublisherError as error:
         fail(str(error), EXIT_USAGE)
+
+
+def read_settings(
+    config_path: Path | None,
+    *,
+    site_url: str | None = None,
+    digest_out: Path | None = None,
+    **paths: Path | None,
+) -> Config:
+    """config.toml with the command line's options over it; :class:`PublisherError` if bad."""
+    config = load_config(config_path)
     given = {key: str(value) for key, value in paths.items() if value}
     config = config.with_overrides(**given)
     labels = {key: f"{key} (--{key})" for key in given}
@@ -101,7 +112,7 @@ def load_settings(
         labels["digest.out"] = "digest.out (--out)"
     if site_url:
         if problem := url_problem(site_url):
-            fail(f"--site-url: {problem}", EXIT_USAGE)
+            raise ConfigError(problem, field="--site-url")
         config = replace(config, site=replace(config.site, url=site_url))
         labels["site.url"] = "site.url (--site-url)"
     if labels:
@@ -110,12 +121,9 @@ def load_settings(
         source = str(config_path or DEFAULT_CONFIG_NAME)
     else:
         source = ""
-    try:
-        check_config(config, source=source)
-        # After the overrides: `digest --out` must not land in the feeds folder, say.
-        check_folders(config, source=source, labels=labels)
-    except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
+    check_config(config, source=source)
+    # After the overrides: `digest --out` must not land in the feeds folder, say.
+    check_folders(config, source=source, labels=labels)
     return config
 
 
@@ -155,12 +163,17 @@ def job_errors() -> Iterator[None]:
     """A job's failures as one line and the documented exit code."""
     try:
         yield
-    except LockTimeout as error:
-        fail(str(error), EXIT_LOCKED)
-    except OutputError as error:
-        fail(str(error), EXIT_OUTPUT)
     except PublisherError as error:
-        fail(str(error), EXIT_USAGE)
+        fail(str(error), exit_code_of(error))
+
+
+def exit_code_of(error: PublisherError) -> int:
+    """The documented exit code of a job's failure."""
+    if isinstance(error, LockTimeout):
+        return EXIT_LOCKED
+    if isinstance(error, OutputError):
+        return EXIT_OUTPUT
+    return EXIT_USAGE
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -7,26 +7,37 @@ Pure: no clock, no files, no templates. :func:`plan_digest` turns a week's artic
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from publisher.config import Config
+from publisher.config import WEEKDAYS, Config
 from publisher.errors import ConfigError
 from publisher.model import Article, Image
 from publisher.selection import best_first, deduplicate, is_selectable, rules_for
+from publisher.text import headline, summary_of
 
 CONTENT_WIDTH = 560
 """The 600 px container less its 20 px side padding: the widest an image is shown."""
+THUMBNAIL_SIZE = 120
+"""A thumbnail fits a square of this many pixels."""
+ALT_CHARS = 50
+"""Alt text is the story's title, cut at a word after this many characters: with images
+blocked it shows inside the picture's box."""
 EXCERPT_CHARS = 280
+KEEP_WHOLE = 0.2
+"""An excerpt longer than :data:`EXCERPT_CHARS` is kept whole when cutting it would drop no
+more than this share of it (up to 350 characters)."""
+PREHEADER_CHARS = 140
+"""About what inbox previews show after the subject."""
 SEND_HOUR = time(8, 0)
-OTHER_TOPIC = "More news"
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 _WEEK = re.compile(r"(\d{4})-?W(\d{2})", re.IGNORECASE)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTHS = [
     "January",
     "February",
@@ -44,77 +55,130 @@ _MONTHS = [
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class IsoWeek:
-    """An ISO 8601 week: Monday to Sunday."""
+class IssueWeek:
+    """The seven days an issue covers: from a fixed weekday (``starts``, ISO numbering, 1 for
+    Monday) to the day before it comes round again, named after the ISO week of its first day.
+
+    With Monday, the default, that is the ISO week itself. An editor who sends on Wednesdays
+    covers Wednesday to Tuesday: ``IssueWeek(2020, 47, starts=3)`` is 18 to 24 November 2020,
+    sent on the 25th.
+    """
 
     year: int
     week: int
+    starts: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """``2020-W47`` (or ``2020W47``) → the week; raises :class:`ConfigError` otherwise."""
-        match = _WEEK.fullmatch(text.strip())
-        if match is None:
-            raise ConfigError(f"not an ISO week like 2020-W47: {text!r}", field="--week")
-        year, week = int(match[1]), int(match[2])
+    def parse(cls, text: str, starts: int = 1) -> IssueWeek:
+        """``2020-W47`` (or ``2020W47``): the issue starting in that ISO week; ``2020-11-20``:
+        the issue whose seven days contain that day. Anything else is a :class:`ConfigError`."""
+        value = text.strip()
+        match = _WEEK.fullmatch(value)
+        if match is not None:
+            year, week = int(match[1]), int(match[2])
+            try:
+                first = date.fromisocalendar(year, week, starts)
+            except ValueError:
+                raise ConfigError(f"{year} has no week {week}", field="--week") from None
+            return cls._checked(first, starts)
+        if _DAY.fullmatch(value):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f"no such day: {value!r}", field="--week") from None
+            return cls.containing(day, starts)
+        raise ConfigError(
+            f"not an ISO week like 2020-W47 or a day like 2020-11-20: {text!r}", field="--week"
+        )
+
+    @classmethod
+    def containing(cls, day: date, starts: int = 1) -> IssueWeek:
+        """The issue whose seven days contain ``day``."""
         try:
-            date.fromisocalendar(year, week, 1)
-        except ValueError:
-            raise ConfigError(f"{year} has no week {week}", field="--week") from None
-        return cls(year, week)
+            first = day - timedelta(days=(day.isoweekday() - starts) % 7)
+        except OverflowError:
+            raise ConfigError(f"{day} is too early for an issue", field="--week") from None
+        return cls._checked(first, starts)
 
     @classmethod
-    def containing(cls, day: date) -> IsoWeek:
-        iso = day.isocalendar()
-        return cls(iso.year, iso.week)
+    def last_complete(cls, today: date, starts: int = 1) -> IssueWeek:
+        """The last issue week that ended before ``today``."""
+        return cls.containing(today - timedelta(days=7), starts)
 
     @classmethod
-    def last_complete(cls, today: date) -> IsoWeek:
-        """The last Monday-to-Sunday week that ended before ``today``."""
-        return cls.containing(today - timedelta(days=today.isoweekday()))
+    def _checked(cls, first: date, starts: int) -> IssueWeek:
+        # A day of margin either side: the week's bounds are taken in any time zone.
+        if first <= date.min:
+            raise ConfigError(f"{first} is too early for an issue", field="--week")
+        if first > date.max - timedelta(days=8):
+            raise ConfigError(
+                f"the issue starting {first} would be sent after {date.max}", field="--week"
+            )
+        iso = first.isocalendar()
+        return cls(iso.year, iso.week, starts)
 
     @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.week, 1)
+    def first_day(self) -> date:
+        return date.fromisocalendar(self.year, self.week, self.starts)
 
     @property
-    def sunday(self) -> date:
-        return self.monday + timedelta(days=6)
+    def last_day(self) -> date:
+        return self.first_day + timedelta(days=6)
+
+    @property
+    def send_day(self) -> date:
+        """The day after the week ends: the issue's date."""
+        return self.first_day + timedelta(days=7)
 
     @property
     def label(self) -> str:
         return f"{self.year}-W{self.week:02}"
 
     def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        """Monday 00:00 (inclusive) to the next Monday 00:00 (exclusive), local time."""
-        start = datetime.combine(self.monday, time(0), zone)
-        return start, datetime.combine(self.monday + timedelta(days=7), time(0), zone)
+        """The first day 00:00 (inclusive) to the send day 00:00 (exclusive), local time."""
+        start = datetime.combine(self.first_day, time(0), zone)
+        return start, datetime.combine(self.send_day, time(0), zone)
 
     def __str__(self) -> str:
         return self.label
 
 
+def weekday_number(name: str) -> int:
+    """``"wednesday"`` → 3 (ISO numbering); names as ``digest.week_starts`` takes them."""
+    return WEEKDAYS.index(name.lower()) + 1
+
+
 @dataclass(frozen=True, slots=True)
 class StoryImage:
-    """An image as the email shows it: https, an integer width, and alt text."""
+    """An image as the email shows it: https, integer width and height, and a short alt.
+
+    ``cropped`` when the source gave no size: the box is a fixed shape and the picture is
+    cropped to it (``object-fit: cover``) where the client can.
+    """
 
     url: str
     width: int
-    height: int | None
+    height: int
     alt: str
+    cropped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """One article as the newsletter lists it; ``url`` already carries the UTM parameters."""
+    """One article as the newsletter lists it, its text plain; ``url`` already carries the
+    UTM parameters, ``article_url`` is the link as the article file gives it."""
 
     title: str
     url: str
+    article_url: str
     provider: str
     date: str
     excerpt: str
     is_video: bool
     image: StoryImage | None
+    """The lead's picture, the width of the issue; ``None`` for the other stories."""
+    thumbnail: StoryImage | None = None
+    """A small picture beside the story: its own image, else its provider's logo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +193,10 @@ class Section:
 class Digest:
     """Everything the templates see: one week's issue, ready to render."""
 
-    week: IsoWeek
+    week: IssueWeek
     sent_at: datetime
     subject: str
+    """Rendered from ``digest.subject`` by :mod:`publisher.digest.render`; empty until then."""
     preheader: str
     lead: Story | None
     sections: tuple[Section, ...]
@@ -145,15 +210,39 @@ class Digest:
     unsubscribe_mailto: str
     postal_address: str
     top_titles: tuple[str, ...] = ()
+    lead_section: str = ""
+    """The section the lead story belongs to (it is shown on its own, above the sections)."""
+    left_out: int = 0
+    """Qualifying stories of the week that did not fit (``per_topic``, ``max_stories``)."""
 
     @property
     def issue_date(self) -> date:
         return self.sent_at.date()
 
     @property
+    def archive_title(self) -> str:
+        """``<site title> (<issue date>)``: the archive page's title, the same every week."""
+        return f"{self.site_title} ({self.issue_date.isoformat()})"
+
+    @property
+    def subject_values(self) -> dict[str, object]:
+        """What a ``digest.subject`` template may use."""
+        return {
+            "site": self.site_title,
+            "lead": self.lead.title if self.lead else "",
+            "count": len(self.stories),
+            "more": max(0, len(self.stories) - 1),
+            "week": self.week.label,
+            "start": self.week.first_day,
+            "end": self.week.last_day,
+            "date": self.issue_date,
+            "period": self.period,
+        }
+
+    @property
     def period(self) -> str:
         """``16-22 November 2026`` (with an en dash), or ``30 November - 6 December 2026``."""
-        first, last = self.week.monday, self.week.sunday
+        first, last = self.week.first_day, self.week.last_day
         if first.year != last.year:
             return f"{_long_date(first)} {DASH} {_long_date(last)}"
         if first.month != last.month:
@@ -185,7 +274,7 @@ class Digest:
 # Selection ----------------------------------------------------------------------------------
 
 
-def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) -> list[Article]:
+def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) -> list[Article]:
     """Articles published in ``week`` (configured time zone) that a feed would select, best first.
 
     An article counts when some topic's rules (or the site-wide rules, when it has no topic)
@@ -205,67 +294,181 @@ def week_articles(config: Config, articles: Iterable[Article], week: IsoWeek) ->
     return sorted(deduplicate(chosen), key=best_first)
 
 
-def arrange(
-    config: Config, ranked: Sequence[Article]
-) -> tuple[Article | None, list[tuple[str, list[Article]]]]:
-    """The lead story and the topic sections, each article shown once.
+@dataclass(frozen=True, slots=True)
+class TopicCounts:
+    """How many qualifying articles of the whole collection carry each topic, out of how many.
+
+    A topic's count is what makes it specific (few articles) or the site's umbrella (a topic
+    nearly every article carries, such as "Power Apps" on a Power Apps site).
+    """
+
+    total: int
+    by_topic: Mapping[str, int]
+
+    def umbrellas(self, share: float) -> frozenset[str]:
+        """Topics carried by at least ``share`` of the qualifying articles."""
+        if not self.total:
+            return frozenset()
+        return frozenset(
+            topic for topic, count in self.by_topic.items() if count >= share * self.total
+        )
+
+
+def count_topics(config: Config, articles: Iterable[Article]) -> TopicCounts:
+    """:class:`TopicCounts` of articles held in memory (the store counts its own)."""
+    total = 0
+    by_topic: dict[str, int] = {}
+    for article in articles:
+        if is_selectable(article, rules_for(None, config.selection, config.topics)):
+            total += 1
+        for topic in article.topics:
+            if is_selectable(article, rules_for(topic, config.selection, config.topics)):
+                by_topic[topic] = by_topic.get(topic, 0) + 1
+    return TopicCounts(total, by_topic)
+
+
+def counts_from_rows(
+    config: Config,
+    topic_rows: Iterable[tuple[str, int | None, int]],
+    total_rows: Iterable[tuple[int | None, int]],
+) -> TopicCounts:
+    """:class:`TopicCounts` from the store's published articles grouped by quality:
+    ``(topic, quality, count)`` and ``(quality, count)`` rows, each topic's rules applied."""
+
+    def passes(quality: int | None, topic: str | None) -> bool:
+        rules = rules_for(topic, config.selection, config.topics)
+        return rules.include_unrated if quality is None else quality >= rules.min_quality
+
+    by_topic: dict[str, int] = {}
+    for topic, quality, count in topic_rows:
+        if passes(quality, topic):
+            by_topic[topic] = by_topic.get(topic, 0) + count
+    total = sum(count for quality, count in total_rows if passes(quality, None))
+    return TopicCounts(total, by_topic)
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """The lead story, the section it belongs to, and the other sections in order."""
+
+    lead: Article | None = None
+    lead_section: str = ""
+    sections: tuple[tuple[str, tuple[Article, ...]], ...] = ()
+    left_out: int = 0
+    """Qualifying stories that did not fit (``per_topic``, ``max_stories``)."""
+
+
+def sections_for(
+    config: Config, article: Article, counts: TopicCounts, umbrellas: frozenset[str]
+) -> list[str]:
+    """The sections ``article`` may be filed under, the one it belongs to first.
+
+    Its topics in ``digest.topic_order`` come first, in that order; then its other topics,
+    most specific first (fewest qualifying articles in the collection; ties keep the order the
+    article lists them), leaving out the site's umbrella topics; the catch-all section last.
+    """
+    own = list(article.topics)
+    ordered = [topic for topic in config.digest.topic_order if topic in own]
+    specific = sorted(
+        (topic for topic in own if topic not in umbrellas and topic not in ordered),
+        key=lambda topic: (counts.by_topic.get(topic, 0), own.index(topic)),
+    )
+    return [*ordered, *specific, config.digest.other_section]
+
+
+def arrange(config: Config, ranked: Sequence[Article], counts: TopicCounts) -> Arrangement:
+    """The lead story and the sections, each article shown once.
 
     The lead is the best article with an image (else the best article). The others, best
-    first, go under the first of their own topics that has fewer than ``digest.per_topic``
-    stories, and are left out when all of them are full. Topics come in
-    ``digest.topic_order``, then the others by number of stories, then by name.
+    first, go under the first of :func:`sections_for` that has fewer than
+    ``digest.per_topic`` stories, until the issue holds ``digest.max_stories``. Sections come
+    in ``digest.topic_order``, then by number of stories, then by name; the catch-all last.
     """
     if not ranked:
-        return None, []
+        return Arrangement()
+    digest_config = config.digest
+    umbrellas = counts.umbrellas(digest_config.umbrella_share)
     lead = next((article for article in ranked if article.lead_image), ranked[0])
     placed: dict[str, list[Article]] = {}
+    shown, left_out = 1, 0
     for article in ranked:
         if article is lead:
             continue
-        for topic in article.topics or (OTHER_TOPIC,):
-            stories = placed.setdefault(topic, [])
-            if len(stories) < config.digest.per_topic:
+        if shown >= digest_config.max_stories:
+            left_out += 1
+            continue
+        for section in sections_for(config, article, counts, umbrellas):
+            stories = placed.setdefault(section, [])
+            if len(stories) < digest_config.per_topic:
                 stories.append(article)
+                shown += 1
                 break
-    placed = {topic: stories for topic, stories in placed.items() if stories}
-    configured = [topic for topic in config.digest.topic_order if topic in placed]
-    others = sorted(
-        (topic for topic in placed if topic not in configured),
+        else:
+            left_out += 1
+    placed = {section: stories for section, stories in placed.items() if stories}
+    other = digest_config.other_section
+    configured = [topic for topic in digest_config.topic_order if topic in placed]
+    by_size = sorted(
+        (topic for topic in placed if topic not in configured and topic != other),
         key=lambda topic: (-len(placed[topic]), topic.casefold(), topic),
     )
-    return lead, [(topic, placed[topic]) for topic in configured + others]
+    last = [other] if other in placed and other not in configured else []
+    return Arrangement(
+        lead=lead,
+        lead_section=sections_for(config, lead, counts, umbrellas)[0],
+        sections=tuple((topic, tuple(placed[topic])) for topic in configured + by_size + last),
+        left_out=left_out,
+    )
 
 
 # The issue ----------------------------------------------------------------------------------
 
 
-def plan_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> Digest:
-    """The issue for ``week``: what it says, to whom, and when; it may have no stories."""
+def plan_digest(
+    config: Config,
+    articles: Iterable[Article],
+    week: IssueWeek,
+    counts: TopicCounts | None = None,
+) -> Digest:
+    """The issue for ``week``: what it says, to whom, and when; it may have no stories.
+
+    ``counts`` are the topic counts of the whole collection (see :class:`TopicCounts`); without
+    them they are counted from ``articles``, which should then be the whole collection.
+    """
     digest_config = config.digest
     _check_list_settings(config)
     zone = ZoneInfo(digest_config.timezone)
+    articles = list(articles)
+    if counts is None:
+        counts = count_topics(config, articles)
     ranked = week_articles(config, articles, week)
-    lead, sections = arrange(config, ranked)
-    # The Monday after the week, at a fixed hour: a rerun gives the same Date header.
-    sent_at = datetime.combine(week.monday + timedelta(days=7), SEND_HOUR, zone)
+    arrangement = arrange(config, ranked, counts)
+    lead = arrangement.lead
+    sections = arrangement.sections
+    # The day after the week, at a fixed hour: a rerun gives the same Date header.
+    sent_at = datetime.combine(week.send_day, SEND_HOUR, zone)
     site = config.site
-    subject = f"{site.title} ({sent_at.date().isoformat()})"
-    ordered = ([lead] if lead else []) + [article for _, group in sections for article in group]
-    top_titles = tuple(article.title for article in ordered[:3])
 
-    def story(article: Article, image_width: int) -> Story:
-        return _story(config, week, zone, article, image_width)
+    def story(article: Article, *, is_lead: bool = False) -> Story:
+        return _story(config, week, zone, article, lead=is_lead)
 
+    lead_story = story(lead, is_lead=True) if lead else None
+    shown = tuple(
+        Section(topic, tuple(story(article) for article in group)) for topic, group in sections
+    )
+    ordered = ([lead_story] if lead_story else []) + [
+        s for section in shown for s in section.stories
+    ]
+    top_titles = tuple(item.title for item in ordered[:3])
     return Digest(
         week=week,
         sent_at=sent_at,
-        subject=subject,
-        preheader=_preheader(top_titles, len(ordered)),
-        lead=story(lead, CONTENT_WIDTH) if lead else None,
-        sections=tuple(
-            Section(topic, tuple(story(article, 0) for article in group))
-            for topic, group in sections
-        ),
+        subject="",
+        preheader=_preheader(ordered),
+        lead=lead_story,
+        lead_section=arrangement.lead_section,
+        sections=shown,
+        left_out=arrangement.left_out,
         site_title=site.title,
         site_link=site.home,
         language=site.language,
@@ -302,9 +505,13 @@ def add_utm(url: str, *, source: str, campaign: str, medium: str = "email") -> s
     return urlunsplit(parts._replace(query="&".join(kept + ours)))
 
 
-def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """At most ``limit`` characters, cut at a word boundary with an ellipsis."""
-    if len(text) <= limit:
+def shorten(text: str, limit: int = EXCERPT_CHARS, *, keep_whole: float = KEEP_WHOLE) -> str:
+    """At most ``limit`` characters, cut at a word boundary with an ellipsis.
+
+    A text that would lose no more than ``keep_whole`` of itself is kept whole: cutting the
+    last few words of a story's excerpt saves a line and loses its point.
+    """
+    if len(text) <= limit or len(text) - limit <= keep_whole * len(text):
         return text
     cut = text[: limit - 1]
     if " " in cut:
@@ -313,38 +520,59 @@ def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def _story(
-    config: Config, week: IsoWeek, zone: ZoneInfo, article: Article, image_width: int
+    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, *, lead: bool
 ) -> Story:
     digest_config = config.digest
     url = article.url
     if digest_config.utm:
         url = add_utm(url, source=digest_config.utm_source, campaign=week.label)
     image = article.lead_image
+    logo = article.provider.logo if article.provider else None
+    title = headline(article.title)
+    picture = None
+    if image and lead:
+        picture = _story_image(image, title, CONTENT_WIDTH, CONTENT_WIDTH * 9 // 16)
     return Story(
-        title=article.title,
+        title=title,
         url=url,
+        article_url=article.url,
         provider=article.provider.name if article.provider else "",
         date=_short_date(article.published_at.astimezone(zone).date()),
-        excerpt=shorten(article.excerpt),
+        excerpt=shorten(summary_of(article.title, article.excerpt)),
         is_video=article.is_video,
-        image=_story_image(image, article.title, image_width) if image and image_width else None,
+        image=picture,
+        thumbnail=None if picture else _thumbnail(image or logo, title),
     )
 
 
-def _story_image(image: Image, title: str, max_width: int) -> StoryImage:
-    width = min(image.width or max_width, max_width)
-    height = None
-    if image.width and image.height:
-        height = round(image.height * width / image.width)
-    return StoryImage(image.url, width, height, image.title or title)
+def _thumbnail(image: Image | None, title: str) -> StoryImage | None:
+    if image is None:
+        return None
+    return _story_image(image, title, THUMBNAIL_SIZE, THUMBNAIL_SIZE * 2 // 3, THUMBNAIL_SIZE)
 
 
-def _preheader(titles: Sequence[str], count: int) -> str:
-    if not titles:
+def _story_image(
+    image: Image, title: str, max_width: int, unknown_height: int, max_height: int = 0
+) -> StoryImage:
+    """The picture scaled down (never up) to ``max_width`` and, when given, ``max_height``,
+    keeping its shape; without a known size, a box ``max_width`` by ``unknown_height``."""
+    alt = shorten(image.title or title, ALT_CHARS, keep_whole=0)
+    if not (image.width and image.height):
+        return StoryImage(image.url, max_width, unknown_height, alt, cropped=True)
+    scale = min(1.0, max_width / image.width)
+    if max_height:
+        scale = min(scale, max_height / image.height)
+    width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+    return StoryImage(image.url, width, height, alt)
+
+
+def _preheader(stories: Sequence[Story]) -> str:
+    """The inbox's preview line: the headlines after the lead (which the subject names), or
+    the lead's excerpt when it is the only story."""
+    if not stories:
         return ""
-    more = count - 1
-    tail = f" and {more} more {'story' if more == 1 else 'stories'}" if more else ""
-    return shorten(f"{titles[0]}{tail}", 140)
+    text = " · ".join(story.title for story in stories[1:]) or stories[0].excerpt
+    return shorten(text, PREHEADER_CHARS, keep_whole=0)
 
 
 def _short_date(day: date) -> str:

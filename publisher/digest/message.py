@@ -56,9 +56,9 @@ def archive_page(digest: Digest, html: str) -> bytes:
     """A Jekyll page for the site's newsletter archive: front matter, then the email's HTML."""
     front_matter = [
         "---",
-        f"title: {quoted(digest.subject)}",
+        f"title: {quoted(inert(digest.archive_title))}",
         f"date: {digest.sent_at.strftime('%Y-%m-%d %H:%M:%S %z')}",
-        f"excerpt: {quoted(' / '.join(digest.top_titles))}",
+        f"excerpt: {quoted(inert(' / '.join(digest.top_titles)))}",
         f"week: {quoted(digest.week.label)}",
         # Article titles may contain "{{"; Jekyll must not read the issue as Liquid.
         "render_with_liquid: false",
@@ -66,6 +66,15 @@ def archive_page(digest: Digest, html: str) -> bytes:
         "",
     ]
     return ("\n".join(front_matter) + html).encode("utf-8")
+
+
+def inert(text: str) -> str:
+    """Text a layout may print unescaped (``{{ page.excerpt }}``) without it becoming markup:
+    ``<`` and ``>`` are written as the look-alike single angle quotation marks (U+2039,
+    U+203A), which read the same and need no escaping whether the layout escapes or not."""
+    return text.replace("<", "\N{SINGLE LEFT-POINTING ANGLE QUOTATION MARK}").replace(
+        ">", "\N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK}"
+    )
 
 
 def quoted(value: str) -> str:

@@ -11,21 +11,23 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jinja2
 from slugify import slugify
 
 from publisher.config import Config
-from publisher.digest.issue import Digest, IsoWeek, plan_digest
+from publisher.digest.issue import Digest, IssueWeek, plan_digest
 from publisher.digest.message import archive_page, build_message
-from publisher.errors import TemplateError
+from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article
 
 PACKAGE_TEMPLATES = Path(__file__).parents[1] / "templates" / "email"
 HTML_TEMPLATE = "digest.html"
 TEXT_TEMPLATE = "digest.txt"
+ARCHIVE_SLUG_CHARS = 60
+"""The site title's share of an archive page's file name (255 bytes is the usual limit)."""
 GMAIL_CLIP_BYTES = 102 * 1024
 """Gmail hides everything after this many bytes of HTML behind "[Message clipped]"."""
 
@@ -53,9 +55,13 @@ class RenderedDigest:
 
     @property
     def archive_name(self) -> str:
-        """``<YYYY-MM-DD>-<slug>.html``, a Jekyll post name under ``digest.archive``."""
-        slug = slugify(f"{self.digest.site_title} {self.digest.week.label}") or "newsletter"
-        return f"{self.digest.issue_date.isoformat()}-{slug}.html"
+        """``<YYYY-MM-DD>-<site>-<week>.html``, a Jekyll post name under ``digest.archive``;
+        the site's part is cut at a word to keep the name well under file systems' limit."""
+        site = slugify(self.digest.site_title)
+        if len(site) > ARCHIVE_SLUG_CHARS:
+            site = site[: ARCHIVE_SLUG_CHARS + 1].rsplit("-", 1)[0][:ARCHIVE_SLUG_CHARS]
+        week = self.digest.week.label.lower()
+        return f"{self.digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
 
 
 Inliner = Callable[[str, str], str]
@@ -67,7 +73,8 @@ def render_digest(config: Config, digest: Digest, inline: Inliner | None = None)
 
     ``inline`` defaults to :func:`inline_css`; the command line passes a cached one.
     """
-    environment = template_environment(Path(config.digest.templates))
+    digest = replace(digest, subject=render_subject(config.digest.subject, digest))
+    environment = template_environment(template_folder(config))
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
     text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
     warnings = []
@@ -86,7 +93,7 @@ def render_digest(config: Config, digest: Digest, inline: Inliner | None = None)
     )
 
 
-def make_digest(config: Config, articles: Iterable[Article], week: IsoWeek) -> RenderedDigest:
+def make_digest(config: Config, articles: Iterable[Article], week: IssueWeek) -> RenderedDigest:
     """Plan and render the issue for ``week`` in one call."""
     return render_digest(config, plan_digest(config, articles, week))
 
@@ -100,10 +107,49 @@ def _normalise_text(text: str) -> str:
 # Templates ----------------------------------------------------------------------------------
 
 
-def template_environment(folder: Path) -> jinja2.Environment:
+def render_subject(template: str, digest: Digest) -> str:
+    """``digest.subject`` rendered for this issue: one line, whitespace folded.
+
+    The template is configuration, so it is checked as such: a syntax error, an unknown name
+    or an empty result is a :class:`ConfigError` naming ``digest.subject``.
+    """
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    values = digest.subject_values
+    try:
+        subject = environment.from_string(template).render(**values)
+    except jinja2.TemplateSyntaxError as error:
+        raise ConfigError(f"line {error.lineno}: {error.message}", field="digest.subject") from None
+    except jinja2.UndefinedError as error:
+        names = ", ".join(values)
+        raise ConfigError(f"{error.message} (it may use {names})", field="digest.subject") from None
+    except (jinja2.TemplateError, ValueError, TypeError, AttributeError) as error:
+        raise ConfigError(str(error), field="digest.subject") from None
+    subject = " ".join(subject.split())
+    if not subject:
+        raise ConfigError("renders as an empty subject", field="digest.subject")
+    return subject
+
+
+def template_folder(config: Config) -> Path | None:
+    """The configured template folder, or ``None`` for the package's own templates.
+
+    A configured folder that does not exist is a misspelt path, not a wish for the defaults:
+    a :class:`ConfigError` naming ``digest.templates``.
+    """
+    if not config.digest.templates:
+        return None
+    folder = Path(config.digest.templates)
+    if not folder.is_dir():
+        raise ConfigError(f"no such folder: {folder}", field="digest.templates")
+    return folder
+
+
+def template_environment(folder: Path | None) -> jinja2.Environment:
     """The configured template folder, with the package defaults behind it file by file."""
     loaders: list[jinja2.BaseLoader] = []
-    if folder.is_dir():
+    if folder is not None:
         loaders.append(jinja2.FileSystemLoader(folder))
     loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
     return jinja2.Environment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from publisher import __version__
 from publisher.feeds.jsonfeed import render_json_feed
@@ -79,3 +80,17 @@ FORMATS = (RSS, ATOM, JSON_FEED)
 RENDERER_VERSION = f"publisher {__version__}, {LIBRARY_VERSIONS}"
 """What the bytes of a feed depend on besides its articles: a cached rendering of another
 version is not reused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a feed that is not a list of articles: the newsletter's issues."""
+
+    id: str
+    """A URI that stays the entry's for good."""
+    title: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    link: str = ""
+    summary: str = ""

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
+from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
-    from publisher.feeds import FeedInfo
+    from publisher.feeds import Entry, FeedInfo
 
 
 def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
@@ -31,15 +33,17 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
 
 def _json_item(article: Article) -> dict[str, object]:
     url = uri(article.url)
+    title = headline(article.title)
+    summary = summary_of(article.title, article.excerpt)
     item: dict[str, object] = {
         "id": url,
         "url": url,
-        "title": article.title,
-        "content_text": article.excerpt or article.title,
+        "title": title,
+        "content_text": summary or title,
         "date_published": feed_date(article.published_at).isoformat().replace("+00:00", "Z"),
     }
-    if article.excerpt:
-        item["summary"] = article.excerpt
+    if summary:
+        item["summary"] = summary
     if article.lead_image:
         item["image"] = uri(article.lead_image.url)
     if article.provider:
@@ -50,3 +54,39 @@ def _json_item(article: Article) -> dict[str, object]:
     if article.topics:
         item["tags"] = list(article.topics)
     return item
+
+
+def render_json_entries(info: FeedInfo, entries: Sequence[Entry], self_url: str = "") -> bytes:
+    """A JSON Feed 1.1 document of ``entries`` in the given order, each with HTML content."""
+    document: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": info.title,
+        "home_page_url": uri(info.home),
+    }
+    if self_url:
+        document["feed_url"] = uri(self_url)
+    document |= {
+        "description": info.description,
+        "language": info.language,
+        "items": [_json_entry(entry) for entry in entries],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _json_entry(entry: Entry) -> dict[str, object]:
+    item: dict[str, object] = {"id": entry.id}
+    if entry.link:
+        item["url"] = uri(entry.link)
+    item |= {
+        "title": entry.title,
+        "content_html": entry.content_html,
+        "date_published": _json_date(entry.published),
+        "date_modified": _json_date(entry.updated),
+    }
+    if entry.summary:
+        item["summary"] = entry.summary
+    return item
+
+
+def _json_date(moment: datetime) -> str:
+    return feed_date(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")

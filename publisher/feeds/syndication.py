@@ -15,10 +15,11 @@ from lxml import etree
 from publisher import __version__
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
+from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
-    from publisher.feeds import FeedInfo
+    from publisher.feeds import Entry, FeedInfo
 
 GENERATOR_URI = "https://github.com/news-publisher/publisher"
 """The project's home page, as in pyproject.toml: "publisher" on PyPI is another project."""
@@ -117,13 +118,14 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
     url = uri(article.url)
     entry.id(url)
     entry.guid(url, permalink=True)
-    entry.title(article.title)
+    entry.title(headline(article.title))
     entry.link(href=url, rel="alternate", type="text/html")
-    if article.excerpt and rss:
+    summary = summary_of(article.title, article.excerpt)
+    if summary and rss:
         # RSS descriptions are HTML: plain text must be escaped once more to read as text.
-        entry.description(escape(article.excerpt, quote=False))
-    elif article.excerpt:
-        entry.summary(article.excerpt, type="text")
+        entry.description(escape(summary, quote=False))
+    elif summary:
+        entry.summary(summary, type="text")
     published = feed_date(article.published_at)
     entry.published(published)
     entry.updated(published)
@@ -144,3 +146,35 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
             media["width"], media["height"] = str(image.width), str(image.height)
         # group=None: feedgen would wrap it in a one-child media:group, which validators reject.
         entry.media.content(media, group=None)
+
+
+def render_atom_entries(info: FeedInfo, entries: Sequence[Entry], self_url: str = "") -> bytes:
+    """An Atom 1.0 document of ``entries`` in the given order, each with HTML content.
+
+    Its id is ``self_url`` when the feed's address is known, else the site's home page; the
+    feed's date is its newest entry's.
+    """
+    feed = FeedGenerator()
+    feed.id(uri(self_url or info.home))
+    feed.title(info.title)
+    feed.subtitle(info.description)
+    feed.language(info.language)
+    feed.author({"name": info.title, "uri": uri(info.home)})
+    feed.generator("publisher", __version__, GENERATOR_URI)
+    feed.updated(feed_date(max((entry.updated for entry in entries), default=EPOCH)))
+    if self_url:
+        feed.link(href=uri(self_url), rel="self", type=ATOM_TYPE)
+    feed.link(href=uri(info.home), rel="alternate", type="text/html")
+    for entry in entries:
+        item = feed.add_entry(order="append")
+        item.id(entry.id)
+        item.title(entry.title)
+        if entry.link:
+            item.link(href=uri(entry.link), rel="alternate", type="text/html")
+        item.content(entry.content_html, type="html")
+        if entry.summary:
+            item.summary(entry.summary, type="text")
+        item.published(feed_date(entry.published))
+        item.updated(feed_date(entry.updated))
+    atom: bytes = feed.atom_str(pretty=True)
+    return atom
