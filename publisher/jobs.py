@@ -578,7 +578,7 @@ def _digest(
             store.keep_inlined(key, inlined)
         return inlined
 
-    rendered = render_digest(config, issue, inline)
+    rendered = render_digest(config, issue, inline, (store.compiled, store.keep_compiled))
     outcome.issue, outcome.rendered = rendered.digest, rendered
     _deliver(store, config, request, outcome)
     if browser and request.preview and outcome.send_error is None:
@@ -715,7 +715,9 @@ def preview_digest(config: Config, week: IssueWeek, *, wait: float = 60.0) -> Re
         start, end = week.bounds(ZoneInfo(config.digest.timezone))
         counts = counts_from_rows(config, *store.topic_quality_counts(source))
         issue = plan_digest(config, catalogue.published_between(start, end), week, counts)
-        return None if issue.is_empty else render_digest(config, issue)
+        if issue.is_empty:
+            return None
+        return render_digest(config, issue, compiled=(store.compiled, store.keep_compiled))
 
     rendered: RenderedDigest | None = _with_store(config, wait, render)
     return rendered

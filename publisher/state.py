@@ -108,6 +108,9 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE problem IS NULL;
     CREATE INDEX article_topics_by_quality ON article_topics (source, published, topic, quality);
     """,
+    """
+    CREATE TABLE compiled (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -602,6 +605,15 @@ class Store:
             used = db.execute("SELECT coalesce(max(used), 0) + 1 FROM inlined").fetchone()[0]
             db.execute("INSERT OR REPLACE INTO inlined VALUES (?, ?, ?)", (key, html, used))
             db.execute("DELETE FROM inlined WHERE used <= ?", (used - INLINED_KEPT,))
+
+    def compiled(self, key: str) -> bytes | None:
+        """A compiled newsletter template, by Jinja's key for it."""
+        rows = self._query("SELECT data FROM compiled WHERE key = ?", (key,))
+        return bytes(rows[0][0]) if rows else None
+
+    def keep_compiled(self, key: str, data: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO compiled VALUES (?, ?)", (key, data))
 
     # Topics ---------------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from publisher.digest.render import (
     RenderedDigest,
     inline_css,
     make_digest,
+    render_digest,
 )
 from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image, Provider
@@ -847,3 +848,21 @@ def test_long_unsubscribe_url_stays_a_plain_header(make_article: MakeArticle) ->
     raw = rendered.message.split(b"\r\n\r\n", 1)[0].decode("ascii")
     header = next(line for line in raw.split("\r\n") if line.startswith("List-Unsubscribe:"))
     assert f"List-Unsubscribe: <{url}>, <mailto:leave@test.example?subject=unsubscribe>" == header
+
+
+def test_compiled_templates_are_reused_and_change_nothing() -> None:
+    """A second render loads every template compiled by the first, and writes the same bytes."""
+    config = sample_config()
+    issue = plan_digest(config, load_folder(Path(config.content)).articles, SAMPLE_WEEK)
+    kept: dict[str, bytes] = {}
+    found: list[bool] = []
+
+    def load(key: str) -> bytes | None:
+        found.append(key in kept)
+        return kept.get(key)
+
+    first = render_digest(config, issue, compiled=(load, kept.__setitem__))
+    first_loads, found[:] = list(found), []
+    second = render_digest(config, issue, compiled=(load, kept.__setitem__))
+    assert (False, True, len(first_loads)) == (any(first_loads), all(found), len(kept))
+    assert (first.html, first.text, first.message) == (second.html, second.text, second.message)

@@ -68,13 +68,23 @@ Inliner = Callable[[str, str], str]
 """Inlines the CSS of an HTML document rendered from the named template."""
 
 
-def render_digest(config: Config, digest: Digest, inline: Inliner | None = None) -> RenderedDigest:
+CompiledStore = tuple[Callable[[str], bytes | None], Callable[[str, bytes], None]]
+"""Where compiled templates are kept between runs: (load by key, store by key)."""
+
+
+def render_digest(
+    config: Config,
+    digest: Digest,
+    inline: Inliner | None = None,
+    compiled: CompiledStore | None = None,
+) -> RenderedDigest:
     """Templates → HTML with CSS inlined, plain text, the MIME message and the archive page.
 
-    ``inline`` defaults to :func:`inline_css`; the command line passes a cached one.
+    ``inline`` defaults to :func:`inline_css`; the jobs pass a cached one, and a ``compiled``
+    store so that a rerun does not compile the templates again.
     """
     digest = replace(digest, subject=render_subject(config.digest.subject, digest))
-    environment = template_environment(template_folder(config))
+    environment = template_environment(template_folder(config), compiled)
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
     text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
     warnings = []
@@ -146,7 +156,25 @@ def template_folder(config: Config) -> Path | None:
     return folder
 
 
-def template_environment(folder: Path | None) -> jinja2.Environment:
+class _StoredBytecode(jinja2.BytecodeCache):
+    """Compiled templates kept between runs (about 35 ms of Jinja's compiler on each digest).
+    Jinja checks each entry against the template's source and its own version on loading."""
+
+    def __init__(self, compiled: CompiledStore) -> None:
+        self.load, self.dump = compiled
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.load(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.dump(bucket.key, bucket.bytecode_to_string())
+
+
+def template_environment(
+    folder: Path | None, compiled: CompiledStore | None = None
+) -> jinja2.Environment:
     """The configured template folder, with the package defaults behind it file by file."""
     loaders: list[jinja2.BaseLoader] = []
     if folder is not None:
@@ -154,6 +182,7 @@ def template_environment(folder: Path | None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(PACKAGE_TEMPLATES))
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_StoredBytecode(compiled) if compiled else None,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
         # A misspelt name fails the run instead of leaving a blank, or a placeholder, in mail.
         undefined=jinja2.StrictUndefined,
