@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,3 +52,16 @@ def list_config(**digest: object) -> Config:
         site=SiteConfig(title="Test News", url="https://test.example/feeds/"),
         digest=replace(settings, **digest),  # type: ignore[arg-type]
     )
+
+
+def zero_pages_of(path: Path, data: bytes) -> bytes:
+    """``data``, the store at ``path``, with every page but the schema's zeroed: opening it
+    reads nothing wrong, so the damage shows only when a query reads a table or an index."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        query = "SELECT pageno FROM dbstat WHERE name != 'sqlite_schema'"
+        pages = [row[0] for row in db.execute(query)]
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    spoiled = bytearray(data)
+    for page in pages:
+        spoiled[(page - 1) * size : page * size] = bytes(size)
+    return bytes(spoiled)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import zero_pages_of
 
 from publisher.config import load_config
 from publisher.content import parallel
@@ -523,7 +524,7 @@ def break_store(kind: str, path: Path) -> None:
     if kind == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif kind == "pages zeroed":
-        path.write_bytes(data[:4096] + bytes(len(data) - 4096))
+        path.write_bytes(zero_pages_of(path, data))
     elif kind == "random bytes":
         path.write_bytes(random.Random(5).randbytes(len(data)))
     elif kind == "another application's database":

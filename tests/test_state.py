@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from click.testing import CliRunner
-from helpers import load_folder
+from helpers import load_folder, zero_pages_of
 
 from publisher import state
 from publisher.cli import main
@@ -279,7 +279,7 @@ def spoil(kind: str, path: Path) -> None:
     elif kind == "truncated":
         path.write_bytes(data[: len(data) // 2])
     elif kind == "pages zeroed":
-        path.write_bytes(data[:4096] + bytes(len(data) - 4096))
+        path.write_bytes(zero_pages_of(path, data))
     elif kind in ("another application's database", "a database with no application id"):
         path.unlink()
         other = sqlite3.connect(path)
