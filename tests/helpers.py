@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import random
+import socket
 import sqlite3
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from publisher.config import Config, DigestConfig, SiteConfig
 from publisher.content.parallel import parse_file
 from publisher.content.scan import scan_folder
 from publisher.errors import Problem
 from publisher.model import Article
+from publisher.state import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +71,60 @@ def zero_pages_of(path: Path, data: bytes) -> bytes:
     for page in pages:
         spoiled[(page - 1) * size : page * size] = bytes(size)
     return bytes(spoiled)
+
+
+def spoil_store(kind: str, path: Path) -> None:
+    """Make the good store file at ``path`` untrustworthy the way ``kind`` says."""
+    data = path.read_bytes()
+    if kind == "random bytes":
+        path.write_bytes(random.Random(3).randbytes(len(data)))
+    elif kind == "a text file":
+        path.write_text("publisher cache, do not delete\n", encoding="utf-8")
+    elif kind == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "pages zeroed":
+        path.write_bytes(zero_pages_of(path, data))
+    elif kind in ("another application's database", "a database with no application id"):
+        path.unlink()
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            if kind == "another application's database":
+                other.execute("PRAGMA application_id = 1234")
+            other.execute("CREATE TABLE notes (body TEXT)")
+            other.execute("INSERT INTO notes VALUES ('not ours')")
+            other.commit()
+    elif kind == "a newer schema":
+        with contextlib.closing(sqlite3.connect(path)) as newer:
+            newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+            newer.commit()
+    else:
+        raise ValueError(f"no such damage: {kind}")
+
+
+@dataclass
+class Inbox:
+    """What a test SMTP server (aiosmtpd) received: (sender, recipients, bytes) per message.
+    It may hold each reply to DATA for ``delay`` seconds."""
+
+    delay: float = 0.0
+    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    data_received: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        # Taken as soon as it arrives, as a real relay may queue it before answering.
+        content = envelope.original_content or b""
+        self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
+        self.data_received.set()
+        await asyncio.sleep(self.delay)
+        return "250 OK"
+
+    def to_list(self, address: str = "readers@news.example.org") -> int:
+        """How many messages went to the list ``address``."""
+        return sum(address in recipients for _, recipients, _ in self.messages)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import zero_pages_of
+from helpers import spoil_store
 
 from publisher.config import load_config
 from publisher.content import parallel
@@ -518,30 +518,6 @@ def test_files_of_a_run_killed_before_its_record_are_pruned_later(
 # --- 2. a broken state store ----------------------------------------------------------------
 
 
-def break_store(kind: str, path: Path) -> None:
-    """Spoil a good store file the way ``kind`` says."""
-    data = path.read_bytes()
-    if kind == "truncated":
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "pages zeroed":
-        path.write_bytes(zero_pages_of(path, data))
-    elif kind == "random bytes":
-        path.write_bytes(random.Random(5).randbytes(len(data)))
-    elif kind == "another application's database":
-        path.unlink()
-        other = sqlite3.connect(path)
-        other.execute("PRAGMA application_id = 1234")
-        other.execute("CREATE TABLE notes (body TEXT)")
-        other.execute("INSERT INTO notes VALUES ('not ours')")
-        other.commit()
-        other.close()
-    elif kind == "a newer schema":
-        newer = sqlite3.connect(path)
-        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-        newer.commit()
-        newer.close()
-
-
 @pytest.mark.parametrize(
     "kind",
     [
@@ -562,7 +538,7 @@ def test_broken_store_is_set_aside_with_a_warning_and_rebuilt(
     assert 0 == build(config, "--no-cache", "--out", str(tmp_path / "expected")).returncode
     assert 0 == build(config, "--out", str(tmp_path / "warm")).returncode
     path = tmp_path / "cache" / DB_NAME
-    break_store(kind, path)
+    spoil_store(kind, path)
     bad = path.read_bytes()
     result = build(config)
     assert 0 == result.returncode, result.stderr

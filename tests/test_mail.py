@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner
+from helpers import Inbox, free_port
 
 from publisher.cli import main
 from publisher.cli.digest import EXIT_SEND_FAILED
@@ -22,25 +21,6 @@ from publisher.mail import send_message
 from publisher.state import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class Inbox:
-    """What the test server received."""
-
-    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        self.messages.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def accept_only(user: str, password: str) -> Any:
@@ -55,18 +35,6 @@ def accept_only(user: str, password: str) -> Any:
         return AuthResult(success=ok, handled=False)
 
     return authenticate
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, Inbox]]:
-    """An SMTP server on a free localhost port, plain, no login."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -3,31 +3,26 @@ trusted, the racy-clean rule, and a newsletter sent to the list at most once."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import random
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
 from click.testing import CliRunner
-from helpers import load_folder, zero_pages_of
+from helpers import Inbox, load_folder, spoil_store
 
 from publisher import state
 from publisher.cli import main
@@ -269,32 +264,6 @@ def make_store(cache: Path, folder: Path) -> bytes:
     return (cache / DB_NAME).read_bytes()
 
 
-def spoil(kind: str, path: Path) -> None:
-    """Make the store file at ``path`` untrustworthy the way ``kind`` says."""
-    data = path.read_bytes()
-    if kind == "random bytes":
-        path.write_bytes(random.Random(3).randbytes(len(data)))
-    elif kind == "a text file":
-        path.write_text("publisher cache, do not delete\n", encoding="utf-8")
-    elif kind == "truncated":
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "pages zeroed":
-        path.write_bytes(zero_pages_of(path, data))
-    elif kind in ("another application's database", "a database with no application id"):
-        path.unlink()
-        other = sqlite3.connect(path)
-        if kind == "another application's database":
-            other.execute("PRAGMA application_id = 1234")
-        other.execute("CREATE TABLE notes (body TEXT)")
-        other.commit()
-        other.close()
-    elif kind == "a newer schema":
-        newer = sqlite3.connect(path)
-        newer.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-        newer.commit()
-        newer.close()
-
-
 @pytest.mark.parametrize(
     "kind",
     [
@@ -315,7 +284,7 @@ def test_untrustworthy_store_is_set_aside_and_started_afresh(
     cache = tmp_path / "cache"
     make_store(cache, folder)
     path = cache / DB_NAME
-    spoil(kind, path)
+    spoil_store(kind, path)
     bad = path.read_bytes()
     store, warnings = open_store(cache, wait=10)
     try:
@@ -343,7 +312,7 @@ def test_damage_seen_only_on_use_is_a_damaged_store_error(
     the file aside and running once more."""
     folder = write_articles(write_article, 3)
     make_store(tmp_path / "cache", folder)
-    spoil("pages zeroed", tmp_path / "cache" / DB_NAME)
+    spoil_store("pages zeroed", tmp_path / "cache" / DB_NAME)
     with opened(tmp_path / "cache") as store, pytest.raises(DamagedStore):
         refresh_articles(store, folder, scan_folder(folder))
 
@@ -441,44 +410,6 @@ def test_cold_build_in_worker_processes_stores_every_file(
 
 
 # --- sending: a test SMTP server --------------------------------------------------------------
-
-
-@dataclass
-class Inbox:
-    """What the test server received; it may hold each reply to DATA for ``delay`` seconds."""
-
-    delay: float = 0.0
-    messages: list[tuple[list[str], bytes]] = field(default_factory=list)
-    data_received: threading.Event = field(default_factory=threading.Event)
-
-    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
-        # Taken as soon as it arrives, as a real relay may queue it before answering.
-        self.messages.append((list(envelope.rcpt_tos), envelope.original_content or b""))
-        self.data_received.set()
-        await asyncio.sleep(self.delay)
-        return "250 OK"
-
-    def to_list(self) -> int:
-        return sum(LIST in recipients for recipients, _ in self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[int, Inbox]]:
-    """An SMTP server on a free localhost port, plain, no login."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 def write_digest_config(folder: Path, port: int) -> Path:
