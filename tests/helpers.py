@@ -60,6 +60,20 @@ def list_config(**digest: object) -> Config:
     )
 
 
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    # Without these Chromium keeps calling out, and this machine has no network to call.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+)
+"""How the tests start Chromium: headless, as root, quiet on the network."""
+
+
 def zero_pages_of(path: Path, data: bytes) -> bytes:
     """``data``, the store at ``path``, with every page but the schema's zeroed: opening it
     reads nothing wrong, so the damage shows only when a query reads a table or an index."""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import list_config, load_folder
+from helpers import HEADLESS, list_config, load_folder
 
 from publisher.digest.issue import IssueWeek
 from publisher.digest.render import make_digest
@@ -94,14 +94,7 @@ def chromium(page: Path, scratch: Path, *flags: str) -> str:
     assert CHROMIUM is not None
     command = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
+        *HEADLESS,
         f"--user-data-dir={scratch / 'profile'}",
         "--virtual-time-budget=5000",
         *flags,

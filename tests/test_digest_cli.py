@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import HEADLESS
 
 from publisher.cli import common, main
 from publisher.cli.digest import EXIT_EMPTY_WEEK, EXIT_NO_BROWSER
@@ -356,14 +357,7 @@ def measure(issue: str, width: int, scratch: Path) -> dict[str, object]:
     )
     command = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
+        *HEADLESS,
         f"--user-data-dir={scratch / f'profile-{width}'}",
         "--window-size=800,3000",
         "--virtual-time-budget=5000",

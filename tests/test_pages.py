@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element
 
 import html5lib
 import pytest
-from helpers import load_folder
+from helpers import HEADLESS, load_folder
 from test_feeds import hostile_articles
 
 from publisher.build import BuildPlan, build, plan_feeds, render_feeds
@@ -388,14 +388,7 @@ def measure(page: bytes, width: int, scratch: Path) -> dict[str, Any]:
     )
     command = [
         CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
+        *HEADLESS,
         "--host-resolver-rules=MAP * ~NOTFOUND",
         f"--user-data-dir={scratch / 'profile'}",
         "--window-size=800,4000",
