@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import spoil_store
+from helpers import kill_group, spoil_store
 
 from publisher.config import load_config
 from publisher.content import parallel
@@ -90,13 +90,6 @@ def start(config: Path, *args: str, stderr: Any = subprocess.DEVNULL) -> subproc
         text=True,
         start_new_session=True,
     )
-
-
-def kill_group(process: subprocess.Popen[str]) -> None:
-    """SIGKILL the build and every worker it started, then reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 def files_in(folder: Path) -> dict[str, bytes]:

@@ -7,7 +7,6 @@ import contextlib
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import Inbox, load_folder, spoil_store
+from helpers import Inbox, kill_group, load_folder, spoil_store
 
 from publisher import state
 from publisher.cli import main
@@ -448,13 +447,6 @@ def start_digest(config: Path, *args: str) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
-
-
-def kill_group(process: subprocess.Popen[str]) -> None:
-    """SIGKILL the process and anything it started, then reap it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.communicate(timeout=30)
 
 
 def digest(config: Path, *args: str) -> tuple[int, str, str]:
