@@ -2,7 +2,8 @@
 
 Every feed format is one row of :data:`FORMATS`: the file each feed folder holds, its media type
 and its renderer. RSS and Atom come from :mod:`.syndication` (the only module importing feedgen),
-JSON Feed from :mod:`.jsonfeed`, the OPML list and the index page from :mod:`.pages`.
+JSON Feed from :mod:`.jsonfeed`, each item's HTML from :mod:`.itemhtml`, the OPML list and the
+index page from :mod:`.pages`.
 """
 
 from __future__ import annotations

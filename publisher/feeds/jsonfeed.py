@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from publisher.feeds.itemhtml import item_html
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
 
@@ -30,13 +31,11 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
 
 def _json_item(article: Article) -> dict[str, object]:
     url = uri(article.url)
-    item: dict[str, object] = {
-        "id": url,
-        "url": url,
-        "title": article.title,
-        "content_text": article.excerpt or article.title,
-        "date_published": feed_date(article.published_at).isoformat().replace("+00:00", "Z"),
-    }
+    item: dict[str, object] = {"id": url, "url": url, "title": article.title}
+    if html := item_html(article):
+        item["content_html"] = html
+    item["content_text"] = article.excerpt or article.title
+    item["date_published"] = feed_date(article.published_at).isoformat().replace("+00:00", "Z")
     if article.excerpt:
         item["summary"] = article.excerpt
     if article.lead_image:

@@ -12,6 +12,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
+from publisher.feeds.itemhtml import item_html
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
 
@@ -101,6 +102,10 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
         entry.description(escape(article.excerpt, quote=False))
     elif article.excerpt:
         entry.summary(article.excerpt, type="text")
+    # The picture and the excerpt as HTML too (content:encoded in RSS), for readers that
+    # ignore Media RSS.
+    if html := item_html(article):
+        entry.content(html, type="html")
     published = feed_date(article.published_at)
     entry.published(published)
     entry.updated(published)
