@@ -51,6 +51,15 @@ class SelectionConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """RFC 5005 archive pages: every qualifying article stays reachable from each feed."""
+
+    enabled: bool = True
+    page_size: int = 100
+    """Items per archive page."""
+
+
+@dataclass(frozen=True)
 class SmtpConfig:
     """How ``digest --send`` reaches a mail server; the password comes from the environment."""
 
@@ -94,6 +103,7 @@ class Config:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     topics: Mapping[str, TopicRule] = field(default_factory=dict)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -223,6 +233,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
     for topic, rule in config.topics.items():
         if rule.limit is not None and rule.limit < 1:
             fail(f"topics.{topic}.limit", "must be at least 1")
+    if config.archive.page_size < 1:
+        fail("archive.page_size", "must be at least 1")
     if config.digest.per_topic < 1:
         fail("digest.per_topic", "must be at least 1")
     smtp = config.digest.smtp

@@ -194,6 +194,11 @@ class StoredArticles:
             self.source, topic, rules.min_quality, rules.include_unrated, canonicals
         )
 
+    def every(self, topic: str | None, rules: Rules) -> list[Candidate]:
+        return self.store.every_candidate(
+            self.source, topic, rules.min_quality, rules.include_unrated
+        )
+
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         records = self.store.records(self.source, [item.name for item in items])
         folder = f"{self.content_dir}{os.sep}"
@@ -280,25 +285,41 @@ def _build(
         raise StrictRefusal(loaded)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
-        selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
+        # Archive membership is not a cache: even --no-cache keeps every story on its page.
+        members = store.archive_members(folder)
+        selection = plan_feeds(config, catalogue, store.topic_slugs(folder), members=members)
     with timings.stage("render"):
+        page_keys = store.page_keys(folder)
 
         def reuse(key: str) -> dict[str, bytes]:
             return store.rendered(folder, key) if use_cache else {}
 
-        plan = render_feeds(config, selection, catalogue, reuse)
+        def unchanged(paths: Sequence[str], key: str) -> bool:
+            """Archive files written from ``key`` and untouched since: left as they are."""
+            return (
+                use_cache
+                and all(page_keys.get(path) == key for path in paths)
+                and unchanged_since(out_dir, {path: written.get(path) for path in paths})
+            )
+
+        plan = render_feeds(config, selection, catalogue, reuse, unchanged)
     warnings.extend(plan.warnings)
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
+        kept = {path: written[path] for path in plan.kept}
         report = write_outputs(
             out_dir,
             plan.outputs,
-            written,
+            {path: stamp for path, stamp in written.items() if path not in kept},
             claim=lambda paths: store.claim_outputs(folder, paths),
         )
+        report.unchanged = sorted([*report.unchanged, *kept])
+        report.holds.update({path: stamp for path, stamp in kept.items() if stamp is not None})
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
+        store.set_archive_members(folder, members, selection.members)
+        store.set_page_keys(folder, page_keys, plan.page_keys)
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -169,6 +170,10 @@ class Catalogue(Protocol):
         """Every article as :meth:`newest` would list it whose canonical URL is given."""
         ...
 
+    def every(self, topic: str | None, rules: Rules) -> Sequence[Candidate]:
+        """Every article :meth:`newest` would list, in its order, without a limit."""
+        ...
+
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         """The whole articles of ``items``, in their order."""
         ...
@@ -214,6 +219,72 @@ def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[C
         window *= 2
 
 
+def select_every(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[Candidate]:
+    """Every story the feed may carry: as :func:`select_from` gives them, without the limit."""
+    candidates = catalogue.every(topic, rules)
+    best: dict[str, Candidate] = {}
+    for item in candidates:
+        kept = best.get(item.canonical)
+        if kept is None or _preferred(item) > _preferred(kept):
+            best[item.canonical] = item
+    if len(best) == len(candidates):  # one copy of each story: already in order
+        return list(candidates)
+    return sorted(best.values(), key=newest_first)
+
+
+# Archive pages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSplit:
+    """One feed's stories, split between its subscription document and its archive pages."""
+
+    current: tuple[Candidate, ...]
+    """The newest stories, for the subscription document."""
+    pages: tuple[tuple[Candidate, ...], ...] = ()
+    """The archive pages, oldest first (page 1 is ``pages[0]``), each newest first."""
+    members: dict[str, int] = field(default_factory=dict)
+    """Which page each archived story (by canonical URL) sits on, to remember for next time;
+    stories that no longer qualify keep their place, so a page never takes in others."""
+
+
+def split_history(
+    stories: Sequence[Candidate], limit: int, page_size: int, members: Mapping[str, int]
+) -> ArchiveSplit:
+    """The newest ``limit`` stories for the subscription document, the rest on archive pages.
+
+    A story keeps the page ``members`` gives it, so an archive page changes only when one of
+    its own stories does. Stories new to the archive fill the newest page, oldest first, until
+    it holds ``page_size``, then open the next one: items enter at the new end, so a new
+    article, even one dated long ago, never moves an old page's stories. When every story
+    fits in the subscription document there are no pages, and nothing to remember.
+    """
+    current = tuple(stories[:limit])
+    older = stories[limit:]
+    if not older:
+        return ArchiveSplit(current)
+    in_current = {story.canonical for story in current}
+    # A story back in the subscription document leaves its page; it rejoins at the new end.
+    placed = {
+        canonical: page
+        for canonical, page in members.items()
+        if canonical not in in_current and page >= 1
+    }
+    sizes = Counter(placed.values())
+    page = max(sizes, default=1)
+    for story in reversed(older):
+        if story.canonical in placed:
+            continue
+        if sizes[page] >= page_size:
+            page += 1
+        placed[story.canonical] = page
+        sizes[page] += 1
+    pages: list[list[Candidate]] = [[] for _ in range(max(sizes))]
+    for story in older:
+        pages[placed[story.canonical] - 1].append(story)
+    return ArchiveSplit(current, tuple(tuple(page) for page in pages), placed)
+
+
 class ArticleList:
     """A :class:`Catalogue` of articles held in memory."""
 
@@ -248,6 +319,9 @@ class ArticleList:
     def copies(self, topic: str | None, rules: Rules, canonicals: Sequence[str]) -> list[Candidate]:
         wanted = set(canonicals)
         return [item for item in self._matching(topic, rules) if item.canonical in wanted]
+
+    def every(self, topic: str | None, rules: Rules) -> list[Candidate]:
+        return sorted(self._matching(topic, rules), key=newest_first)
 
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         return [self.by_name[item.name] for item in items]

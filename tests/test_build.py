@@ -68,12 +68,14 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 
 
 def test_planned_files(plan: BuildPlan):
-    """All-topics feeds, three files per selected topic, the OPML list and the index page."""
+    """All-topics feeds and their two archive pages, three files per selected topic, the OPML
+    list and the index page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
     expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
         f"{slug}/{name}" for slug in topics for name in ("rss.xml", "atom.xml", "feed.json")
     }
-    assert expected == set(plan.outputs)
+    archive = {f"archive/{page}.{kind}" for page in (1, 2) for kind in ("xml", "atom.xml", "json")}
+    assert expected | archive == set(plan.outputs)
 
 
 def test_all_topics_feed_applies_limit_and_order(plan: BuildPlan, titles: dict[str, str]):
@@ -149,13 +151,14 @@ class _Links(HTMLParser):
 
 
 def test_index_has_autodiscovery_for_every_feed(plan: BuildPlan):
-    """index.html carries an RSS and an Atom autodiscovery link per feed."""
+    """index.html carries an RSS and an Atom autodiscovery link per feed (archive pages are
+    reached from the feeds, not listed)."""
     parser = _Links()
     parser.feed(plan.outputs["index.html"].decode("utf-8"))
     expected = sorted(
         ("application/rss+xml" if name.endswith("rss.xml") else "application/atom+xml", SITE + name)
         for name in plan.outputs
-        if name.endswith(".xml")
+        if name.endswith(("rss.xml", "atom.xml")) and "archive/" not in name
     )
     assert expected == sorted(parser.alternates)
 

@@ -172,3 +172,26 @@ def test_values_that_cannot_work_are_config_errors(raw: dict[str, object], key: 
     with pytest.raises(ConfigError) as caught:
         parse_config(raw)
     assert key == caught.value.field
+
+
+@pytest.mark.parametrize(
+    ("text", "ending"),
+    [
+        ("[archive]\npage_size = 0\n", ": archive.page_size: must be at least 1"),
+        ('[archive]\npage_size = "100"\n', ": archive.page_size: expected an integer, got '100'"),
+        ("[archive]\nenabled = 1\n", ": archive.enabled: expected true or false, got 1"),
+        ("[archive]\npages = 3\n", ": archive.pages: unknown key"),
+    ],
+)
+def test_archive_settings_name_the_key(text: str, ending: str, tmp_path: Path):
+    """A bad [archive] setting is one line naming the key."""
+    message = config_error(text, tmp_path)
+    assert message.endswith(ending), message
+
+
+def test_archive_settings(tmp_path: Path):
+    """Archives are on with pages of 100 unless config.toml says otherwise."""
+    assert (True, 100) == (parse_config({}).archive.enabled, parse_config({}).archive.page_size)
+    (tmp_path / "config.toml").write_text("[archive]\nenabled = false\npage_size = 25\n")
+    loaded = load_config(tmp_path / "config.toml")
+    assert (False, 25) == (loaded.archive.enabled, loaded.archive.page_size)

@@ -341,13 +341,15 @@ def test_sample_site_validates(validate: Validate, tmp_path: Path):
 
 @pytest.mark.parametrize("name", ["artificial-intelligence", "microsoft-power-apps"])
 def test_real_corpus_validates(name: str, corpus: Path, validate: Validate, tmp_path: Path):
-    """Both real corpora: 0 errors and 0 warnings in every feed."""
+    """Both real corpora: 0 errors in every document, 0 warnings in every subscription document
+    (archive pages' warnings: tests/test_archives.py)."""
     config = corpus_config(f"https://example.org/{name}/")
     articles = load_folder(corpus / name / "_news").articles
     results = validate_build(validate, config, articles, tmp_path)
     assert len(results) >= 16
     assert {} == errors_of(results)
-    assert set() == warning_texts(results)
+    subscriptions = {path: result for path, result in results.items() if "archive/" not in path}
+    assert set() == warning_texts(subscriptions)
 
 
 def test_self_link_mismatch_is_what_the_validator_warns(validate: Validate, tmp_path: Path):

@@ -12,20 +12,29 @@ from publisher.model import Article
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
-    from publisher.feeds import FeedInfo
+    from publisher.feeds import FeedInfo, History
 
 
-def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    """A JSON Feed 1.1 document of ``articles`` in the given order."""
-    document = {
+def render_json_feed(
+    info: FeedInfo, articles: Sequence[Article], history: History | None = None
+) -> bytes:
+    """A JSON Feed 1.1 document of ``articles`` in the given order.
+
+    JSON Feed pages with ``next_url``: from the subscription document to the newest archive
+    page, and from each page to the next older one. ``feed_url`` is the subscription
+    document's on every page: it identifies the feed.
+    """
+    document: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": info.title,
         "home_page_url": uri(info.home),
         "feed_url": uri(info.json_url),
         "description": info.description,
         "language": info.language,
-        "items": [_json_item(article) for article in articles],
     }
+    if history and history.prev_archive:
+        document["next_url"] = uri(history.prev_archive)
+    document["items"] = [_json_item(article) for article in articles]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
