@@ -8,7 +8,7 @@ membership the state store remembers from one build to the next.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -116,12 +116,15 @@ def plan_feeds(
     catalogue: Catalogue,
     known_slugs: Mapping[str, str] | None = None,
     *,
+    kept_topics: Collection[str] = (),
     members: Members | None = None,
 ) -> FeedSelection:
-    """The all-topics feed, then one feed per topic that has selected articles.
+    """The all-topics feed, then one feed per topic that has selected articles or is kept.
 
     ``known_slugs`` maps topics to the folders earlier builds gave them, so that a topic's
-    feed URL never moves. ``members`` is the archive pages' membership earlier builds recorded.
+    feed URL never moves. ``kept_topics`` keep their feeds, empty if need be, whether any
+    article still carries them or not (their feeds are published and not retired).
+    ``members`` is the archive pages' membership earlier builds recorded.
     """
     site = config.site
     base = site.url if site.url.endswith("/") else f"{site.url}/"
@@ -146,7 +149,8 @@ def plan_feeds(
     plans = [plan(None, "", everything, rules_for(None, config.selection, config.topics))]
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
     # when another topic with a clashing name gains or loses articles.
-    topics, warnings = assign_slugs(catalogue.topic_names(), known_slugs)
+    names = {*catalogue.topic_names(), *kept_topics}
+    topics, warnings = assign_slugs(names, known_slugs)
     for topic in topics:
         info = FeedInfo(
             title=f"{site.title}: {topic.name}",
@@ -158,7 +162,7 @@ def plan_feeds(
         feed = plan(
             topic, f"{topic.slug}/", info, rules_for(topic.name, config.selection, config.topics)
         )
-        if feed.items or feed.pages:
+        if feed.items or feed.pages or topic.name in kept_topics:
             plans.append(feed)
     return FeedSelection(tuple(plans), tuple(topics), tuple(warnings), recorded)
 

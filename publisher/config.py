@@ -48,6 +48,8 @@ class SelectionConfig:
     min_quality: int = 50
     include_unrated: bool = False
     limit: int = 50
+    retire_after_days: int = 30
+    """A topic no article carries any more keeps its (empty) feeds this many days."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,8 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
     for topic, rule in config.topics.items():
         if rule.limit is not None and rule.limit < 1:
             fail(f"topics.{topic}.limit", "must be at least 1")
+    if config.selection.retire_after_days < 0:
+        fail("selection.retire_after_days", "must be 0 or more")
     if config.archive.page_size < 1:
         fail("archive.page_size", "must be at least 1")
     if config.digest.per_topic < 1:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -233,15 +233,21 @@ def run_build(
     use_cache: bool = True,
     strict: bool = False,
     progress: Progress | None = None,
+    today: date | None = None,
 ) -> BuildOutcome:
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
-    a slow run of older files can never finish after, and undo, a newer one."""
+    a slow run of older files can never finish after, and undo, a newer one.
+
+    ``today`` dates the topics seen in the content; without it no topic's feed retires.
+    """
     out_dir = Path(config.out)
     with job_lock(Path(config.cache_dir), out_dir, wait):
         outcome: BuildOutcome = _with_store(
             config,
             wait,
-            lambda store, warnings: _build(store, warnings, config, use_cache, strict, progress),
+            lambda store, warnings: _build(
+                store, warnings, config, use_cache, strict, progress, today
+            ),
         )
     return outcome
 
@@ -253,6 +259,7 @@ def _build(
     use_cache: bool,
     strict: bool,
     progress: Progress | None,
+    today: date | None,
 ) -> BuildOutcome:
     timings = Timings()
     content_dir, out_dir = Path(config.content), Path(config.out)
@@ -266,16 +273,21 @@ def _build(
         inputs = input_fingerprint(config, stamps)
         written = store.outputs(folder)
         last = store.last_build(folder)
+        retiring = today is not None and store.retirement_due(
+            folder, (today - timedelta(days=config.selection.retire_after_days)).isoformat()
+        )
         if (
             use_cache
             and last is not None
             and last[0] == inputs
+            and not retiring
             and not any(mtime >= last[1] - RACY_NS for _, mtime in stamps.values())
             and unchanged_since(out_dir, written)
         ):
             return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(written)), timings)
     # Imported here: a build with nothing to do never needs the parser or the renderers.
     from publisher.build import plan_feeds, render_feeds
+    from publisher.selection import sight_topics
 
     with timings.stage("load"):
         loaded = refresh_articles(
@@ -285,9 +297,17 @@ def _build(
         raise StrictRefusal(loaded)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
+        known = store.topic_slugs(folder)
+        seen = sight_topics(
+            store.topic_sightings(folder),
+            catalogue.topic_names(),
+            [name for name, slug in known.items() if f"{slug}/rss.xml" in written],
+            today,
+            config.selection.retire_after_days,
+        )
         # Archive membership is not a cache: even --no-cache keeps every story on its page.
         members = store.archive_members(folder)
-        selection = plan_feeds(config, catalogue, store.topic_slugs(folder), members=members)
+        selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, members=members)
     with timings.stage("render"):
         page_keys = store.page_keys(folder)
 
@@ -320,6 +340,8 @@ def _build(
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
         store.set_archive_members(folder, members, selection.members)
         store.set_page_keys(folder, page_keys, plan.page_keys)
+        if today is not None:
+            store.set_topic_sightings(folder, seen.sightings)
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)

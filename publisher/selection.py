@@ -7,7 +7,7 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Protocol
 
 from slugify import slugify
@@ -283,6 +283,63 @@ def split_history(
     for story in older:
         pages[placed[story.canonical] - 1].append(story)
     return ArchiveSplit(current, tuple(tuple(page) for page in pages), placed)
+
+
+# Topics that leave --------------------------------------------------------------------------
+
+Sightings = Mapping[str, tuple[str, bool]]
+"""Topic name → (the date it was last seen, ISO; whether the content still carries it)."""
+
+
+@dataclass(frozen=True)
+class TopicSightings:
+    """Which topics' feeds stay, which retire, and what to remember of each topic."""
+
+    sightings: dict[str, tuple[str, bool]]
+    kept: frozenset[str]
+    """Topics whose published feeds stay, empty if need be."""
+    retired: frozenset[str]
+    """Topics gone from the content for longer than allowed: their feeds go."""
+
+
+def sight_topics(
+    before: Sightings,
+    present: Iterable[str],
+    published: Iterable[str],
+    today: date | None,
+    retire_after_days: int,
+) -> TopicSightings:
+    """Update when each topic was last seen, and retire published feeds whose topic no article
+    has carried for more than ``retire_after_days`` days.
+
+    A topic that is still in the content keeps its feed however few of its articles qualify,
+    so a subscribed feed never disappears because its last article was unpublished. A topic's
+    absence counts from the first build that finds it gone: the content may have changed at any
+    time since the build before, so an earlier date could retire a feed too soon. Without
+    ``today`` nothing is updated and nothing retires.
+    """
+    here, feeds = set(present), set(published)
+    if today is None:
+        return TopicSightings(dict(before), frozenset(feeds), frozenset())
+    stamp = today.isoformat()
+    sightings = dict.fromkeys(here, (stamp, True))
+    retired: set[str] = set()
+    for name in sorted(feeds - here):
+        seen, was_present = before.get(name, (stamp, True))
+        if was_present:
+            seen = stamp
+        if (today - _as_date(seen, today)).days > retire_after_days:
+            retired.add(name)
+        else:
+            sightings[name] = (seen, False)
+    return TopicSightings(sightings, frozenset(feeds - retired), frozenset(retired))
+
+
+def _as_date(text: str, default: date) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # not a date: count the absence from now, never retire early
+        return default
 
 
 class ArticleList:

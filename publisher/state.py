@@ -2,9 +2,9 @@
 
 It holds every article file's parse (by name, with its size and mtime, the light columns
 selection queries and the full record by field name), what each output folder holds, rendered
-feeds and inlined newsletters by the hash of what went in, the topic folders, which archive
-page each story sits on, and the newsletters sent. The schema is created and migrated here and
-nowhere else. A file that is damaged, foreign or from a
+feeds and inlined newsletters by the hash of what went in, the topic folders and when each
+topic was last seen, which archive page each story sits on, and the newsletters sent. The
+schema is created and migrated here and nowhere else. A file that is damaged, foreign or from a
 newer version is moved aside and rebuilt with a warning; the lock of each job lives beside it,
 so the published folder holds only what readers fetch.
 """
@@ -91,6 +91,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_candidates_by_name
         ON articles (source, name, date_us, url, canonical, quality, heat, digest)
         WHERE problem IS NULL;
+    """,
+    """
+    CREATE TABLE topic_sightings (
+        folder TEXT NOT NULL, name TEXT NOT NULL, last_seen TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        PRIMARY KEY (folder, name)
+    ) WITHOUT ROWID;
     """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
@@ -566,7 +573,7 @@ class Store:
                 [(folder, name, slug) for name, slug in slugs.items()],
             )
 
-    # Archive pages ----------------------------------------------------------------------------
+    # Archive pages and topic sightings ------------------------------------------------------
 
     def archive_members(self, folder: str) -> dict[str, dict[str, int]]:
         """Which archive page each story (by canonical URL) sits on, by feed folder."""
@@ -624,6 +631,31 @@ class Store:
                 "INSERT OR REPLACE INTO archive_pages (folder, path, key) VALUES (?, ?, ?)",
                 changed,
             )
+
+    def topic_sightings(self, folder: str) -> dict[str, tuple[str, bool]]:
+        """Each topic's last sighting (an ISO date) and whether the content still carries it."""
+        rows = self._query(
+            "SELECT name, last_seen, present FROM topic_sightings WHERE folder = ?", (folder,)
+        )
+        return {name: (last_seen, bool(present)) for name, last_seen, present in rows}
+
+    def set_topic_sightings(self, folder: str, sightings: Mapping[str, tuple[str, bool]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM topic_sightings WHERE folder = ?", (folder,))
+            db.executemany(
+                "INSERT INTO topic_sightings (folder, name, last_seen, present)"
+                " VALUES (?, ?, ?, ?)",
+                [(folder, name, seen, int(present)) for name, (seen, present) in sightings.items()],
+            )
+
+    def retirement_due(self, folder: str, seen_before: str) -> bool:
+        """Whether a topic gone from the content was last seen before ``seen_before``."""
+        rows = self._query(
+            "SELECT 1 FROM topic_sightings WHERE folder = ? AND present = 0 AND last_seen < ?"
+            " LIMIT 1",
+            (folder, seen_before),
+        )
+        return bool(rows)
 
     # Sends ----------------------------------------------------------------------------------
 

@@ -195,3 +195,12 @@ def test_archive_settings(tmp_path: Path):
     (tmp_path / "config.toml").write_text("[archive]\nenabled = false\npage_size = 25\n")
     loaded = load_config(tmp_path / "config.toml")
     assert (False, 25) == (loaded.archive.enabled, loaded.archive.page_size)
+
+
+def test_retire_after_days(tmp_path: Path):
+    """A gone topic's feed waits 30 days by default; the key takes 0 or more, named if not."""
+    assert 30 == parse_config({}).selection.retire_after_days
+    (tmp_path / "config.toml").write_text("[selection]\nretire_after_days = 0\n")
+    assert 0 == load_config(tmp_path / "config.toml").selection.retire_after_days
+    message = config_error("[selection]\nretire_after_days = -1\n", tmp_path)
+    assert message.endswith(": selection.retire_after_days: must be 0 or more"), message

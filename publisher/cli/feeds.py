@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from publisher.cli import common
 from publisher.cli.common import (
     EXIT_PROBLEMS,
     ParseProgress,
@@ -53,7 +54,12 @@ def build(
     with job_errors(), ParseProgress(not (quiet or as_json)) as progress:
         try:
             outcome = run_build(
-                config, wait=wait, use_cache=not no_cache, strict=strict, progress=progress
+                config,
+                wait=wait,
+                use_cache=not no_cache,
+                strict=strict,
+                progress=progress,
+                today=common.today("UTC"),
             )
         except StrictRefusal as refusal:
             report_problems(refusal.loaded.problems)
