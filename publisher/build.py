@@ -259,7 +259,8 @@ class PlannedOutputs(Mapping[str, bytes]):
 
     Archive pages are rendered when their bytes are first asked for, a page (all its formats)
     at a time, and not held afterwards: writing a large archive never holds it all in memory.
-    Rendering is pure, so asking again renders the same bytes again.
+    Rendering is pure, so asking again renders the same bytes again; it reads the articles
+    from the build's catalogue, so ask while that is open (a job's store closes when it ends).
     """
 
     def __init__(self) -> None:
