@@ -1,15 +1,20 @@
-"""Plan every feed output in memory: ``{relative path: bytes}``, nothing written."""
+"""Plan every feed output in memory: ``{relative path: bytes}``, nothing written.
+
+Each feed is a subscription document per format and, with archives on, the archive pages
+behind it (RFC 5005): the stories that no longer fit the subscription document, on pages whose
+membership the state store remembers from one build to the next.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from publisher.config import Config
 from publisher.errors import OutputClash
-from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo
+from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo, history_of
 from publisher.feeds.pages import (
     ITEMS_FRAGMENT,
     PAGE_FILE,
@@ -21,40 +26,87 @@ from publisher.feeds.pages import (
 )
 from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article, Candidate, Topic
-from publisher.selection import ArticleList, Catalogue, assign_slugs, rules_for, select_from
+from publisher.selection import (
+    ArticleList,
+    Catalogue,
+    Rules,
+    assign_slugs,
+    rules_for,
+    select_every,
+    select_from,
+    split_history,
+)
+
+Members = Mapping[str, Mapping[str, int]]
+"""Archive page membership: feed folder → canonical story URL → page number."""
 
 
 @dataclass(frozen=True)
 class FeedPlan:
-    """One feed: which topic (``None`` for all topics), where, and its items."""
+    """One feed: which topic (``None`` for all topics), where, its items and archive pages."""
 
     topic: Topic | None
     folder: str
     info: FeedInfo
     items: tuple[Candidate, ...]
+    """The subscription document's items."""
+    pages: tuple[tuple[Candidate, ...], ...] = ()
+    """The archive pages' items, page 1 (the oldest) first."""
+    archived: bool = False
+    """Whether the documents say where they sit in the feed's history (archives are on):
+    the subscription document is then ``fh:complete`` or links its newest archive page."""
 
     @property
     def render_key(self) -> str:
-        """A hash of everything the feed's files are made from: equal keys, equal bytes."""
-        made_of = repr((RENDERER_VERSION, self.info, [item.digest for item in self.items]))
+        """A hash of everything the subscription document's files are made from: equal keys,
+        equal bytes."""
+        history = len(self.pages) if self.archived else None
+        made_of = repr((RENDERER_VERSION, self.info, [item.digest for item in self.items], history))
         return hashlib.sha256(made_of.encode()).hexdigest()
+
+    def page_key(self, page: int) -> str:
+        """A hash of everything archive page ``page``'s files are made from. Other pages count
+        only as far as its links do (whether a newer page follows it), so opening a new page
+        rewrites the one before it, not every page."""
+        items = self.pages[page - 1]
+        newest = page == len(self.pages)
+        made_of = repr((RENDERER_VERSION, self.info, page, newest, [item.digest for item in items]))
+        return hashlib.sha256(made_of.encode()).hexdigest()
+
+    def archive_paths(self, page: int) -> list[str]:
+        """The files of archive page ``page``, one per format."""
+        return [f"{self.folder}{kind.archive_file(page)}" for kind in FORMATS]
 
 
 @dataclass(frozen=True)
 class BuildPlan:
     """Every output file of a build, with what the report needs to say about it."""
 
-    outputs: dict[str, bytes]
+    outputs: Mapping[str, bytes]
+    """Every file to write; archive pages are rendered as they are read (see
+    :class:`PlannedOutputs`)."""
     feeds: tuple[FeedPlan, ...]
     topics: tuple[Topic, ...]
     warnings: tuple[str, ...] = field(default=())
     rendered: dict[str, dict[str, bytes]] = field(default_factory=dict)
-    """Feeds rendered by this build (not reused), by :attr:`FeedPlan.render_key`."""
+    """Subscription documents rendered by this build (not reused), by
+    :attr:`FeedPlan.render_key`."""
+    kept: tuple[str, ...] = ()
+    """Archive files planned as they already are: not rendered, left untouched, not removed."""
+    page_keys: dict[str, str] = field(default_factory=dict)
+    """Every archive file with the key of what it is made from (:meth:`FeedPlan.page_key`)."""
 
     @property
     def selected(self) -> int:
-        """Distinct articles that appear in at least one feed."""
-        return len({item.url for feed in self.feeds for item in feed.items})
+        """Distinct articles that appear in at least one feed document."""
+        return len(
+            {
+                item.url
+                for feed in self.feeds
+                for items in (feed.items, *feed.pages)
+                for item in items
+            }
+        )
 
     @property
     def subscriptions(self) -> dict[str, str]:
@@ -68,35 +120,57 @@ class BuildPlan:
 
 @dataclass(frozen=True)
 class FeedSelection:
-    """Every feed to write, every topic with its slug (with a feed or not), and warnings."""
+    """Every feed to write, every topic with its slug (with a feed or not), the archive pages'
+    membership to remember, and warnings."""
 
     feeds: tuple[FeedPlan, ...]
     topics: tuple[Topic, ...]
     warnings: tuple[str, ...] = ()
+    members: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def plan_feeds(
-    config: Config, catalogue: Catalogue, known_slugs: Mapping[str, str] | None = None
+    config: Config,
+    catalogue: Catalogue,
+    known_slugs: Mapping[str, str] | None = None,
+    *,
+    kept_topics: Collection[str] = (),
+    members: Members | None = None,
 ) -> FeedSelection:
-    """The all-topics feed, then one feed per topic that has selected articles.
+    """The all-topics feed, then one feed per topic that has selected articles or is kept.
 
     ``known_slugs`` maps topics to the folders earlier builds gave them, so that a topic's
-    feed URL never moves.
+    feed URL never moves. ``kept_topics`` keep their feeds, empty if need be, whether any
+    article still carries them or not (their feeds are published and not retired).
+    ``members`` is the archive pages' membership earlier builds recorded.
     """
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else f"{site.base_url}/"
     hub = config.websub.hub
+    remembered = members or {}
+    recorded: dict[str, dict[str, int]] = {}
+
+    def plan(topic: Topic | None, folder: str, info: FeedInfo, rules: Rules) -> FeedPlan:
+        name = topic.name if topic else None
+        if not config.archive.enabled:
+            return FeedPlan(topic, folder, info, tuple(select_from(catalogue, name, rules)))
+        split = split_history(
+            select_every(catalogue, name, rules),
+            rules.limit,
+            config.archive.page_size,
+            remembered.get(folder, {}),
+        )
+        if split.members:
+            recorded[folder] = split.members
+        return FeedPlan(topic, folder, info, split.current, split.pages, archived=True)
+
     everything = FeedInfo(site.title, site.description, site.home, base, site.language, hub)
-    all_topics = select_from(catalogue, None, rules_for(None, config.selection, config.topics))
-    plans = [FeedPlan(None, "", everything, tuple(all_topics))]
+    plans = [plan(None, "", everything, rules_for(None, config.selection, config.topics))]
     # Slugs come from every topic name, selected or not, so a topic's feed URL does not move
     # when another topic with a clashing name gains or loses articles.
-    topics, warnings = assign_slugs(catalogue.topic_names(), known_slugs)
+    names = {*catalogue.topic_names(), *kept_topics}
+    topics, warnings = assign_slugs(names, known_slugs)
     for topic in topics:
-        rules = rules_for(topic.name, config.selection, config.topics)
-        chosen = select_from(catalogue, topic.name, rules)
-        if not chosen:
-            continue
         info = FeedInfo(
             title=f"{site.title}: {topic.name}",
             description=f"{site.description}: {topic.name}",
@@ -105,8 +179,12 @@ def plan_feeds(
             language=site.language,
             hub=hub,
         )
-        plans.append(FeedPlan(topic, f"{topic.slug}/", info, tuple(chosen)))
-    return FeedSelection(tuple(plans), tuple(topics), tuple(warnings))
+        feed = plan(
+            topic, f"{topic.slug}/", info, rules_for(topic.name, config.selection, config.topics)
+        )
+        if feed.items or feed.pages or topic.name in kept_topics:
+            plans.append(feed)
+    return FeedSelection(tuple(plans), tuple(topics), tuple(warnings), recorded)
 
 
 def build(
@@ -122,10 +200,26 @@ RENDERED_FILES = frozenset((*FEED_FILES, ITEMS_FRAGMENT))
 """What rendering one feed gives: its files and the list of stories on its page."""
 
 
-def render_feed_files(info: FeedInfo, articles: Sequence[Article]) -> dict[str, bytes]:
-    """Every format's file of one feed, and its page's list of stories: ``{name: bytes}``."""
-    files = {kind.file: kind.render(info, articles) for kind in FORMATS}
-    files[ITEMS_FRAGMENT] = render_items(articles)
+def render_feed_files(
+    info: FeedInfo,
+    articles: Sequence[Article],
+    *,
+    page: int | None = None,
+    pages: int | None = None,
+) -> dict[str, bytes]:
+    """Every format's file of one feed document: ``{path in the feed's folder: bytes}``.
+
+    The subscription document (with the list of stories on the feed's page), or archive page
+    ``page``; ``pages`` is how many archive pages the feed has, ``None`` for a feed without
+    history (archives off).
+    """
+    files: dict[str, bytes] = {}
+    for kind in FORMATS:
+        history = None if pages is None else history_of(info, kind, page, pages)
+        name = kind.file if page is None else kind.archive_file(page)
+        files[name] = kind.render(info, articles, history)
+    if page is None:
+        files[ITEMS_FRAGMENT] = render_items(articles)
     return files
 
 
@@ -134,27 +228,41 @@ def render_feeds(
     selection: FeedSelection,
     catalogue: Catalogue,
     reuse: Callable[[str], dict[str, bytes]] | None = None,
+    unchanged: Callable[[Sequence[str], str], bool] | None = None,
 ) -> BuildPlan:
-    """Render the selected feeds, their pages, the OPML list and the index page.
+    """Render the selected feeds, their archive pages and web pages, the OPML list and the
+    index page.
 
     ``reuse`` returns the files an earlier build rendered for a render key (or nothing);
-    only the other feeds' articles are loaded and rendered.
+    ``unchanged(paths, key)`` says whether archive files still hold what was made from a page
+    key. Only the other documents' articles are loaded and rendered.
     """
     plans = selection.feeds
     outputs = _Outputs()
     rendered: dict[str, dict[str, bytes]] = {}
     items: dict[str, bytes] = {}
+    page_keys: dict[str, str] = {}
     for plan in plans:
         feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
         key = plan.render_key
         files = reuse(key) if reuse else {}
+        pages = len(plan.pages) if plan.archived else None
         if not files.keys() >= RENDERED_FILES:
             # Nothing kept, or kept by a version that rendered less: render it all again.
-            files = render_feed_files(plan.info, catalogue.articles(plan.items))
+            files = render_feed_files(plan.info, catalogue.articles(plan.items), pages=pages)
             rendered[key] = files
         for name in FEED_FILES:
             outputs.add(f"{plan.folder}{name}", files[name], feed)
         items[plan.folder] = files[ITEMS_FRAGMENT]
+        for number, members in enumerate(plan.pages, start=1):
+            key = plan.page_key(number)
+            paths = plan.archive_paths(number)
+            page_keys.update(dict.fromkeys(paths, key))
+            if unchanged and unchanged(paths, key):
+                for path in paths:
+                    outputs.keep(path, feed)
+                continue
+            outputs.defer(paths, _page_renderer(plan, number, members, catalogue), feed)
     listings = [
         FeedListing(
             plan.info,
@@ -175,19 +283,97 @@ def render_feeds(
         site.title, site.description, site.language, listings, items[""], config.digest.url
     )
     outputs.add(PAGE_FILE, index, "the index page")
-    return BuildPlan(outputs.files, plans, selection.topics, selection.warnings, rendered)
+    return BuildPlan(
+        outputs.files,
+        plans,
+        selection.topics,
+        selection.warnings,
+        rendered,
+        tuple(outputs.kept),
+        page_keys,
+    )
+
+
+class PlannedOutputs(Mapping[str, bytes]):
+    """Every output file of a build, ``{relative path: bytes}``.
+
+    Archive pages are rendered when their bytes are first asked for, a page (all its formats)
+    at a time, and not held afterwards: writing a large archive never holds it all in memory.
+    Rendering is pure, so asking again renders the same bytes again; it reads the articles
+    from the build's catalogue, so ask while that is open (a job's store closes when it ends).
+    """
+
+    def __init__(self) -> None:
+        self._paths: dict[str, None] = {}
+        self._files: dict[str, bytes] = {}
+        self._deferred: dict[str, Callable[[], dict[str, bytes]]] = {}
+        self._last: dict[str, bytes] = {}
+
+    def put(self, path: str, data: bytes) -> None:
+        self._paths[path] = None
+        self._files[path] = data
+
+    def put_later(self, paths: Sequence[str], render: Callable[[], dict[str, bytes]]) -> None:
+        """Plan ``paths``, whose bytes ``render`` gives all at once, by path."""
+        for path in paths:
+            self._paths[path] = None
+            self._deferred[path] = render
+
+    def __getitem__(self, path: str) -> bytes:
+        if path in self._files:
+            return self._files[path]
+        if path not in self._last:
+            self._last = self._deferred[path]()
+        return self._last[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def _page_renderer(
+    plan: FeedPlan, page: int, items: Sequence[Candidate], catalogue: Catalogue
+) -> Callable[[], dict[str, bytes]]:
+    """Renders archive page ``page`` of a feed: its files by output path."""
+
+    def render() -> dict[str, bytes]:
+        files = render_feed_files(
+            plan.info, catalogue.articles(items), page=page, pages=len(plan.pages)
+        )
+        return {f"{plan.folder}{name}": data for name, data in files.items()}
+
+    return render
 
 
 class _Outputs:
     """Output files as they are planned, each path claimed once."""
 
     def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
+        self.files = PlannedOutputs()
+        self.kept: list[str] = []
         self.claimants: dict[str, str] = {}
 
     def add(self, path: str, data: bytes, claimant: str) -> None:
         """Plan ``data`` at ``path``; raise :class:`OutputClash` if it is already taken."""
+        self._claim(path, claimant)
+        self.files.put(path, data)
+
+    def defer(
+        self, paths: Sequence[str], render: Callable[[], dict[str, bytes]], claimant: str
+    ) -> None:
+        """Plan ``paths``, rendered by ``render`` when their bytes are asked for."""
+        for path in paths:
+            self._claim(path, claimant)
+        self.files.put_later(paths, render)
+
+    def keep(self, path: str, claimant: str) -> None:
+        """Plan ``path`` to stay as it is."""
+        self._claim(path, claimant)
+        self.kept.append(path)
+
+    def _claim(self, path: str, claimant: str) -> None:
         if path in self.claimants:
             raise OutputClash(path, self.claimants[path], claimant)
         self.claimants[path] = claimant
-        self.files[path] = data

@@ -63,6 +63,17 @@ class SelectionConfig:
     max_drop: float = 0.5
     """The largest share of the last build's selected articles a build may lose without
     ``--force``: a half-synced or unreadable folder must not empty the feeds."""
+    retire_after_days: int = 30
+    """A topic no article carries any more keeps its (empty) feeds this many days."""
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """RFC 5005 archive pages: every qualifying article stays reachable from each feed."""
+
+    enabled: bool = True
+    page_size: int = 100
+    """Items per archive page."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class Config:
     topics: Mapping[str, TopicRule] = field(default_factory=dict)
     digest: DigestConfig = field(default_factory=DigestConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -304,6 +316,10 @@ def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
     for topic, rule in config.topics.items():
         if rule.limit is not None and rule.limit < 1:
             fail(f"topics.{topic}.limit", "must be at least 1")
+    if config.selection.retire_after_days < 0:
+        fail("selection.retire_after_days", "must be 0 or more")
+    if config.archive.page_size < 1:
+        fail("archive.page_size", "must be at least 1")
     if config.digest.per_topic < 1:
         fail("digest.per_topic", "must be at least 1")
     if config.digest.max_stories < 1:

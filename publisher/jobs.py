@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -254,6 +254,11 @@ class StoredArticles:
             self.source, topic, rules.min_quality, rules.include_unrated, canonicals
         )
 
+    def every(self, topic: str | None, rules: Rules) -> list[Candidate]:
+        return self.store.every_candidate(
+            self.source, topic, rules.min_quality, rules.include_unrated
+        )
+
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         records = self.store.records(self.source, [item.name for item in items])
         folder = f"{self.content_dir}{os.sep}"
@@ -302,9 +307,12 @@ def run_build(
     strict: bool = False,
     progress: Progress | None = None,
     force: bool = False,
+    today: date | None = None,
 ) -> BuildOutcome:
     """Build every feed of ``config`` into its output folder, holding its lock throughout:
     a slow run of older files can never finish after, and undo, a newer one.
+
+    ``today`` dates the topics seen in the content; without it no topic's feed retires.
 
     Refused (:class:`ShrinkRefusal`) when far fewer articles are selected than last time, and
     (:class:`~publisher.output.ForeignFiles`) when a planned file would replace one publisher
@@ -319,7 +327,7 @@ def run_build(
             lambda store, warnings: _notify_hub(
                 store,
                 config,
-                _build(store, warnings, config, use_cache, strict, progress, force),
+                _build(store, warnings, config, use_cache, strict, progress, force, today),
             ),
         )
     # Not among the warnings that keep a build from counting as clean: it says the same
@@ -336,6 +344,7 @@ def _build(
     strict: bool,
     progress: Progress | None,
     force: bool,
+    today: date | None,
 ) -> BuildOutcome:
     timings = Timings()
     content_dir, out_dir = Path(config.content), Path(config.out)
@@ -350,16 +359,21 @@ def _build(
         inputs = input_fingerprint(config, stamps, keys)
         written = store.outputs(folder)
         last = store.last_build(folder)
+        retiring = today is not None and store.retirement_due(
+            folder, (today - timedelta(days=config.selection.retire_after_days)).isoformat()
+        )
         if (
             use_cache
             and last is not None
             and last[0] == inputs
+            and not retiring
             and not any(mtime >= last[1] - RACY_NS for _, mtime in stamps.values())
             and unchanged_since(out_dir, written)
         ):
             return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(written)), timings)
     # Imported here: a build with nothing to do never needs the parser or the renderers.
     from publisher.build import plan_feeds, render_feeds
+    from publisher.selection import sight_topics
 
     with timings.stage("load"):
         loaded = refresh_articles(
@@ -370,7 +384,17 @@ def _build(
     warnings.extend(str(warning) for warning in loaded.warnings)
     catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
-        selection = plan_feeds(config, catalogue, store.topic_slugs(folder))
+        known = store.topic_slugs(folder)
+        seen = sight_topics(
+            store.topic_sightings(folder),
+            catalogue.topic_names(),
+            [name for name, slug in known.items() if f"{slug}/rss.xml" in written],
+            today,
+            config.selection.retire_after_days,
+        )
+        # Archive membership is not a cache: even --no-cache keeps every story on its page.
+        members = store.archive_members(folder)
+        selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, members=members)
         selected = len({item.url for feed in selection.feeds for item in feed.items})
         rules = selection_rules(config)
         max_drop = config.selection.max_drop
@@ -378,20 +402,30 @@ def _build(
         if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
             raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
     with timings.stage("render"):
+        page_keys = store.page_keys(folder)
 
         def reuse(key: str) -> dict[str, bytes]:
             return store.rendered(folder, key) if use_cache else {}
 
-        plan = render_feeds(config, selection, catalogue, reuse)
+        def unchanged(paths: Sequence[str], key: str) -> bool:
+            """Archive files written from ``key`` and untouched since: left as they are."""
+            return (
+                use_cache
+                and all(page_keys.get(path) == key for path in paths)
+                and unchanged_since(out_dir, {path: written.get(path) for path in paths})
+            )
+
+        plan = render_feeds(config, selection, catalogue, reuse, unchanged)
     warnings.extend(plan.warnings)
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
         queued = _queue_pings(store, folder, config, plan, written)
+        kept = {path: written[path] for path in plan.kept}
         report = write_outputs(
             out_dir,
             plan.outputs,
-            written,
+            {path: stamp for path, stamp in written.items() if path not in kept},
             claim=lambda paths: store.claim_outputs(folder, paths),
             force=force,
         )
@@ -402,9 +436,15 @@ def _build(
             store.forget_pings(
                 folder, queued & {feeds[path] for path in report.unchanged if path in feeds}
             )
+        report.unchanged = sorted([*report.unchanged, *kept])
+        report.holds.update({path: stamp for path, stamp in kept.items() if stamp is not None})
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
+        store.set_archive_members(folder, members, selection.members)
+        store.set_page_keys(folder, page_keys, plan.page_keys)
+        if today is not None:
+            store.set_topic_sightings(folder, seen.sightings)
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)

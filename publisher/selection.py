@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Protocol
 
 from slugify import slugify
@@ -187,6 +188,10 @@ class Catalogue(Protocol):
         """Every article as :meth:`newest` would list it whose canonical URL is given."""
         ...
 
+    def every(self, topic: str | None, rules: Rules) -> Sequence[Candidate]:
+        """Every article :meth:`newest` would list, in its order, without a limit."""
+        ...
+
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         """The whole articles of ``items``, in their order."""
         ...
@@ -232,6 +237,129 @@ def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[C
         window *= 2
 
 
+def select_every(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[Candidate]:
+    """Every story the feed may carry: as :func:`select_from` gives them, without the limit."""
+    candidates = catalogue.every(topic, rules)
+    best: dict[str, Candidate] = {}
+    for item in candidates:
+        kept = best.get(item.canonical)
+        if kept is None or _preferred(item) > _preferred(kept):
+            best[item.canonical] = item
+    if len(best) == len(candidates):  # one copy of each story: already in order
+        return list(candidates)
+    return sorted(best.values(), key=newest_first)
+
+
+# Archive pages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSplit:
+    """One feed's stories, split between its subscription document and its archive pages."""
+
+    current: tuple[Candidate, ...]
+    """The newest stories, for the subscription document."""
+    pages: tuple[tuple[Candidate, ...], ...] = ()
+    """The archive pages, oldest first (page 1 is ``pages[0]``), each newest first."""
+    members: dict[str, int] = field(default_factory=dict)
+    """Which page each archived story (by canonical URL) sits on, to remember for next time;
+    stories that no longer qualify keep their place, so a page never takes in others."""
+
+
+def split_history(
+    stories: Sequence[Candidate], limit: int, page_size: int, members: Mapping[str, int]
+) -> ArchiveSplit:
+    """The newest ``limit`` stories for the subscription document, the rest on archive pages.
+
+    A story keeps the page ``members`` gives it, so an archive page changes only when one of
+    its own stories does. Stories new to the archive fill the newest page, oldest first, until
+    it holds ``page_size``, then open the next one: items enter at the new end, so a new
+    article, even one dated long ago, never moves an old page's stories. When every story
+    fits in the subscription document there are no pages, and nothing to remember.
+    """
+    current = tuple(stories[:limit])
+    older = stories[limit:]
+    if not older:
+        return ArchiveSplit(current)
+    in_current = {story.canonical for story in current}
+    # A story back in the subscription document leaves its page; it rejoins at the new end.
+    placed = {
+        canonical: page
+        for canonical, page in members.items()
+        if canonical not in in_current and page >= 1
+    }
+    sizes = Counter(placed.values())
+    page = max(sizes, default=1)
+    for story in reversed(older):
+        if story.canonical in placed:
+            continue
+        if sizes[page] >= page_size:
+            page += 1
+        placed[story.canonical] = page
+        sizes[page] += 1
+    pages: list[list[Candidate]] = [[] for _ in range(max(sizes))]
+    for story in older:
+        pages[placed[story.canonical] - 1].append(story)
+    return ArchiveSplit(current, tuple(tuple(page) for page in pages), placed)
+
+
+# Topics that leave --------------------------------------------------------------------------
+
+Sightings = Mapping[str, tuple[str, bool]]
+"""Topic name → (the date it was last seen, ISO; whether the content still carries it)."""
+
+
+@dataclass(frozen=True)
+class TopicSightings:
+    """Which topics' feeds stay, which retire, and what to remember of each topic."""
+
+    sightings: dict[str, tuple[str, bool]]
+    kept: frozenset[str]
+    """Topics whose published feeds stay, empty if need be."""
+    retired: frozenset[str]
+    """Topics gone from the content for longer than allowed: their feeds go."""
+
+
+def sight_topics(
+    before: Sightings,
+    present: Iterable[str],
+    published: Iterable[str],
+    today: date | None,
+    retire_after_days: int,
+) -> TopicSightings:
+    """Update when each topic was last seen, and retire published feeds whose topic no article
+    has carried for more than ``retire_after_days`` days.
+
+    A topic that is still in the content keeps its feed however few of its articles qualify,
+    so a subscribed feed never disappears because its last article was unpublished. A topic's
+    absence counts from the first build that finds it gone: the content may have changed at any
+    time since the build before, so an earlier date could retire a feed too soon. Without
+    ``today`` nothing is updated and nothing retires.
+    """
+    here, feeds = set(present), set(published)
+    if today is None:
+        return TopicSightings(dict(before), frozenset(feeds), frozenset())
+    stamp = today.isoformat()
+    sightings = dict.fromkeys(here, (stamp, True))
+    retired: set[str] = set()
+    for name in sorted(feeds - here):
+        seen, was_present = before.get(name, (stamp, True))
+        if was_present:
+            seen = stamp
+        if (today - _as_date(seen, today)).days > retire_after_days:
+            retired.add(name)
+        else:
+            sightings[name] = (seen, False)
+    return TopicSightings(sightings, frozenset(feeds - retired), frozenset(retired))
+
+
+def _as_date(text: str, default: date) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:  # not a date: count the absence from now, never retire early
+        return default
+
+
 class ArticleList:
     """A :class:`Catalogue` of articles held in memory."""
 
@@ -266,6 +394,9 @@ class ArticleList:
     def copies(self, topic: str | None, rules: Rules, canonicals: Sequence[str]) -> list[Candidate]:
         wanted = set(canonicals)
         return [item for item in self._matching(topic, rules) if item.canonical in wanted]
+
+    def every(self, topic: str | None, rules: Rules) -> list[Candidate]:
+        return sorted(self._matching(topic, rules), key=newest_first)
 
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
         return [self.by_name[item.name] for item in items]

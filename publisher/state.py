@@ -2,10 +2,11 @@
 
 It holds every article file's parse (by name, with its size and mtime, the light columns
 selection queries and the full record by field name), what each output folder holds, rendered
-feeds and inlined newsletters by the hash of what went in, the topic folders, and the
-newsletters sent. The schema is created and migrated here and nowhere else. A file that is
-damaged, foreign or from a newer version is moved aside and rebuilt with a warning; the lock
-of each job lives beside it, so the published folder holds only what readers fetch.
+feeds and inlined newsletters by the hash of what went in, the topic folders and when each
+topic was last seen, which archive page each story sits on, and the newsletters sent. The
+schema is created and migrated here and nowhere else. A file that is damaged, foreign or from a
+newer version is moved aside and rebuilt with a warning; the lock of each job lives beside it,
+so the published folder holds only what readers fetch.
 """
 
 from __future__ import annotations
@@ -110,6 +111,30 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     CREATE TABLE compiled (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+    """,
+    """
+    CREATE TABLE archive_members (
+        folder TEXT NOT NULL, feed TEXT NOT NULL, canonical TEXT NOT NULL, page INTEGER NOT NULL,
+        PRIMARY KEY (folder, feed, canonical)
+    ) WITHOUT ROWID;
+    CREATE TABLE archive_pages (
+        folder TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL,
+        PRIMARY KEY (folder, path)
+    ) WITHOUT ROWID;
+    DROP INDEX articles_newest;
+    CREATE INDEX articles_candidates
+        ON articles (source, date_us DESC, url, name, quality, canonical, heat, digest)
+        WHERE problem IS NULL AND published = 1;
+    CREATE INDEX articles_candidates_by_name
+        ON articles (source, name, date_us, url, canonical, quality, heat, digest)
+        WHERE problem IS NULL;
+    """,
+    """
+    CREATE TABLE topic_sightings (
+        folder TEXT NOT NULL, name TEXT NOT NULL, last_seen TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        PRIMARY KEY (folder, name)
+    ) WITHOUT ROWID;
     """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
@@ -429,6 +454,37 @@ class Store:
             parameters = (source, topic, min_quality, include_unrated, limit, offset)
         return [Candidate(*row) for row in self._query(sql, parameters)]
 
+    def every_candidate(
+        self, source: int, topic: str | None, min_quality: int, include_unrated: bool
+    ) -> list[Candidate]:
+        """Every published article that passes the quality rule, ordered as :meth:`newest`.
+
+        Archives need a feed's every story on each build, so this reads only the two covering
+        indexes (``articles_candidates`` and, for a topic, ``articles_candidates_by_name``),
+        never the table with its records.
+        """
+        columns = "a.name, a.date_us, a.url, a.canonical, a.quality, a.heat, a.digest"
+        if topic is None:
+            sql = (
+                f"SELECT {columns} FROM articles a WHERE a.source = ? AND a.problem IS NULL"
+                " AND a.published = 1 AND (a.quality >= ? OR (a.quality IS NULL AND ?))"
+                " ORDER BY a.date_us DESC, a.url, a.name"
+            )
+            parameters: tuple[Any, ...] = (source, min_quality, include_unrated)
+        else:
+            # CROSS JOIN keeps the topic's rows as the outer loop; left to itself the planner
+            # looks each one up through the table's unique index, reading every record's page.
+            sql = (
+                f"SELECT {columns} FROM article_topics t CROSS JOIN articles a"
+                " INDEXED BY articles_candidates_by_name"
+                " ON a.source = t.source AND a.name = t.name"
+                " WHERE t.source = ? AND t.topic = ? AND t.published = 1 AND a.problem IS NULL"
+                " AND (t.quality >= ? OR (t.quality IS NULL AND ?))"
+                " ORDER BY t.date_us DESC, a.url, a.name"
+            )
+            parameters = (source, topic, min_quality, include_unrated)
+        return [Candidate(*row) for row in self._query(sql, parameters)]
+
     def copies(
         self,
         source: int,
@@ -655,6 +711,90 @@ class Store:
             (folder, limit),
         )
         return [IssueRecord(*row) for row in rows]
+
+    # Archive pages and topic sightings ------------------------------------------------------
+
+    def archive_members(self, folder: str) -> dict[str, dict[str, int]]:
+        """Which archive page each story (by canonical URL) sits on, by feed folder."""
+        members: dict[str, dict[str, int]] = {}
+        rows = self._query(
+            "SELECT feed, canonical, page FROM archive_members WHERE folder = ?", (folder,)
+        )
+        for feed, canonical, page in rows:
+            members.setdefault(feed, {})[canonical] = page
+        return members
+
+    def set_archive_members(
+        self,
+        folder: str,
+        old: Mapping[str, Mapping[str, int]],
+        new: Mapping[str, Mapping[str, int]],
+    ) -> None:
+        """Record ``new`` membership in place of ``old`` (as :meth:`archive_members` gave it),
+        writing only the rows that differ."""
+        gone: list[tuple[str, str, str]] = []
+        placed: list[tuple[str, str, str, int]] = []
+        for feed in old.keys() | new.keys():
+            before, after = old.get(feed, {}), new.get(feed, {})
+            gone.extend((folder, feed, canonical) for canonical in before.keys() - after.keys())
+            placed.extend(
+                (folder, feed, canonical, page)
+                for canonical, page in after.items()
+                if before.get(canonical) != page
+            )
+        if not (gone or placed):
+            return
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM archive_members WHERE folder = ? AND feed = ? AND canonical = ?", gone
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO archive_members (folder, feed, canonical, page)"
+                " VALUES (?, ?, ?, ?)",
+                placed,
+            )
+
+    def page_keys(self, folder: str) -> dict[str, str]:
+        """The key of what each archive file was last written from, by path."""
+        return dict(self._query("SELECT path, key FROM archive_pages WHERE folder = ?", (folder,)))
+
+    def set_page_keys(self, folder: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+        """Record ``new`` page keys in place of ``old``, writing only the rows that differ."""
+        gone = [(folder, path) for path in old.keys() - new.keys()]
+        changed = [(folder, path, key) for path, key in new.items() if old.get(path) != key]
+        if not (gone or changed):
+            return
+        with self.transaction() as db:
+            db.executemany("DELETE FROM archive_pages WHERE folder = ? AND path = ?", gone)
+            db.executemany(
+                "INSERT OR REPLACE INTO archive_pages (folder, path, key) VALUES (?, ?, ?)",
+                changed,
+            )
+
+    def topic_sightings(self, folder: str) -> dict[str, tuple[str, bool]]:
+        """Each topic's last sighting (an ISO date) and whether the content still carries it."""
+        rows = self._query(
+            "SELECT name, last_seen, present FROM topic_sightings WHERE folder = ?", (folder,)
+        )
+        return {name: (last_seen, bool(present)) for name, last_seen, present in rows}
+
+    def set_topic_sightings(self, folder: str, sightings: Mapping[str, tuple[str, bool]]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM topic_sightings WHERE folder = ?", (folder,))
+            db.executemany(
+                "INSERT INTO topic_sightings (folder, name, last_seen, present)"
+                " VALUES (?, ?, ?, ?)",
+                [(folder, name, seen, int(present)) for name, (seen, present) in sightings.items()],
+            )
+
+    def retirement_due(self, folder: str, seen_before: str) -> bool:
+        """Whether a topic gone from the content was last seen before ``seen_before``."""
+        rows = self._query(
+            "SELECT 1 FROM topic_sightings WHERE folder = ? AND present = 0 AND last_seen < ?"
+            " LIMIT 1",
+            (folder, seen_before),
+        )
+        return bool(rows)
 
     # Sends ----------------------------------------------------------------------------------
 

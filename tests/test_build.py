@@ -68,14 +68,15 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 
 
 def test_planned_files(plan: BuildPlan):
-    """All-topics feeds, three files and a page per selected topic, the OPML list and the index
-    page."""
+    """All-topics feeds and their two archive pages, three files and a page per selected topic,
+    the OPML list and the index page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
     files = ("rss.xml", "atom.xml", "feed.json", "index.html")
     expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
         f"{slug}/{name}" for slug in topics for name in files
     }
-    assert expected == set(plan.outputs)
+    archive = {f"archive/{page}.{kind}" for page in (1, 2) for kind in ("xml", "atom.xml", "json")}
+    assert expected | archive == set(plan.outputs)
 
 
 def test_all_topics_feed_applies_limit_and_order(plan: BuildPlan, titles: dict[str, str]):
@@ -159,13 +160,13 @@ MEDIA_TYPES = {
 
 def test_index_has_autodiscovery_for_every_feed(plan: BuildPlan):
     """index.html carries an RSS, an Atom and a JSON Feed autodiscovery link per feed, and the
-    newsletter's feed."""
+    newsletter's feed (archive pages are reached from the feeds, not listed)."""
     parser = _Links()
     parser.feed(plan.outputs["index.html"].decode("utf-8"))
     expected = sorted(
         (MEDIA_TYPES[name.rsplit("/", 1)[-1]], SITE + name)
         for name in plan.outputs
-        if name.endswith((".xml", ".json"))
+        if name.endswith((".xml", ".json")) and "archive/" not in name
     )
     expected.append(("application/atom+xml", "https://fixture.example.org/newsletters/feed.xml"))
     assert sorted(expected) == sorted(parser.alternates)

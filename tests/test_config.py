@@ -419,3 +419,35 @@ def test_output_folder_is_never_home_or_root(
     setting = {"out": "out", "digest_out": "digest.out", "archive": "digest.archive"}[key]
     real = os.path.realpath(home) if where == "home" else "/"
     assert (setting, f"must not be the {where} folder ({real})") == folder_error(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "ending"),
+    [
+        ("[archive]\npage_size = 0\n", ": archive.page_size: must be at least 1"),
+        ('[archive]\npage_size = "100"\n', ": archive.page_size: expected an integer, got '100'"),
+        ("[archive]\nenabled = 1\n", ": archive.enabled: expected true or false, got 1"),
+        ("[archive]\npages = 3\n", ": archive.pages: unknown key"),
+    ],
+)
+def test_archive_settings_name_the_key(text: str, ending: str, tmp_path: Path):
+    """A bad [archive] setting is one line naming the key."""
+    message = config_error(text, tmp_path)
+    assert message.endswith(ending), message
+
+
+def test_archive_settings(tmp_path: Path):
+    """Archives are on with pages of 100 unless config.toml says otherwise."""
+    assert (True, 100) == (parse_config({}).archive.enabled, parse_config({}).archive.page_size)
+    (tmp_path / "config.toml").write_text("[archive]\nenabled = false\npage_size = 25\n")
+    loaded = load_config(tmp_path / "config.toml")
+    assert (False, 25) == (loaded.archive.enabled, loaded.archive.page_size)
+
+
+def test_retire_after_days(tmp_path: Path):
+    """A gone topic's feed waits 30 days by default; the key takes 0 or more, named if not."""
+    assert 30 == parse_config({}).selection.retire_after_days
+    (tmp_path / "config.toml").write_text("[selection]\nretire_after_days = 0\n")
+    assert 0 == load_config(tmp_path / "config.toml").selection.retire_after_days
+    message = config_error("[selection]\nretire_after_days = -1\n", tmp_path)
+    assert message.endswith(": selection.retire_after_days: must be 0 or more"), message

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from publisher.cli import common
 from publisher.cli.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
@@ -72,6 +73,7 @@ def build(
                 strict=strict,
                 progress=progress,
                 force=force,
+                today=common.today("UTC"),
             )
         except StrictRefusal as refusal:
             report_problems(refusal.loaded.problems)

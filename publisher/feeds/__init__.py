@@ -1,15 +1,20 @@
 """Pure renderers: selected articles → feed files, the OPML list and the index page.
 
-Every feed format is one row of :data:`FORMATS`: the file each feed folder holds, its media type
-and its renderer. RSS and Atom come from :mod:`.syndication` (the only module importing feedgen),
-JSON Feed from :mod:`.jsonfeed`, the OPML list and the index page from :mod:`.pages`.
+Every feed format is one row of :data:`FORMATS`: the file each feed folder holds, the name of its
+archive pages, its media type and its renderer. RSS and Atom come from :mod:`.syndication` (the
+only module importing feedgen), JSON Feed from :mod:`.jsonfeed`, each item's HTML from
+:mod:`.itemhtml`, the OPML list and the index page from :mod:`.pages`.
+
+A feed is one subscription document per format and, behind it, numbered archive pages (RFC 5005
+archived feeds): :class:`History` says where one document sits among them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from publisher import __version__
 from publisher.feeds.jsonfeed import render_json_feed
@@ -41,6 +46,10 @@ class FeedInfo:
         """Where this feed's file of one format is served."""
         return f"{self.base_url}{kind.file}"
 
+    def archive_url(self, kind: Format, page: int) -> str:
+        """Where archive page ``page`` (1 is the oldest) of one format is served."""
+        return f"{self.base_url}{kind.archive_file(page)}"
+
     @property
     def rss_url(self) -> str:
         return self.url(RSS)
@@ -54,28 +63,92 @@ class FeedInfo:
         return self.url(JSON_FEED)
 
 
-Renderer = Callable[[FeedInfo, Sequence[Article]], bytes]
-"""Renders one feed's articles, in the given order, as one file's bytes."""
+@dataclass(frozen=True, slots=True)
+class History:
+    """Where one document sits in its feed's history (RFC 5005), as its links say it.
+
+    Without a history a document is a plain feed: no archive links, no ``fh:`` marks.
+    """
+
+    self_url: str
+    """The document's own URL."""
+    complete: bool = False
+    """A subscription document holding every qualifying item: ``fh:complete``."""
+    archive: bool = False
+    """An archive page: ``fh:archive``."""
+    current: str | None = None
+    """The subscription document, from an archive page."""
+    prev_archive: str | None = None
+    """The next older archive page."""
+    next_archive: str | None = None
+    """The next newer archive page."""
+
+
+class Renderer(Protocol):
+    """Renders one feed document's articles, in the given order, as one file's bytes."""
+
+    def __call__(
+        self, info: FeedInfo, articles: Sequence[Article], history: History | None = None, /
+    ) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
-    """One feed format: the file it takes in a feed's folder, its media type, its renderer."""
+    """One feed format: the file it takes in a feed's folder, the name of its archive pages, its
+    media type, its renderer."""
 
     name: str
     """What the index page calls it."""
     file: str
     media_type: str
     render: Renderer
+    archive_pattern: str = "archive/{page}.xml"
+    """The path of an archive page in the feed's folder; ``{page}`` is its number."""
+
+    def archive_file(self, page: int) -> str:
+        """The path of archive page ``page`` in a feed's folder."""
+        return self.archive_pattern.format(page=page)
 
 
-RSS = Format(name="RSS", file="rss.xml", media_type=RSS_TYPE, render=render_rss)
-ATOM = Format(name="Atom", file="atom.xml", media_type=ATOM_TYPE, render=render_atom)
+RSS = Format(
+    name="RSS",
+    file="rss.xml",
+    media_type=RSS_TYPE,
+    render=render_rss,
+    archive_pattern="archive/{page}.xml",
+)
+ATOM = Format(
+    name="Atom",
+    file="atom.xml",
+    media_type=ATOM_TYPE,
+    render=render_atom,
+    archive_pattern="archive/{page}.atom.xml",
+)
 JSON_FEED = Format(
-    name="JSON", file="feed.json", media_type="application/feed+json", render=render_json_feed
+    name="JSON",
+    file="feed.json",
+    media_type="application/feed+json",
+    render=render_json_feed,
+    archive_pattern="archive/{page}.json",
 )
 FORMATS = (RSS, ATOM, JSON_FEED)
 """Every file of every feed, in the order they are rendered."""
+
+
+def history_of(info: FeedInfo, kind: Format, page: int | None, pages: int) -> History:
+    """The links of one document of a feed with ``pages`` archive pages: its subscription
+    document (``page`` is ``None``) or archive page ``page``, numbered from 1, the oldest."""
+    if page is None:
+        newest = info.archive_url(kind, pages) if pages else None
+        return History(info.url(kind), complete=not pages, prev_archive=newest)
+    return History(
+        info.archive_url(kind, page),
+        archive=True,
+        current=info.url(kind),
+        prev_archive=info.archive_url(kind, page - 1) if page > 1 else None,
+        next_archive=info.archive_url(kind, page + 1) if page < pages else None,
+    )
+
 
 RENDERER_VERSION = f"publisher {__version__}, {LIBRARY_VERSIONS}"
 """What the bytes of a feed depend on besides its articles: a cached rendering of another

@@ -7,18 +7,26 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from publisher.feeds.itemhtml import item_html
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
 from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
-    from publisher.feeds import Entry, FeedInfo
+    from publisher.feeds import Entry, FeedInfo, History
 
 
-def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    """A JSON Feed 1.1 document of ``articles`` in the given order."""
-    document = {
+def render_json_feed(
+    info: FeedInfo, articles: Sequence[Article], history: History | None = None
+) -> bytes:
+    """A JSON Feed 1.1 document of ``articles`` in the given order.
+
+    JSON Feed pages with ``next_url``: from the subscription document to the newest archive
+    page, and from each page to the next older one. ``feed_url`` is the subscription
+    document's on every page: it identifies the feed.
+    """
+    document: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": info.title,
         "home_page_url": uri(info.home),
@@ -26,8 +34,10 @@ def render_json_feed(info: FeedInfo, articles: Sequence[Article]) -> bytes:
         **({"hubs": [{"type": "WebSub", "url": uri(info.hub)}]} if info.hub else {}),
         "description": info.description,
         "language": info.language,
-        "items": [_json_item(article) for article in articles],
     }
+    if history and history.prev_archive:
+        document["next_url"] = uri(history.prev_archive)
+    document["items"] = [_json_item(article) for article in articles]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -35,13 +45,11 @@ def _json_item(article: Article) -> dict[str, object]:
     url = uri(article.url)
     title = headline(article.title)
     summary = summary_of(article.title, article.excerpt)
-    item: dict[str, object] = {
-        "id": url,
-        "url": url,
-        "title": title,
-        "content_text": summary or title,
-        "date_published": feed_date(article.published_at).isoformat().replace("+00:00", "Z"),
-    }
+    item: dict[str, object] = {"id": url, "url": url, "title": title}
+    if html := item_html(article):
+        item["content_html"] = html
+    item["content_text"] = summary or title
+    item["date_published"] = feed_date(article.published_at).isoformat().replace("+00:00", "Z")
     if summary:
         item["summary"] = summary
     if article.lead_image:

@@ -13,13 +13,14 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
+from publisher.feeds.itemhtml import item_html
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
 from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
-    from publisher.feeds import Entry, FeedInfo
+    from publisher.feeds import Entry, FeedInfo, History
 
 GENERATOR_URI = "https://github.com/news-publisher/publisher"
 """The project's home page, as in pyproject.toml: "publisher" on PyPI is another project."""
@@ -29,6 +30,8 @@ LIBRARY_VERSIONS = f"feedgen {feedgen.version.version_str}, lxml " + ".".join(
 """The libraries whose versions the bytes of a feed depend on."""
 RSS_TYPE = "application/rss+xml"
 ATOM_TYPE = "application/atom+xml"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+"""RFC 5005's namespace: ``fh:complete`` and ``fh:archive``."""
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
@@ -56,26 +59,79 @@ def last_updated(articles: Sequence[Article]) -> datetime:
     return feed_date(max((article.published_at for article in articles), default=EPOCH))
 
 
-def render_rss(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    """An RSS 2.0 document of ``articles`` in the given order."""
-    feed = _feed_generator(info, articles, info.rss_url, RSS_TYPE)
+def render_rss(
+    info: FeedInfo, articles: Sequence[Article], history: History | None = None
+) -> bytes:
+    """An RSS 2.0 document of ``articles`` in the given order, placed in its feed's history."""
+    feed = _feed_generator(info, articles, RSS_TYPE, history, info.rss_url)
     rss: bytes = feed.rss_str(pretty=True)
     return rss
 
 
-def render_atom(info: FeedInfo, articles: Sequence[Article]) -> bytes:
-    """An Atom 1.0 document of ``articles`` in the given order."""
-    feed = _feed_generator(info, articles, info.atom_url, ATOM_TYPE)
+def render_atom(
+    info: FeedInfo, articles: Sequence[Article], history: History | None = None
+) -> bytes:
+    """An Atom 1.0 document of ``articles`` in the given order, placed in its feed's history."""
+    feed = _feed_generator(info, articles, ATOM_TYPE, history, info.atom_url)
     atom: bytes = feed.atom_str(pretty=True)
     return atom
 
 
+class _HistoryExtension(BaseExtension):  # type: ignore[misc]
+    """RFC 5005's marks and links in a feed's head: ``fh:complete`` or ``fh:archive``, and the
+    ``current``, ``prev-archive`` and ``next-archive`` links (as ``atom:link`` in RSS, as its
+    Appendix B says), placed before the first item: metadata after entries is misplaced."""
+
+    history: History | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS}
+
+    def extend_rss(self, root: etree._Element) -> etree._Element:
+        self._extend(root.find("channel"), "item", f"{{{ATOM_NS}}}link")
+        return root
+
+    def extend_atom(self, root: etree._Element) -> etree._Element:
+        # feedgen writes Atom's namespace as a plain xmlns attribute: its tags have none.
+        self._extend(root, "entry", "link")
+        return root
+
+    def _extend(self, head: etree._Element, item_tag: str, link_tag: str) -> None:
+        history = self.history
+        assert history is not None
+        marks = (("complete", history.complete), ("archive", history.archive))
+        tags: list[tuple[str, dict[str, str]]] = [
+            (f"{{{HISTORY_NS}}}{name}", {}) for name, on in marks if on
+        ]
+        for rel, href in (
+            ("current", history.current),
+            ("prev-archive", history.prev_archive),
+            ("next-archive", history.next_archive),
+        ):
+            if href:
+                tags.append((link_tag, {"href": uri(href), "rel": rel}))
+        first_item = head.find(item_tag)
+        position = head.index(first_item) if first_item is not None else len(head)
+        for offset, (tag, attributes) in enumerate(tags):
+            # Made inside the document, so they take its prefixes rather than "ns0".
+            element = etree.SubElement(head, tag, attributes)
+            head.insert(position + offset, element)
+
+
 def _feed_generator(
-    info: FeedInfo, articles: Sequence[Article], self_url: str, self_type: str
+    info: FeedInfo,
+    articles: Sequence[Article],
+    self_type: str,
+    history: History | None,
+    subscription_url: str,
 ) -> FeedGenerator:
+    self_url = history.self_url if history else subscription_url
     feed = FeedGenerator()
     feed.load_extension("media")
     feed.load_extension("dc")
+    if history:
+        feed.register_extension("fh", _HistoryExtension)
+        feed.fh.history = history
     feed.id(uri(info.atom_url))
     feed.title(info.title)
     feed.description(info.description)
@@ -126,6 +182,10 @@ def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
         entry.description(escape(summary, quote=False))
     elif summary:
         entry.summary(summary, type="text")
+    # The picture and the excerpt as HTML too (content:encoded in RSS), for readers that
+    # ignore Media RSS.
+    if html := item_html(article):
+        entry.content(html, type="html")
     published = feed_date(article.published_at)
     entry.published(published)
     entry.updated(published)
