@@ -5,7 +5,7 @@ cold build (no cache, no outputs), no-op rerun, a rerun after one file changed, 
 digest on a warm cache, and Hugo's build of per-topic RSS and Atom feeds. Each case reports the
 median wall time of its runs and the peak RSS summed over the whole process tree.
 
-Usage: python bench/run.py [N ...] [--work DIR] [--runs K]
+Usage: python bench/run.py [N ...] [--work DIR] [--runs K] [--archives]
 """
 
 from __future__ import annotations
@@ -93,18 +93,34 @@ def median_of(runs: int, prepare: Callable[[int], None], command: list[str]) -> 
     return Measurement(statistics.median(seconds), measure(command, memory=True).peak_rss_mib)
 
 
-def bench_size(count: int, work: Path, runs: int, hugo: str | None) -> dict[str, Measurement]:
+def bench_size(
+    count: int, work: Path, runs: int, hugo: str | None, archives: bool
+) -> dict[str, Measurement]:
     corpus = work / f"corpus-{count}"
     if not corpus.is_dir():
         subprocess.run(
             [sys.executable, str(HERE / "make_articles.py"), str(count), str(corpus)], check=True
         )
-    site = work / f"site-{count}"
+    # Hugo's job: the newest articles of each topic, no archive pages. With --archives the
+    # default set-up (RFC 5005 archive pages behind every feed) is measured too.
+    results = bench_site(count, work / f"site-{count}", corpus, runs, archives=False)
+    if archives:
+        with_archives = bench_site(count, work / f"site-{count}-archives", corpus, runs, True)
+        results |= {f"{case}, archives on": value for case, value in with_archives.items()}
+    if hugo:
+        results["hugo"] = bench_hugo(hugo, corpus, work / f"hugo-{count}", runs)
+    return results
+
+
+def bench_site(
+    count: int, site: Path, corpus: Path, runs: int, archives: bool
+) -> dict[str, Measurement]:
     site.mkdir(parents=True, exist_ok=True)
     config = site / "config.toml"
     config.write_text(
         f'content = "{corpus}"\nout = "feeds"\ncache_dir = "cache"\n'
         '[site]\nurl = "https://bench.example.org/feeds/"\n'
+        f"[archive]\nenabled = {'true' if archives else 'false'}\n"
         '[digest]\nout = "newsletters"\narchive = "_newsletters"\n'
         'unsubscribe_url = "https://bench.example.org/unsubscribe"\n'
         'postal_address = "1 Bench Street, Example City"\n'
@@ -120,17 +136,20 @@ def bench_size(count: int, work: Path, runs: int, hugo: str | None) -> dict[str,
     results["no-op rerun"] = median_of(runs, lambda _: None, build)
     changed = sorted(corpus.glob("*.md"))[count // 2]
     original = changed.read_bytes()
+    an_hour_ago = time.time() - 3600
 
     def change_one(run: int) -> None:
         changed.write_bytes(original.replace(b'title: "', f'title: "Edit {run}: '.encode(), 1))
+        # Older than the last build by more than two seconds, as an edit usually is: a file
+        # changed in the same two seconds as the run is read again by the next one.
+        os.utime(changed, (an_hour_ago + run, an_hour_ago + run))
 
     results["one file changed"] = median_of(runs, change_one, build)
     changed.write_bytes(original)
     measure(build)
-    digest = [*publisher, "digest", "--config", str(config), "--week", DIGEST_WEEK]
-    results["digest --week (warm)"] = median_of(runs, lambda _: None, digest)
-    if hugo:
-        results["hugo"] = bench_hugo(hugo, corpus, work / f"hugo-{count}", runs)
+    if not archives:
+        digest = [*publisher, "digest", "--config", str(config), "--week", DIGEST_WEEK, "-q"]
+        results["digest --week (warm)"] = median_of(runs, lambda _: None, digest)
     return results
 
 
@@ -155,13 +174,16 @@ def main() -> None:
     parser.add_argument("sizes", type=int, nargs="*", default=[1000, 10000, 50000, 200000])
     parser.add_argument("--work", type=Path, default=Path("/tmp/publisher-bench"))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--archives", action="store_true", help="also measure the default set-up, archives on"
+    )
     args = parser.parse_args()
     hugo = shutil.which("hugo")
     print(f"publisher on {os.cpu_count()} cores; Hugo: {hugo or 'not installed'}")
     print("\n| case | N | median s | peak RSS MiB (tree) | vs Hugo |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for count in args.sizes:
-        results = bench_size(count, args.work, args.runs, hugo)
+        results = bench_size(count, args.work, args.runs, hugo, args.archives)
         reference = results.get("hugo")
         for case, result in results.items():
             ratio = f"{result.seconds / reference.seconds:.2f}x" if reference else "-"

@@ -11,6 +11,7 @@ and its archive page.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -80,11 +81,13 @@ def _html_parser() -> Any:
     return lxml.html
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def headline(title: str) -> str:
     """A title as plain text; a title that is nothing but markup is kept as written."""
     return plain_text(title) or title
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def summary_of(title: str, excerpt: str) -> str:
     """The excerpt as plain text, or nothing when it only repeats the title."""
     summary = plain_text(excerpt)
