@@ -306,13 +306,18 @@ class Store:
         self.connection = connection
         self.path = path
         self._sources: dict[str, int] = {}
+        self._bulk = False
 
     def close(self) -> None:
         self.connection.close()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: everything in it lands together, or none of it."""
+        """One write transaction: everything in it lands together, or none of it. Inside
+        :meth:`bulk_load` it is part of that one transaction."""
+        if self._bulk:
+            yield self.connection
+            return
         with _translated(self.path):
             self.connection.execute("BEGIN IMMEDIATE")
             try:
@@ -360,6 +365,26 @@ class Store:
         )
         return rows[0][0].split("\0") if rows[0][0] else []
 
+    @contextlib.contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Store a whole content folder's files in one transaction, the article tables'
+        secondary indexes dropped first and built once at the end: sorting once costs a third
+        of 50,000 B-tree inserts into each. A run killed half-way rolls back to before it."""
+        with self.transaction() as db:
+            indexes = db.execute(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
+                " AND tbl_name IN ('articles', 'article_topics')"
+            ).fetchall()
+            for name, _ in indexes:
+                db.execute(f'DROP INDEX "{name}"')
+            self._bulk = True
+            try:
+                yield
+            finally:
+                self._bulk = False
+            for _, sql in indexes:
+                db.execute(sql)
+
     def put_articles(
         self, source: int, stamps: Mapping[str, tuple[int, int]], rows: Iterable[ArticleRow]
     ) -> None:
@@ -375,7 +400,8 @@ class Store:
             if row[4] is None:
                 topics.extend((source, topic, row[8], name, row[5], row[6]) for topic in row[-1])
         with self.transaction() as db:
-            db.executemany("DELETE FROM article_topics WHERE source = ? AND name = ?", names)
+            if not self._bulk:  # a bulk load stores new files only, and has no index to find old
+                db.executemany("DELETE FROM article_topics WHERE source = ? AND name = ?", names)
             db.executemany(
                 "INSERT OR REPLACE INTO articles (source, name, size, mtime_ns, read_ns, version,"
                 " problem_field, problem, published, quality, heat, date_us, url, canonical,"
@@ -506,7 +532,9 @@ class Store:
             marks = ", ".join("?" * len(chunk))
             sql = (
                 "SELECT a.name, a.date_us, a.url, a.canonical, a.quality, a.heat, a.digest"
-                " FROM articles a WHERE a.source = ? AND a.problem IS NULL AND a.published = 1"
+                # Named: left to itself the planner may walk every published row by quality.
+                " FROM articles a INDEXED BY articles_by_canonical"
+                " WHERE a.source = ? AND a.problem IS NULL AND a.published = 1"
                 f" AND a.canonical IN ({marks})"
                 " AND (a.quality >= ? OR (a.quality IS NULL AND ?))" + topic_filter
             )

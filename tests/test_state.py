@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import Inbox, kill_group, load_folder, spoil_store
 
-from publisher import state
+from publisher import jobs, state
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content import parallel
@@ -742,3 +742,47 @@ def test_store_from_before_the_selection_count_is_migrated_and_then_guards(
     assert str(refused.value).startswith(
         f"{tmp_path / 'out'}: 0 article(s) selected against 3 at the last build, 100% fewer"
     )
+
+
+def index_names(store: Store) -> list[str]:
+    """The store's indexes, by name."""
+    rows = store.connection.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")
+    return sorted(name for (name,) in rows)
+
+
+def test_a_bulk_load_stores_the_same_and_keeps_every_index(
+    write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A folder new to the store is loaded in bulk (indexes dropped and built again): the
+    same records, the same indexes, and a rerun finds every file stored."""
+    folder = write_articles(write_article, 6)
+    with opened(tmp_path / "plain") as store:
+        refresh_articles(store, folder, scan_folder(folder))
+        expected = (stored(store, folder), index_names(store))
+    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    with opened(tmp_path / "bulk") as store:
+        refresh_articles(store, folder, scan_folder(folder))
+        assert expected == (stored(store, folder), index_names(store))
+        assert 6 == refresh_articles(store, folder, scan_folder(folder)).cache_hits
+
+
+def test_a_bulk_load_that_fails_leaves_the_store_as_it_was(
+    write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A bulk load stopped half-way (here by a failing write) rolls back whole: no article
+    stored, every index still there, and the next run loads the folder."""
+    folder = write_articles(write_article, 6)
+    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    with opened(tmp_path / "cache") as store:
+        indexes = index_names(store)
+        real = Store.put_articles
+
+        def fails(*args: object, **kwargs: object) -> None:
+            raise OutputError("cannot write the state store: disk full", path="x")
+
+        monkeypatch.setattr(Store, "put_articles", fails)
+        with pytest.raises(OutputError):
+            refresh_articles(store, folder, scan_folder(folder))
+        assert (0, indexes) == (store.count(store.source(folder)), index_names(store))
+        monkeypatch.setattr(Store, "put_articles", real)
+        assert 6 == refresh_articles(store, folder, scan_folder(folder)).parsed
