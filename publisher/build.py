@@ -65,12 +65,10 @@ class FeedPlan:
         return hashlib.sha256(made_of.encode()).hexdigest()
 
     def page_key(self, page: int) -> str:
-        """A hash of everything archive page ``page``'s files are made from. Other pages count
-        only as far as its links do (whether a newer page follows it), so opening a new page
-        rewrites the one before it, not every page."""
+        """A hash of everything archive page ``page``'s files are made from: its own stories
+        only, since a page links older pages alone."""
         items = self.pages[page - 1]
-        newest = page == len(self.pages)
-        made_of = repr((RENDERER_VERSION, self.info, page, newest, [item.digest for item in items]))
+        made_of = repr((RENDERER_VERSION, self.info, page, [item.digest for item in items]))
         return hashlib.sha256(made_of.encode()).hexdigest()
 
     def archive_paths(self, page: int) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -269,38 +268,36 @@ class ArchiveSplit:
 def split_history(
     stories: Sequence[Candidate], limit: int, page_size: int, members: Mapping[str, int]
 ) -> ArchiveSplit:
-    """The newest ``limit`` stories for the subscription document, the rest on archive pages.
+    """The subscription document's stories, and the older ones on archive pages.
 
     A story keeps the page ``members`` gives it, so an archive page changes only when one of
-    its own stories does. Stories new to the archive fill the newest page, oldest first, until
-    it holds ``page_size``, then open the next one: items enter at the new end, so a new
-    article, even one dated long ago, never moves an old page's stories. When every story
-    fits in the subscription document there are no pages, and nothing to remember.
+    its own stories does. Pages are only ever made full: stories new to the archive wait in the
+    subscription document (beyond its newest ``limit``) until ``page_size`` of them fill a new
+    page at once, oldest first. So a new article, even one dated long ago, never changes a
+    page already written. When every story fits there are no pages, and nothing to remember.
     """
-    current = tuple(stories[:limit])
+    current = list(stories[:limit])
     older = stories[limit:]
-    if not older:
-        return ArchiveSplit(current)
     in_current = {story.canonical for story in current}
-    # A story back in the subscription document leaves its page; it rejoins at the new end.
+    # A story back in the subscription document leaves its page; it is archived anew later.
     placed = {
         canonical: page
         for canonical, page in members.items()
         if canonical not in in_current and page >= 1
     }
-    sizes = Counter(placed.values())
-    page = max(sizes, default=1)
-    for story in reversed(older):
-        if story.canonical in placed:
-            continue
-        if sizes[page] >= page_size:
-            page += 1
-        placed[story.canonical] = page
-        sizes[page] += 1
-    pages: list[list[Candidate]] = [[] for _ in range(max(sizes))]
-    for story in older:
+    waiting = [story for story in reversed(older) if story.canonical not in placed]
+    filled = len(waiting) - len(waiting) % page_size
+    first = max(placed.values(), default=0) + 1
+    for index, story in enumerate(waiting[:filled]):
+        placed[story.canonical] = first + index // page_size
+    current.extend(sorted(waiting[filled:], key=newest_first))
+    archived = [story for story in older if story.canonical in placed]
+    if not archived:
+        return ArchiveSplit(tuple(sorted(current, key=newest_first)))
+    pages: list[list[Candidate]] = [[] for _ in range(max(placed.values()))]
+    for story in archived:
         pages[placed[story.canonical] - 1].append(story)
-    return ArchiveSplit(current, tuple(tuple(page) for page in pages), placed)
+    return ArchiveSplit(tuple(sorted(current, key=newest_first)), tuple(map(tuple, pages)), placed)
 
 
 # Topics that leave --------------------------------------------------------------------------

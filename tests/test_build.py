@@ -17,7 +17,7 @@ import pytest
 from helpers import load_folder
 
 from publisher.build import BuildPlan, build, plan_feeds, render_feeds
-from publisher.config import Config, SiteConfig, TopicRule, load_config
+from publisher.config import ArchiveConfig, Config, SiteConfig, TopicRule, load_config
 from publisher.errors import OutputClash, PublisherError
 from publisher.jobs import run_build
 from publisher.model import Article
@@ -68,23 +68,25 @@ def test_golden_output_tree(plan: BuildPlan, update_golden: bool):
 
 
 def test_planned_files(plan: BuildPlan):
-    """All-topics feeds and their two archive pages, three files and a page per selected topic,
-    the OPML list and the index page."""
+    """All-topics feeds and their one full archive page, three files and a page per selected
+    topic, the OPML list and the index page."""
     topics = ["c", "c-2", "earth-observation", "kunstliche-intelligenz", "robotics", "space"]
     files = ("rss.xml", "atom.xml", "feed.json", "index.html")
     expected = {"rss.xml", "atom.xml", "feed.json", "feeds.opml", "index.html"} | {
         f"{slug}/{name}" for slug in topics for name in files
     }
-    archive = {f"archive/{page}.{kind}" for page in (1, 2) for kind in ("xml", "atom.xml", "json")}
+    archive = {f"archive/1.{kind}" for kind in ("xml", "atom.xml", "json")}
     assert expected | archive == set(plan.outputs)
 
 
 def test_all_topics_feed_applies_limit_and_order(plan: BuildPlan, titles: dict[str, str]):
-    """limit = 3, newest first, drafts, low quality and unrated left out."""
+    """limit = 3 (and one story waiting for a full archive page), newest first; drafts, low
+    quality and unrated left out."""
     assert [
         "Weather satellite launched <on schedule> & healthy",
         "Chatbot benchmark shows mixed results",
         "Roboter lernt Wäsche falten – video",
+        "Compiler release adds C++26 modules",
     ] == feed_titles(plan, "", titles)
 
 
@@ -196,7 +198,7 @@ def test_site_url_without_trailing_slash(make_article: MakeArticle):
 def test_per_topic_limit(make_article: MakeArticle):
     """A topic's limit caps its own feed only."""
     articles = [make_article(url=f"https://e.com/{i}") for i in range(5)]
-    config = Config(topics={"Space": TopicRule(limit=2)})
+    config = Config(topics={"Space": TopicRule(limit=2)}, archive=ArchiveConfig(enabled=False))
     plan = build(config, articles)
     assert (5, 2) == tuple(len(feed.items) for feed in plan.feeds)
 

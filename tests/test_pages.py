@@ -183,7 +183,7 @@ def test_index_lists_every_feed_and_links_its_page(plan: BuildPlan):
     assert table is not None
     rows = [[text_of(cell) for cell in row] for row in table]
     assert [
-        ["All topics", "3", "2024-03-05", "RSS · Atom · JSON"],
+        ["All topics", "4", "2024-03-05", "RSS · Atom · JSON"],
         ["C#", "1", "2024-03-02", "RSS · Atom · JSON"],
         ["C++", "1", "2024-03-02", "RSS · Atom · JSON"],
         ["Earth Observation", "1", "2024-03-05", "RSS · Atom · JSON"],
@@ -210,16 +210,21 @@ def test_topic_page_links_back_to_the_index(plan: BuildPlan):
 
 
 def test_index_shows_the_all_topics_stories(plan: BuildPlan):
-    """The index page is the all-topics feed's page: its stories, newest first."""
+    """The index page is the all-topics feed's page: its stories, newest first (the three of
+    limit = 3, and one waiting for a full archive page)."""
     document = parse_strict(plan.outputs["index.html"])
     assert [
         "Weather satellite launched <on schedule> & healthy",
         "Chatbot benchmark shows mixed results",
         "Roboter lernt Wäsche falten – video",  # noqa: RUF001
+        "Compiler release adds C++26 modules",
     ] == [item["title"] for item in items_of(document)]
-    assert ["Moon Daily · 2024-03-05", "2024-03-03", "KI Magazin · 2024-03-03 · Video"] == [
-        item["meta"] for item in items_of(document)
-    ]
+    assert [
+        "Moon Daily · 2024-03-05",
+        "2024-03-03",
+        "KI Magazin · 2024-03-03 · Video",
+        "Code Weekly · 2024-03-02",
+    ] == [item["meta"] for item in items_of(document)]
 
 
 def test_newsletter_feed_is_linked_when_digest_url_is_set(fixture_config: Config):

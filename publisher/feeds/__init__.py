@@ -79,9 +79,8 @@ class History:
     current: str | None = None
     """The subscription document, from an archive page."""
     prev_archive: str | None = None
-    """The next older archive page."""
-    next_archive: str | None = None
-    """The next newer archive page."""
+    """The next older archive page. (No ``next-archive``: RFC 5005 makes it optional, and a
+    page that linked the next newer one would change when that page is made.)"""
 
 
 class Renderer(Protocol):
@@ -146,7 +145,6 @@ def history_of(info: FeedInfo, kind: Format, page: int | None, pages: int) -> Hi
         archive=True,
         current=info.url(kind),
         prev_archive=info.archive_url(kind, page - 1) if page > 1 else None,
-        next_archive=info.archive_url(kind, page + 1) if page < pages else None,
     )
 
 

@@ -106,7 +106,6 @@ class _HistoryExtension(BaseExtension):  # type: ignore[misc]
         for rel, href in (
             ("current", history.current),
             ("prev-archive", history.prev_archive),
-            ("next-archive", history.next_archive),
         ):
             if href:
                 tags.append((link_tag, {"href": uri(href), "rel": rel}))
