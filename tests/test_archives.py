@@ -158,8 +158,9 @@ def test_a_reader_walking_the_archives_collects_every_article_once(
 
 
 @pytest.mark.slow
-def test_a_reader_walks_fifty_thousand_articles(tmp_path: Path):
-    """A generated corpus of 50,000 articles, limit = 20: every feed walks to all its articles."""
+def test_a_reader_walks_fifty_thousand_articles(corpus: Path, tmp_path: Path):
+    """A generated corpus of 50,000 articles (made from the real ones, so skipped without
+    them), limit = 20: every feed walks to all its articles."""
     folder = tmp_path / "_news"
     subprocess.run(
         [sys.executable, str(PROJECT / "bench" / "make_articles.py"), "50000", str(folder)],
