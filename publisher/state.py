@@ -35,6 +35,7 @@ from publisher.model import (
     Provider,
     canonical_url,
 )
+from publisher.output import make_folder
 
 DB_NAME = "publisher.sqlite3"
 APPLICATION_ID = 0x7075626C
@@ -910,12 +911,7 @@ def open_store(cache_dir: Path, *, wait: float = 60.0) -> tuple[Store, list[str]
     or newer file is moved aside (``*.broken``) and a new store started: it is a cache of what
     the files say, plus the record of sends, which is then lost (said in the warning).
     """
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(
-            f"cannot create folder: {error.strerror or error}", path=str(cache_dir)
-        ) from None
+    make_folder(cache_dir)
     path = cache_dir / DB_NAME
     try:
         return _open(path, wait), []

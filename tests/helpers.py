@@ -11,6 +11,8 @@ import socket
 import sqlite3
 import subprocess
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from publisher.content.parallel import parse_file
 from publisher.content.scan import scan_folder
 from publisher.errors import Problem
 from publisher.model import Article
-from publisher.state import SCHEMA_VERSION
+from publisher.state import SCHEMA_VERSION, Store, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,3 +154,23 @@ def kill_group(process: subprocess.Popen[str]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
+
+
+@contextlib.contextmanager
+def opened(cache: Path) -> Iterator[Store]:
+    """The store in ``cache``, which must open without being set aside."""
+    store, warnings = open_store(cache, wait=10)
+    try:
+        assert [] == warnings
+        yield store
+    finally:
+        store.close()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Change one line of an article file, as an editor would (its mtime moves on)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    later = time.time() + 5
+    os.utime(path, (later, later))

@@ -4,10 +4,8 @@ and archive pages stay put as articles arrive, change and leave."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from helpers import load_folder
+from helpers import edit, load_folder
 from lxml import etree
 
 from publisher import build as build_module
@@ -313,15 +311,6 @@ def test_a_back_dated_article_waits_for_a_new_page_not_page_1(
     } == titles_by_page(small_site)
     pages = [path for path in before if "archive/" in path]
     assert [before[path] for path in pages] == [after[path] for path in pages]
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Change one line of an article file, as an editor would (its mtime moves on)."""
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    later = time.time() + 5
-    os.utime(path, (later, later))
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import kill_group, spoil_store
+from helpers import kill_group, opened, spoil_store
 
 from publisher.config import load_config
 from publisher.content import parallel
@@ -36,7 +36,6 @@ from publisher.state import (
     SCHEMA_VERSION,
     Store,
     lock_path,
-    open_store,
 )
 
 WriteArticle = Callable[..., Path]
@@ -163,17 +162,6 @@ def write_site(write_article: WriteArticle, count: int) -> Path:
         )
         os.utime(path, ns=(SETTLED_NS, SETTLED_NS))
     return path.parent
-
-
-@contextlib.contextmanager
-def opened(cache: Path) -> Iterator[Store]:
-    """The store in ``cache``, which must open without being set aside."""
-    store, warnings = open_store(cache, wait=10)
-    try:
-        assert [] == warnings
-        yield store
-    finally:
-        store.close()
 
 
 def integrity(store: Store) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
+from helpers import edit
 
 from publisher.cli import common, main
 from publisher.config import Config, SelectionConfig, SiteConfig, load_config
@@ -37,15 +38,6 @@ def site(tmp_path: Path, write_article: WriteArticle) -> Config:
         site=SiteConfig(url=SITE),
         selection=SelectionConfig(retire_after_days=30),
     )
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    """Change an article file as an editor would; its mtime moves on."""
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    later = time.time() + 5
-    os.utime(path, (later, later))
 
 
 def settle(config: Config) -> None:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import Inbox, kill_group, load_folder, spoil_store
+from helpers import Inbox, kill_group, load_folder, opened, spoil_store
 
 from publisher import jobs, state
 from publisher.cli import main
@@ -82,17 +82,6 @@ def write_site_config(folder: Path) -> Path:
         encoding="utf-8",
     )
     return path
-
-
-@contextlib.contextmanager
-def opened(cache: Path) -> Iterator[Store]:
-    """The store in ``cache``, which must open without being set aside."""
-    store, warnings = open_store(cache, wait=10)
-    try:
-        assert [] == warnings
-        yield store
-    finally:
-        store.close()
 
 
 def pragma(store: Store, name: str) -> Any:
