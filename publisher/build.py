@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from publisher.config import Config
 from publisher.errors import OutputClash
@@ -27,18 +28,40 @@ from publisher.feeds.pages import (
 from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article, Candidate, Topic
 from publisher.selection import (
+    ArchiveSplit,
     ArticleList,
     Catalogue,
+    FeedHistory,
     Rules,
     assign_slugs,
     rules_for,
     select_every,
     select_from,
     split_history,
+    update_history,
 )
 
-Members = Mapping[str, Mapping[str, int]]
-"""Archive page membership: feed folder → canonical story URL → page number."""
+
+class ArchiveHistory(FeedHistory, Protocol):
+    """A feed's history as the last build left it, with each archive page's key."""
+
+    @property
+    def keys(self) -> Sequence[str]:
+        """The :meth:`FeedPlan.page_key` of each page, page 1 first."""
+        ...
+
+
+class Histories(Protocol):
+    """What earlier builds of an output folder remember of its feeds' archives."""
+
+    def members(self, folder: str) -> Mapping[str, int]:
+        """Feed ``folder``'s every remembered story (by canonical URL) with its page."""
+        ...
+
+    def history(self, folder: str, signature: str) -> ArchiveHistory | None:
+        """Feed ``folder``'s history, if the last build laid it out by the same ``signature``
+        (:func:`layout_signature`) and what changed since is known."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,11 +73,14 @@ class FeedPlan:
     info: FeedInfo
     items: tuple[Candidate, ...]
     """The subscription document's items."""
-    pages: tuple[tuple[Candidate, ...], ...] = ()
-    """The archive pages' items, page 1 (the oldest) first."""
+    pages: tuple[tuple[Candidate, ...] | None, ...] = ()
+    """The archive pages' items, page 1 (the oldest) first; ``None`` for a page the last build
+    wrote from the same stories, whose files stay as they are."""
     archived: bool = False
     """Whether the documents say where they sit in the feed's history (archives are on):
     the subscription document is then ``fh:complete`` or links its newest archive page."""
+    earlier_keys: Sequence[str] = ()
+    """The keys of the pages the last build left as they are (``None`` in :attr:`pages`)."""
 
     @property
     def render_key(self) -> str:
@@ -68,12 +94,19 @@ class FeedPlan:
         """A hash of everything archive page ``page``'s files are made from: its own stories
         only, since a page links older pages alone."""
         items = self.pages[page - 1]
+        if items is None:
+            return self.earlier_keys[page - 1]
         made_of = repr((RENDERER_VERSION, self.info, page, [item.digest for item in items]))
         return hashlib.sha256(made_of.encode()).hexdigest()
 
     def archive_paths(self, page: int) -> list[str]:
         """The files of archive page ``page``, one per format."""
-        return [f"{self.folder}{kind.archive_file(page)}" for kind in FORMATS]
+        return archive_paths(self.folder, page)
+
+
+def archive_paths(folder: str, page: int) -> list[str]:
+    """The files of archive page ``page`` of the feed in ``folder``, one per format."""
+    return [f"{folder}{kind.archive_file(page)}" for kind in FORMATS]
 
 
 @dataclass(frozen=True)
@@ -96,15 +129,8 @@ class BuildPlan:
 
     @property
     def selected(self) -> int:
-        """Distinct articles that appear in at least one feed document."""
-        return len(
-            {
-                item.url
-                for feed in self.feeds
-                for items in (feed.items, *feed.pages)
-                for item in items
-            }
-        )
+        """Distinct articles in the subscription documents."""
+        return len({item.url for feed in self.feeds for item in feed.items})
 
     @property
     def subscriptions(self) -> dict[str, str]:
@@ -118,13 +144,16 @@ class BuildPlan:
 
 @dataclass(frozen=True)
 class FeedSelection:
-    """Every feed to write, every topic with its slug (with a feed or not), the archive pages'
-    membership to remember, and warnings."""
+    """Every feed to write, every topic with its slug (with a feed or not), what to remember
+    of the archives, and warnings."""
 
     feeds: tuple[FeedPlan, ...]
     topics: tuple[Topic, ...]
     warnings: tuple[str, ...] = ()
-    members: dict[str, dict[str, int]] = field(default_factory=dict)
+    splits: dict[str, ArchiveSplit] = field(default_factory=dict)
+    """Each archived feed's split, by feed folder: its pages' sizes and membership changes."""
+    signatures: dict[str, str] = field(default_factory=dict)
+    """Each archived feed's :func:`layout_signature`, by feed folder."""
 
 
 def plan_feeds(
@@ -133,34 +162,37 @@ def plan_feeds(
     known_slugs: Mapping[str, str] | None = None,
     *,
     kept_topics: Collection[str] = (),
-    members: Members | None = None,
+    histories: Histories | None = None,
 ) -> FeedSelection:
     """The all-topics feed, then one feed per topic that has selected articles or is kept.
 
     ``known_slugs`` maps topics to the folders earlier builds gave them, so that a topic's
     feed URL never moves. ``kept_topics`` keep their feeds, empty if need be, whether any
     article still carries them or not (their feeds are published and not retired).
-    ``members`` is the archive pages' membership earlier builds recorded.
+    ``histories`` is what earlier builds remember of the archives: a feed whose history is
+    known is laid out again from the stories that changed since; without, every story is read.
     """
     site = config.site
     base = site.base_url if site.base_url.endswith("/") else f"{site.base_url}/"
     hub = config.websub.hub
-    remembered = members or {}
-    recorded: dict[str, dict[str, int]] = {}
+    page_size = config.archive.page_size
+    splits: dict[str, ArchiveSplit] = {}
+    signatures: dict[str, str] = {}
 
     def plan(topic: Topic | None, folder: str, info: FeedInfo, rules: Rules) -> FeedPlan:
         name = topic.name if topic else None
         if not config.archive.enabled:
             return FeedPlan(topic, folder, info, tuple(select_from(catalogue, name, rules)))
-        split = split_history(
-            select_every(catalogue, name, rules),
-            rules.limit,
-            config.archive.page_size,
-            remembered.get(folder, {}),
-        )
-        if split.members:
-            recorded[folder] = split.members
-        return FeedPlan(topic, folder, info, split.current, split.pages, archived=True)
+        signature = layout_signature(info, rules, page_size)
+        history = histories.history(folder, signature) if histories else None
+        split = update_history(catalogue, name, rules, page_size, history) if history else None
+        if split is None:
+            every = select_every(catalogue, name, rules)
+            members = histories.members(folder) if histories else {}
+            split = split_history(every, rules.limit, page_size, members)
+        splits[folder], signatures[folder] = split, signature
+        earlier = history.keys if history else ()
+        return FeedPlan(topic, folder, info, split.current, split.pages, True, earlier)
 
     everything = FeedInfo(site.title, site.description, site.home, base, site.language, hub)
     plans = [plan(None, "", everything, rules_for(None, config.selection, config.topics))]
@@ -182,7 +214,14 @@ def plan_feeds(
         )
         if feed.items or feed.pages or topic.name in kept_topics:
             plans.append(feed)
-    return FeedSelection(tuple(plans), tuple(topics), tuple(warnings), recorded)
+    return FeedSelection(tuple(plans), tuple(topics), tuple(warnings), splits, signatures)
+
+
+def layout_signature(info: FeedInfo, rules: Rules, page_size: int) -> str:
+    """What a feed's archive layout and page keys are made from, besides its stories: an
+    earlier layout is carried forward only under the same signature."""
+    made_of = repr((RENDERER_VERSION, info, rules, page_size))
+    return hashlib.sha256(made_of.encode()).hexdigest()
 
 
 def build(
@@ -256,7 +295,7 @@ def render_feeds(
             key = plan.page_key(number)
             paths = plan.archive_paths(number)
             page_keys.update(dict.fromkeys(paths, key))
-            if unchanged and unchanged(paths, key):
+            if members is None or (unchanged and unchanged(paths, key)):
                 for path in paths:
                     outputs.keep(path, feed)
                 continue

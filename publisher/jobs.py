@@ -33,9 +33,11 @@ from publisher.output import (
     unchanged_since,
     write_outputs,
 )
+from publisher.selection import CURRENT_PAGE
 from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
+    ArchiveLayout,
     DamagedStore,
     SendRecord,
     Store,
@@ -49,7 +51,7 @@ from publisher.state import (
 )
 
 if TYPE_CHECKING:
-    from publisher.build import BuildPlan
+    from publisher.build import BuildPlan, FeedSelection
     from publisher.content.parallel import Progress
     from publisher.digest.issue import Digest, IssueWeek
     from publisher.digest.render import RenderedDigest
@@ -405,20 +407,8 @@ def _build(
             today,
             config.selection.retire_after_days,
         )
-        # Archive membership is not a cache: even --no-cache keeps every story on its page.
-        members = store.archive_members(folder)
-        selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, members=members)
-        selected = len({item.url for feed in selection.feeds for item in feed.items})
-        rules = selection_rules(config)
-        max_drop = config.selection.max_drop
-        previous = store.last_selected(folder)
-        if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
-            raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
-    with timings.stage("render"):
+        seq = store.change_seq()  # before reading: a change made meanwhile is looked at again
         page_keys = store.page_keys(folder)
-
-        def reuse(key: str) -> dict[str, bytes]:
-            return store.rendered(folder, key) if use_cache else {}
 
         def unchanged(paths: Sequence[str], key: str) -> bool:
             """Archive files written from ``key`` and untouched since: left as they are."""
@@ -427,6 +417,20 @@ def _build(
                 and all(page_keys.get(path) == key for path in paths)
                 and unchanged_since(out_dir, {path: written.get(path) for path in paths})
             )
+
+        # Archive membership is not a cache: even --no-cache keeps every story on its page.
+        histories = StoredHistories(store, folder, catalogue.source, seq, unchanged, use_cache)
+        selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, histories=histories)
+        selected = len({item.url for feed in selection.feeds for item in feed.items})
+        rules = selection_rules(config)
+        max_drop = config.selection.max_drop
+        previous = store.last_selected(folder)
+        if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
+            raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
+    with timings.stage("render"):
+
+        def reuse(key: str) -> dict[str, bytes]:
+            return store.rendered(folder, key) if use_cache else {}
 
         plan = render_feeds(config, selection, catalogue, reuse, unchanged)
     warnings.extend(plan.warnings)
@@ -454,13 +458,105 @@ def _build(
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
-        store.set_archive_members(folder, members, selection.members)
-        store.set_page_keys(folder, page_keys, plan.page_keys)
+        store.record_archives(
+            folder, _layouts(selection, plan, catalogue.source, seq), page_keys, plan.page_keys
+        )
         if today is not None:
             store.set_topic_sightings(folder, seen.sightings)
         used = {feed.render_key for feed in plan.feeds}
         store.keep_rendered(folder, plan.rendered, used)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+def _layouts(
+    selection: FeedSelection, plan: BuildPlan, source: int, seq: int
+) -> dict[str, tuple[ArchiveLayout, Mapping[str, int], frozenset[str]]]:
+    """What to remember of each feed with archive pages: its layout and membership changes."""
+    layouts: dict[str, tuple[ArchiveLayout, Mapping[str, int], frozenset[str]]] = {}
+    for feed in plan.feeds:
+        split = selection.splits.get(feed.folder)
+        if split is None or not split.pages:
+            continue
+        keys = [feed.page_key(page) for page in range(1, len(split.pages) + 1)]
+        pages = tuple(zip(keys, split.sizes, strict=True))
+        signature = selection.signatures[feed.folder]
+        layout = ArchiveLayout(source, seq, signature, pages)
+        layouts[feed.folder] = (layout, split.placed, split.gone)
+    return layouts
+
+
+MOST_CHANGES = 2_000
+"""Stories changed since a feed's last layout beyond which it is laid out from every story."""
+
+
+@dataclass(frozen=True)
+class StoredHistory:
+    """One feed's history as the last build left it in the store (see
+    :class:`~publisher.build.ArchiveHistory`)."""
+
+    store: Store
+    folder: str
+    feed: str
+    changed: frozenset[str]
+    sizes: tuple[int, ...]
+    keys: tuple[str, ...]
+    stale: frozenset[int]
+
+    def pages_of(self, canonicals: Sequence[str]) -> dict[str, int]:
+        return self.store.pages_of(self.folder, self.feed, canonicals)
+
+    def current(self) -> list[str]:
+        return self.store.page_members(self.folder, self.feed, CURRENT_PAGE)
+
+    def member_counts(self) -> dict[int, int]:
+        return self.store.member_counts(self.folder, self.feed)
+
+    def members(self, page: int) -> list[str]:
+        return self.store.page_members(self.folder, self.feed, page)
+
+
+class StoredHistories:
+    """What earlier builds of an output folder remember of its feeds' archives (see
+    :class:`~publisher.build.Histories`); without ``carry_forward`` every feed is laid out
+    from all its stories, keeping each on its page."""
+
+    def __init__(
+        self,
+        store: Store,
+        folder: str,
+        source: int,
+        seq: int,
+        intact: Callable[[Sequence[str], str], bool],
+        carry_forward: bool,
+    ) -> None:
+        self.store, self.folder, self.source, self.intact = store, folder, source, intact
+        self.layouts = store.archive_layouts(folder) if carry_forward else {}
+        self._changes: dict[int, frozenset[str] | None] = {}
+
+    def members(self, folder: str) -> dict[str, int]:
+        return self.store.feed_members(self.folder, folder)
+
+    def history(self, folder: str, signature: str) -> StoredHistory | None:
+        from publisher.build import archive_paths
+
+        layout = self.layouts.get(folder)
+        if layout is None or (layout.source, layout.signature) != (self.source, signature):
+            return None
+        if layout.seq not in self._changes:
+            self._changes[layout.seq] = self.store.changes_since(
+                self.source, layout.seq, MOST_CHANGES
+            )
+        changed = self._changes[layout.seq]
+        if changed is None:
+            return None
+        keys = tuple(key for key, _ in layout.pages)
+        stale = frozenset(
+            page
+            for page, key in enumerate(keys, start=1)
+            if not self.intact(archive_paths(folder, page), key)
+        )
+        sizes = tuple(size for _, size in layout.pages)
+        return StoredHistory(self.store, self.folder, folder, changed, sizes, keys, stale)
 
 
 def _queue_pings(

@@ -207,6 +207,16 @@ def _preferred(item: Candidate) -> tuple[int, int, int, str]:
     return quality, item.heat if item.heat is not None else -1, item.date_us, item.name
 
 
+def best_copies(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per story (canonical URL): its preferred copy."""
+    best: dict[str, Candidate] = {}
+    for item in candidates:
+        kept = best.get(item.canonical)
+        if kept is None or _preferred(item) > _preferred(kept):
+            best[item.canonical] = item
+    return list(best.values())
+
+
 def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[Candidate]:
     """The feed's items: as :func:`select` gives them, reading only the newest candidates.
 
@@ -221,12 +231,7 @@ def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[C
         batch = catalogue.newest(topic, rules, window - len(fetched), len(fetched))
         fetched.extend(batch)
         canonicals = list(dict.fromkeys(item.canonical for item in fetched))
-        best: dict[str, Candidate] = {}
-        for item in catalogue.copies(topic, rules, canonicals):
-            kept = best.get(item.canonical)
-            if kept is None or _preferred(item) > _preferred(kept):
-                best[item.canonical] = item
-        stories = sorted(best.values(), key=newest_first)
+        stories = sorted(best_copies(catalogue.copies(topic, rules, canonicals)), key=newest_first)
         if len(fetched) < window:  # every candidate has been seen
             return stories[: rules.limit]
         boundary = newest_first(fetched[-1])
@@ -239,30 +244,37 @@ def select_from(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[C
 def select_every(catalogue: Catalogue, topic: str | None, rules: Rules) -> list[Candidate]:
     """Every story the feed may carry: as :func:`select_from` gives them, without the limit."""
     candidates = catalogue.every(topic, rules)
-    best: dict[str, Candidate] = {}
-    for item in candidates:
-        kept = best.get(item.canonical)
-        if kept is None or _preferred(item) > _preferred(kept):
-            best[item.canonical] = item
+    best = best_copies(candidates)
     if len(best) == len(candidates):  # one copy of each story: already in order
         return list(candidates)
-    return sorted(best.values(), key=newest_first)
+    return sorted(best, key=newest_first)
 
 
 # Archive pages --------------------------------------------------------------------------------
 
 
+CURRENT_PAGE = 0
+"""The page number archive membership gives stories in the subscription document."""
+
+
 @dataclass(frozen=True)
 class ArchiveSplit:
-    """One feed's stories, split between its subscription document and its archive pages."""
+    """One feed's stories, split between its subscription document and its archive pages, and
+    what changes in the membership to remember for next time."""
 
     current: tuple[Candidate, ...]
     """The newest stories, for the subscription document."""
-    pages: tuple[tuple[Candidate, ...], ...] = ()
-    """The archive pages, oldest first (page 1 is ``pages[0]``), each newest first."""
-    members: dict[str, int] = field(default_factory=dict)
-    """Which page each archived story (by canonical URL) sits on, to remember for next time;
-    stories that no longer qualify keep their place, so a page never takes in others."""
+    pages: tuple[tuple[Candidate, ...] | None, ...] = ()
+    """The archive pages, oldest first (page 1 is ``pages[0]``), each newest first; ``None``
+    for a page whose stories are as the last build left them."""
+    sizes: tuple[int, ...] = ()
+    """How many stories each page holds."""
+    placed: dict[str, int] = field(default_factory=dict)
+    """Stories (by canonical URL) whose page is new or moved: :data:`CURRENT_PAGE` for the
+    subscription document. Stories that no longer qualify keep their place, so a page never
+    takes in others."""
+    gone: frozenset[str] = frozenset()
+    """Stories to forget."""
 
 
 def split_history(
@@ -283,7 +295,7 @@ def split_history(
     placed = {
         canonical: page
         for canonical, page in members.items()
-        if canonical not in in_current and page >= 1
+        if canonical not in in_current and page > CURRENT_PAGE
     }
     waiting = [story for story in reversed(older) if story.canonical not in placed]
     filled = len(waiting) - len(waiting) % page_size
@@ -293,11 +305,125 @@ def split_history(
     current.extend(sorted(waiting[filled:], key=newest_first))
     archived = [story for story in older if story.canonical in placed]
     if not archived:
-        return ArchiveSplit(tuple(sorted(current, key=newest_first)))
+        return ArchiveSplit(tuple(sorted(current, key=newest_first)), gone=frozenset(members))
     pages: list[list[Candidate]] = [[] for _ in range(max(placed.values()))]
     for story in archived:
         pages[placed[story.canonical] - 1].append(story)
-    return ArchiveSplit(tuple(sorted(current, key=newest_first)), tuple(map(tuple, pages)), placed)
+    remembered = placed | dict.fromkeys((story.canonical for story in current), CURRENT_PAGE)
+    return ArchiveSplit(
+        tuple(sorted(current, key=newest_first)),
+        tuple(map(tuple, pages)),
+        tuple(map(len, pages)),
+        {story: page for story, page in remembered.items() if members.get(story) != page},
+        frozenset(members.keys() - remembered.keys()),
+    )
+
+
+class FeedHistory(Protocol):
+    """What the last build left of one feed's history: enough to lay it out again from the
+    stories that changed since, without reading every other one."""
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """Stories (by canonical URL) any copy of which was added, edited or removed since."""
+        ...
+
+    @property
+    def sizes(self) -> Sequence[int]:
+        """How many stories each archive page held, page 1 first."""
+        ...
+
+    @property
+    def stale(self) -> frozenset[int]:
+        """Pages whose files are not as written from those stories: made again."""
+        ...
+
+    def pages_of(self, canonicals: Sequence[str]) -> Mapping[str, int]:
+        """The remembered page of each story given that has one."""
+        ...
+
+    def current(self) -> list[str]:
+        """The stories the subscription document held."""
+        ...
+
+    def member_counts(self) -> Mapping[int, int]:
+        """How many stories each archive page holds a place for (qualifying or not)."""
+        ...
+
+    def members(self, page: int) -> list[str]:
+        """The stories that hold a place on archive page ``page``."""
+        ...
+
+
+def update_history(
+    catalogue: Catalogue, topic: str | None, rules: Rules, page_size: int, history: FeedHistory
+) -> ArchiveSplit | None:
+    """:func:`split_history` of the feed's stories, read only where they may have changed:
+    the subscription documents' stories, the changed ones and the pages that hold them.
+
+    The same split as :func:`split_history` over every story, or ``None`` when the archive
+    would empty (every archived story gone), for which that reads them all.
+    """
+    newest = select_from(catalogue, topic, rules)
+    in_current = {story.canonical for story in newest}
+    was_current = history.current()
+    looked = sorted({*was_current, *history.changed, *in_current})
+    pages_of = history.pages_of(looked)
+    # Stories back in the subscription document leave their pages, as in split_history.
+    leaving = {pages_of[canonical] for canonical in in_current if pages_of.get(canonical, 0) > 0}
+    counts = dict(history.member_counts())
+    for canonical in in_current:
+        if (page := pages_of.get(canonical, 0)) > 0:
+            counts[page] -= 1
+    last = max((page for page, count in counts.items() if count > 0), default=0)
+    found = sorted(best_copies(catalogue.copies(topic, rules, looked)), key=newest_first)
+    waiting = [
+        story
+        for story in reversed(found)
+        if story.canonical not in in_current and pages_of.get(story.canonical, 0) < 1
+    ]
+    filled = len(waiting) - len(waiting) % page_size
+    new_pages = [
+        tuple(sorted(waiting[start : start + page_size], key=newest_first))
+        for start in range(0, filled, page_size)
+    ]
+    dirty = {pages_of[canonical] for canonical in history.changed if pages_of.get(canonical, 0)}
+    dirty |= leaving | history.stale
+    pages: list[tuple[Candidate, ...] | None] = []
+    sizes: list[int] = []
+    for page in range(1, last + 1):
+        if page in dirty or page > len(history.sizes):
+            held = history.members(page)
+            stories = best_copies(catalogue.copies(topic, rules, held))
+            kept = tuple(
+                sorted((s for s in stories if s.canonical not in in_current), key=newest_first)
+            )
+            pages.append(kept)
+            sizes.append(len(kept))
+        else:
+            pages.append(None)
+            sizes.append(history.sizes[page - 1])
+    pages.extend(new_pages)
+    sizes.extend(map(len, new_pages))
+    if not any(sizes):
+        return None
+    current = sorted([*newest, *waiting[filled:]], key=newest_first)
+    placed = {
+        story.canonical: last + 1 + index // page_size
+        for index, story in enumerate(waiting[:filled])
+    }
+    placed |= {
+        story.canonical: CURRENT_PAGE
+        for story in current
+        if pages_of.get(story.canonical) != CURRENT_PAGE
+    }
+    in_document = {story.canonical for story in current}
+    gone = {
+        canonical
+        for canonical in was_current
+        if canonical not in in_document and canonical not in placed
+    }
+    return ArchiveSplit(tuple(current), tuple(pages), tuple(sizes), placed, frozenset(gone))
 
 
 # Topics that leave --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
@@ -137,11 +137,37 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (folder, name)
     ) WITHOUT ROWID;
     """,
+    """
+    CREATE TABLE article_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, source INTEGER NOT NULL, canonical TEXT NOT NULL
+    );
+    CREATE INDEX article_changes_by_source ON article_changes (source, seq);
+    CREATE TRIGGER article_stored BEFORE INSERT ON articles BEGIN
+        INSERT INTO article_changes (source, canonical)
+            SELECT source, canonical FROM articles
+            WHERE source = new.source AND name = new.name AND canonical IS NOT NULL;
+        INSERT INTO article_changes (source, canonical)
+            SELECT new.source, new.canonical WHERE new.canonical IS NOT NULL;
+    END;
+    CREATE TRIGGER article_forgotten AFTER DELETE ON articles
+        WHEN old.canonical IS NOT NULL BEGIN
+        INSERT INTO article_changes (source, canonical) VALUES (old.source, old.canonical);
+    END;
+    CREATE TABLE archive_layouts (
+        folder TEXT NOT NULL, feed TEXT NOT NULL, source INTEGER NOT NULL,
+        seq INTEGER NOT NULL, signature TEXT NOT NULL, pages TEXT NOT NULL,
+        PRIMARY KEY (folder, feed)
+    ) WITHOUT ROWID;
+    CREATE INDEX archive_members_by_page ON archive_members (folder, feed, page);
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 _ISSUE_COLUMNS = "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content"
+MAX_CHANGE_LOG = 100_000
+"""Changes an archive layout may fall behind by before it is dropped (its folder is then laid
+out from every story), so a folder no longer built does not keep the log growing."""
 INLINED_KEPT = 16
 """Inlined newsletters kept: a few weeks of reruns and previews."""
 
@@ -158,6 +184,21 @@ def _record_version() -> str:
 
 
 RECORD_VERSION = _record_version()
+
+
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """How a build laid out one feed's archive pages."""
+
+    source: int
+    """The content folder it was laid out from."""
+    seq: int
+    """Where the log of article changes stood (:meth:`Store.change_seq`) before it was."""
+    signature: str
+    """What else it was made from (the feed's settings and the renderer)."""
+    pages: tuple[tuple[str, int], ...]
+    """Each page's key and how many stories it holds, page 1 first."""
+
 
 ArticleRow = tuple[Any, ...]
 """One ``articles`` row as :func:`article_row` makes it, topics last."""
@@ -743,61 +784,135 @@ class Store:
 
     # Archive pages and topic sightings ------------------------------------------------------
 
-    def archive_members(self, folder: str) -> dict[str, dict[str, int]]:
-        """Which archive page each story (by canonical URL) sits on, by feed folder."""
-        members: dict[str, dict[str, int]] = {}
-        rows = self._query(
-            "SELECT feed, canonical, page FROM archive_members WHERE folder = ?", (folder,)
-        )
-        for feed, canonical, page in rows:
-            members.setdefault(feed, {})[canonical] = page
-        return members
+    def change_seq(self) -> int:
+        """Where the log of article changes stands: every stored or forgotten article adds to it."""
+        rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'article_changes'")
+        return int(rows[0][0]) if rows else 0
 
-    def set_archive_members(
-        self,
-        folder: str,
-        old: Mapping[str, Mapping[str, int]],
-        new: Mapping[str, Mapping[str, int]],
-    ) -> None:
-        """Record ``new`` membership in place of ``old`` (as :meth:`archive_members` gave it),
-        writing only the rows that differ."""
-        gone: list[tuple[str, str, str]] = []
-        placed: list[tuple[str, str, str, int]] = []
-        for feed in old.keys() | new.keys():
-            before, after = old.get(feed, {}), new.get(feed, {})
-            gone.extend((folder, feed, canonical) for canonical in before.keys() - after.keys())
-            placed.extend(
-                (folder, feed, canonical, page)
-                for canonical, page in after.items()
-                if before.get(canonical) != page
+    def changes_since(self, source: int, seq: int, most: int) -> frozenset[str] | None:
+        """The stories (canonical URLs) of the folder's articles stored or forgotten after
+        ``seq``, or ``None`` when there are more than ``most``. The log keeps every change an
+        archive layout on record may need (see :meth:`record_archives`)."""
+        rows = self._query(
+            "SELECT DISTINCT canonical FROM article_changes WHERE source = ? AND seq > ? LIMIT ?",
+            (source, seq, most + 1),
+        )
+        return frozenset(row[0] for row in rows) if len(rows) <= most else None
+
+    def archive_layouts(self, folder: str) -> dict[str, ArchiveLayout]:
+        """How the last build laid out each archived feed of the folder, by feed folder."""
+        rows = self._query(
+            "SELECT feed, source, seq, signature, pages FROM archive_layouts WHERE folder = ?",
+            (folder,),
+        )
+        return {
+            feed: ArchiveLayout(source, seq, signature, tuple(map(tuple, json.loads(pages))))
+            for feed, source, seq, signature, pages in rows
+        }
+
+    def feed_members(self, folder: str, feed: str) -> dict[str, int]:
+        """Which page each story (by canonical URL) of one feed sits on, 0 for the
+        subscription document."""
+        rows = self._query(
+            "SELECT canonical, page FROM archive_members WHERE folder = ? AND feed = ?",
+            (folder, feed),
+        )
+        return dict(rows)
+
+    def pages_of(self, folder: str, feed: str, canonicals: Sequence[str]) -> dict[str, int]:
+        """The remembered page of each given story of one feed that has one."""
+        found: dict[str, int] = {}
+        for start in range(0, len(canonicals), 500):
+            chunk = list(canonicals[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            found.update(
+                self._query(
+                    "SELECT canonical, page FROM archive_members WHERE folder = ? AND feed = ?"
+                    f" AND canonical IN ({marks})",
+                    [folder, feed, *chunk],
+                )
             )
-        if not (gone or placed):
-            return
-        with self.transaction() as db:
-            db.executemany(
-                "DELETE FROM archive_members WHERE folder = ? AND feed = ? AND canonical = ?", gone
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO archive_members (folder, feed, canonical, page)"
-                " VALUES (?, ?, ?, ?)",
-                placed,
-            )
+        return found
+
+    def page_members(self, folder: str, feed: str, page: int) -> list[str]:
+        """The stories holding a place on one page of a feed (0: its subscription document)."""
+        rows = self._query(
+            "SELECT canonical FROM archive_members WHERE folder = ? AND feed = ? AND page = ?",
+            (folder, feed, page),
+        )
+        return [row[0] for row in rows]
+
+    def member_counts(self, folder: str, feed: str) -> dict[int, int]:
+        """How many stories hold a place on each archive page of a feed."""
+        rows = self._query(
+            "SELECT page, count(*) FROM archive_members WHERE folder = ? AND feed = ? AND page > 0"
+            " GROUP BY page",
+            (folder, feed),
+        )
+        return dict(rows)
 
     def page_keys(self, folder: str) -> dict[str, str]:
         """The key of what each archive file was last written from, by path."""
         return dict(self._query("SELECT path, key FROM archive_pages WHERE folder = ?", (folder,)))
 
-    def set_page_keys(self, folder: str, old: Mapping[str, str], new: Mapping[str, str]) -> None:
-        """Record ``new`` page keys in place of ``old``, writing only the rows that differ."""
-        gone = [(folder, path) for path in old.keys() - new.keys()]
-        changed = [(folder, path, key) for path, key in new.items() if old.get(path) != key]
-        if not (gone or changed):
-            return
+    def record_archives(
+        self,
+        folder: str,
+        layouts: Mapping[str, tuple[ArchiveLayout, Mapping[str, int], Collection[str]]],
+        old_keys: Mapping[str, str],
+        new_keys: Mapping[str, str],
+    ) -> None:
+        """Record a build's archives at once: each archived feed's layout with the stories that
+        moved (to their page) and those to forget; every archive file's key in place of
+        ``old_keys``. Feeds not given lose what was remembered of them. The log of changes is
+        cut back to what the oldest layout still needs."""
+        gone_keys = [(folder, path) for path in old_keys.keys() - new_keys.keys()]
+        changed_keys = [
+            (folder, path, key) for path, key in new_keys.items() if old_keys.get(path) != key
+        ]
         with self.transaction() as db:
-            db.executemany("DELETE FROM archive_pages WHERE folder = ? AND path = ?", gone)
+            kept = list(layouts)
+            marks = ", ".join("?" * len(kept))
+            for table in ("archive_members", "archive_layouts"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE folder = ? AND feed NOT IN ({marks})",
+                    [folder, *kept],
+                )
+            for feed, (layout, placed, gone) in layouts.items():
+                db.executemany(
+                    "DELETE FROM archive_members WHERE folder = ? AND feed = ? AND canonical = ?",
+                    [(folder, feed, canonical) for canonical in gone],
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO archive_members (folder, feed, canonical, page)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(folder, feed, canonical, page) for canonical, page in placed.items()],
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO archive_layouts"
+                    " (folder, feed, source, seq, signature, pages) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        folder,
+                        feed,
+                        layout.source,
+                        layout.seq,
+                        layout.signature,
+                        json.dumps(layout.pages),
+                    ),
+                )
+            db.executemany("DELETE FROM archive_pages WHERE folder = ? AND path = ?", gone_keys)
             db.executemany(
                 "INSERT OR REPLACE INTO archive_pages (folder, path, key) VALUES (?, ?, ?)",
-                changed,
+                changed_keys,
+            )
+            # Layouts far behind (of a folder no longer built) stop holding the log back.
+            newest = self.change_seq()
+            db.execute("DELETE FROM archive_layouts WHERE seq < ?", (newest - MAX_CHANGE_LOG,))
+            db.execute(
+                "DELETE FROM article_changes WHERE seq <= coalesce("
+                " (SELECT min(seq) FROM archive_layouts WHERE source = article_changes.source),"
+                " ?)",
+                (newest,),
             )
 
     def topic_sightings(self, folder: str) -> dict[str, tuple[str, bool]]:
@@ -969,15 +1084,25 @@ def _prepare(connection: sqlite3.Connection) -> None:
         try:
             current = connection.execute("PRAGMA user_version").fetchone()[0]
             for step in MIGRATIONS[current:]:
-                for statement in step.split(";"):
-                    if statement.strip():
-                        connection.execute(statement)
+                for statement in _statements(step):
+                    connection.execute(statement)
             connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one at a time (a trigger's body holds several)."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement
+            statement = ""
 
 
 @contextlib.contextmanager

@@ -476,8 +476,8 @@ def candidates(*ages: int) -> list[Candidate]:
     ]
 
 
-def page_names(pages: tuple[tuple[Candidate, ...], ...]) -> list[list[str]]:
-    return [[item.name for item in page] for page in pages]
+def page_names(pages: tuple[tuple[Candidate, ...] | None, ...]) -> list[list[str]]:
+    return [[item.name for item in page or ()] for page in pages]
 
 
 def test_split_fills_pages_oldest_first():
@@ -487,7 +487,8 @@ def test_split_fills_pages_oldest_first():
     assert ["1.md", "2.md", "3.md"] == [item.name for item in split.current]
     assert [["4.md", "5.md", "6.md"]] == page_names(split.pages)
     expected = {"https://e.com/6": 1, "https://e.com/5": 1, "https://e.com/4": 1}
-    assert expected == split.members
+    expected |= {"https://e.com/1": 0, "https://e.com/2": 0, "https://e.com/3": 0}
+    assert (expected, frozenset()) == (split.placed, split.gone)
 
 
 def test_split_keeps_pages_and_remembers_stories_that_left():
@@ -499,7 +500,9 @@ def test_split_keeps_pages_and_remembers_stories_that_left():
     split = split_history(candidates(0, 1, 2, 3, 4, 6, 9), limit=2, page_size=3, members=members)
     assert ["0.md", "1.md", "2.md", "9.md"] == [item.name for item in split.current]
     assert [["4.md", "6.md"], ["3.md"]] == page_names(split.pages)
-    assert members == split.members
+    in_document = {f"https://e.com/{age}": 0 for age in (0, 1, 2, 9)}
+    assert (in_document, frozenset()) == (split.placed, split.gone)
+    members |= in_document
     more = split_history(
         candidates(0, 1, 2, 3, 4, 6, 7, 8, 9), limit=2, page_size=3, members=members
     )
@@ -509,4 +512,4 @@ def test_split_keeps_pages_and_remembers_stories_that_left():
 def test_split_forgets_everything_once_every_story_fits():
     """No archive, nothing remembered: a later archive starts again from page 1."""
     split = split_history(candidates(1, 2), limit=2, page_size=3, members={"https://e.com/7": 4})
-    assert ((), {}) == (split.pages, split.members)
+    assert ((), {}, {"https://e.com/7"}) == (split.pages, split.placed, split.gone)
