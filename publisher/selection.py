@@ -367,8 +367,8 @@ def update_history(
     newest = select_from(catalogue, topic, rules)
     in_current = {story.canonical for story in newest}
     was_current = history.current()
-    looked = sorted({*was_current, *history.changed, *in_current})
-    pages_of = history.pages_of(looked)
+    pages_of = dict.fromkeys(was_current, CURRENT_PAGE)
+    pages_of |= history.pages_of(sorted((history.changed | in_current) - pages_of.keys()))
     # Stories back in the subscription document leave their pages, as in split_history.
     leaving = {pages_of[canonical] for canonical in in_current if pages_of.get(canonical, 0) > 0}
     counts = dict(history.member_counts())
@@ -376,7 +376,11 @@ def update_history(
         if (page := pages_of.get(canonical, 0)) > 0:
             counts[page] -= 1
     last = max((page for page, count in counts.items() if count > 0), default=0)
-    found = sorted(best_copies(catalogue.copies(topic, rules, looked)), key=newest_first)
+    # The newest stories are best copies already; the others' copies are looked up.
+    others = sorted({*was_current, *history.changed} - in_current)
+    found = sorted(
+        [*newest, *best_copies(catalogue.copies(topic, rules, others))], key=newest_first
+    )
     waiting = [
         story
         for story in reversed(found)
