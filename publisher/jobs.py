@@ -33,7 +33,6 @@ from publisher.output import (
     unchanged_since,
     write_outputs,
 )
-from publisher.selection import CURRENT_PAGE
 from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
@@ -153,8 +152,10 @@ def check_shrink(
 
 
 def selection_rules(config: Config) -> str:
-    """A digest of the settings that decide how many articles a build selects."""
-    made_of = repr((replace(config.selection, max_drop=0.0), sorted(config.topics.items())))
+    """A digest of the settings that decide how many articles a build selects: the
+    subscription documents hold more with archives on (stories waiting to fill a page)."""
+    selection = replace(config.selection, max_drop=0.0)
+    made_of = repr((selection, sorted(config.topics.items()), config.archive))
     return hashlib.sha256(made_of.encode()).hexdigest()[:16]
 
 
@@ -506,6 +507,8 @@ class StoredHistory:
         return self.store.pages_of(self.folder, self.feed, canonicals)
 
     def current(self) -> list[str]:
+        from publisher.selection import CURRENT_PAGE
+
         return self.store.page_members(self.folder, self.feed, CURRENT_PAGE)
 
     def member_counts(self) -> dict[int, int]:

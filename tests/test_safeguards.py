@@ -379,6 +379,18 @@ def test_new_selection_settings_are_not_a_drop(site: Path, tmp_path: Path):
     assert (0, 0) == (result.exit_code, json.loads(result.stdout)["selected"])
 
 
+def test_turning_archives_off_is_not_a_drop(site: Path, tmp_path: Path):
+    """With archives on, stories wait in the subscription documents until they fill a page;
+    turning archives off leaves only the newest, on purpose: published without --force."""
+    with site.open("a", encoding="utf-8") as config:
+        config.write("[selection]\nlimit = 1\nmax_drop = 0.2\n[archive]\npage_size = 10\n")
+    on = run("build", "--config", str(site), "--json")
+    site.write_text(site.read_text(encoding="utf-8") + "enabled = false\n", encoding="utf-8")
+    off = run("build", "--config", str(site), "--json")
+    selected = [json.loads(result.stdout)["selected"] for result in (on, off)]
+    assert (0, [4, 3]) == (off.exit_code, selected)
+
+
 # Without site.url ----------------------------------------------------------------------------
 
 
