@@ -58,9 +58,10 @@ class Histories(Protocol):
         """Feed ``folder``'s every remembered story (by canonical URL) with its page."""
         ...
 
-    def history(self, folder: str, signature: str) -> ArchiveHistory | None:
-        """Feed ``folder``'s history, if the last build laid it out by the same ``signature``
-        (:func:`layout_signature`) and what changed since is known."""
+    def history(self, folder: str, topic: str | None, signature: str) -> ArchiveHistory | None:
+        """The history of feed ``folder`` (of ``topic``, ``None`` for all), if the last build
+        laid it out by the same ``signature`` (:func:`layout_signature`) and what changed since
+        is known."""
         ...
 
 
@@ -184,7 +185,7 @@ def plan_feeds(
         if not config.archive.enabled:
             return FeedPlan(topic, folder, info, tuple(select_from(catalogue, name, rules)))
         signature = layout_signature(info, rules, page_size)
-        history = histories.history(folder, signature) if histories else None
+        history = histories.history(folder, name, signature) if histories else None
         split = update_history(catalogue, name, rules, page_size, history) if history else None
         if split is None:
             every = select_every(catalogue, name, rules)

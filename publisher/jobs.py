@@ -37,11 +37,13 @@ from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
     ArchiveLayout,
+    Changes,
     DamagedStore,
     SendRecord,
     Store,
     article_row,
     decode_article,
+    encode_candidates,
     job_lock,
     lock_path,
     open_store,
@@ -481,7 +483,7 @@ def _layouts(
         keys = [feed.page_key(page) for page in range(1, len(split.pages) + 1)]
         pages = tuple(zip(keys, split.sizes, strict=True))
         signature = selection.signatures[feed.folder]
-        layout = ArchiveLayout(source, seq, signature, pages)
+        layout = ArchiveLayout(source, seq, signature, pages, encode_candidates(feed.items))
         layouts[feed.folder] = (layout, split.placed, split.gone)
     return layouts
 
@@ -502,6 +504,7 @@ class StoredHistory:
     sizes: tuple[int, ...]
     keys: tuple[str, ...]
     stale: frozenset[int]
+    unchanged: tuple[Candidate, ...] | None
 
     def pages_of(self, canonicals: Sequence[str]) -> dict[str, int]:
         return self.store.pages_of(self.folder, self.feed, canonicals)
@@ -534,12 +537,12 @@ class StoredHistories:
     ) -> None:
         self.store, self.folder, self.source, self.intact = store, folder, source, intact
         self.layouts = store.archive_layouts(folder) if carry_forward else {}
-        self._changes: dict[int, frozenset[str] | None] = {}
+        self._changes: dict[int, Changes | None] = {}
 
     def members(self, folder: str) -> dict[str, int]:
         return self.store.feed_members(self.folder, folder)
 
-    def history(self, folder: str, signature: str) -> StoredHistory | None:
+    def history(self, folder: str, topic: str | None, signature: str) -> StoredHistory | None:
         from publisher.build import archive_paths
 
         layout = self.layouts.get(folder)
@@ -549,9 +552,11 @@ class StoredHistories:
             self._changes[layout.seq] = self.store.changes_since(
                 self.source, layout.seq, MOST_CHANGES
             )
-        changed = self._changes[layout.seq]
-        if changed is None:
+        changes = self._changes[layout.seq]
+        if changes is None:
             return None
+        # Only articles that carry a topic, before or after, change its feed.
+        touched = topic in changes.topics if topic else bool(changes.stories or changes.topics)
         keys = tuple(key for key, _ in layout.pages)
         stale = frozenset(
             page
@@ -559,7 +564,10 @@ class StoredHistories:
             if not self.intact(archive_paths(folder, page), key)
         )
         sizes = tuple(size for _, size in layout.pages)
-        return StoredHistory(self.store, self.folder, folder, changed, sizes, keys, stale)
+        unchanged = None if touched else layout.current()
+        return StoredHistory(
+            self.store, self.folder, folder, changes.stories, sizes, keys, stale, unchanged
+        )
 
 
 def _queue_pings(

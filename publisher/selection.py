@@ -338,6 +338,12 @@ class FeedHistory(Protocol):
         """Pages whose files are not as written from those stories: made again."""
         ...
 
+    @property
+    def unchanged(self) -> Sequence[Candidate] | None:
+        """The subscription document's stories, when none of the feed's stories changed
+        since (then nothing else needs reading)."""
+        ...
+
     def pages_of(self, canonicals: Sequence[str]) -> Mapping[str, int]:
         """The remembered page of each story given that has one."""
         ...
@@ -364,6 +370,9 @@ def update_history(
     The same split as :func:`split_history` over every story, or ``None`` when the archive
     would empty (every archived story gone), for which that reads them all.
     """
+    if history.unchanged is not None and not history.stale:
+        as_before = (None,) * len(history.sizes)
+        return ArchiveSplit(tuple(history.unchanged), as_before, tuple(history.sizes))
     newest = select_from(catalogue, topic, rules)
     in_current = {story.canonical for story in newest}
     was_current = history.current()

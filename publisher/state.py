@@ -19,7 +19,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,21 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX archive_members_by_page ON archive_members (folder, feed, page);
     """,
+    """
+    ALTER TABLE article_changes ADD COLUMN topic TEXT;
+    CREATE TRIGGER article_topic_stored AFTER INSERT ON article_topics BEGIN
+        INSERT INTO article_changes (source, canonical, topic) VALUES (new.source, coalesce(
+            (SELECT canonical FROM articles WHERE source = new.source AND name = new.name), ''
+        ), new.topic);
+    END;
+    CREATE TRIGGER article_topic_forgotten BEFORE DELETE ON article_topics BEGIN
+        INSERT INTO article_changes (source, canonical, topic) VALUES (old.source, coalesce(
+            (SELECT canonical FROM articles WHERE source = old.source AND name = old.name), ''
+        ), old.topic);
+    END;
+    ALTER TABLE archive_layouts ADD COLUMN items TEXT NOT NULL DEFAULT '';
+    DELETE FROM archive_layouts;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -198,6 +213,40 @@ class ArchiveLayout:
     """What else it was made from (the feed's settings and the renderer)."""
     pages: tuple[tuple[str, int], ...]
     """Each page's key and how many stories it holds, page 1 first."""
+    items: str
+    """The subscription document's stories, as :func:`encode_candidates` gives them."""
+
+    def current(self) -> tuple[Candidate, ...]:
+        """The subscription document's stories."""
+        return tuple(Candidate(*row) for row in json.loads(self.items))
+
+
+def encode_candidates(items: Iterable[Candidate]) -> str:
+    """Stories as JSON, for :attr:`ArchiveLayout.items`."""
+    return json.dumps(
+        [
+            (
+                item.name,
+                item.date_us,
+                item.url,
+                item.canonical,
+                item.quality,
+                item.heat,
+                item.digest,
+            )
+            for item in items
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the log says changed since some point."""
+
+    stories: frozenset[str]
+    """The canonical URLs of articles stored or forgotten."""
+    topics: frozenset[str]
+    """The topics those articles carried, before or after."""
 
 
 ArticleRow = tuple[Any, ...]
@@ -789,25 +838,30 @@ class Store:
         rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'article_changes'")
         return int(rows[0][0]) if rows else 0
 
-    def changes_since(self, source: int, seq: int, most: int) -> frozenset[str] | None:
-        """The stories (canonical URLs) of the folder's articles stored or forgotten after
-        ``seq``, or ``None`` when there are more than ``most``. The log keeps every change an
-        archive layout on record may need (see :meth:`record_archives`)."""
+    def changes_since(self, source: int, seq: int, most: int) -> Changes | None:
+        """The stories (canonical URLs) and topics of the folder's articles stored or
+        forgotten after ``seq``, or ``None`` when there are more than ``most``. The log keeps
+        every change an archive layout on record may need (see :meth:`record_archives`)."""
         rows = self._query(
-            "SELECT DISTINCT canonical FROM article_changes WHERE source = ? AND seq > ? LIMIT ?",
+            "SELECT DISTINCT canonical, topic FROM article_changes WHERE source = ? AND seq > ?"
+            " LIMIT ?",
             (source, seq, most + 1),
         )
-        return frozenset(row[0] for row in rows) if len(rows) <= most else None
+        if len(rows) > most:
+            return None
+        stories = frozenset(canonical for canonical, _ in rows if canonical)
+        return Changes(stories, frozenset(topic for _, topic in rows if topic is not None))
 
     def archive_layouts(self, folder: str) -> dict[str, ArchiveLayout]:
         """How the last build laid out each archived feed of the folder, by feed folder."""
         rows = self._query(
-            "SELECT feed, source, seq, signature, pages FROM archive_layouts WHERE folder = ?",
+            "SELECT feed, source, seq, signature, pages, items FROM archive_layouts"
+            " WHERE folder = ?",
             (folder,),
         )
         return {
-            feed: ArchiveLayout(source, seq, signature, tuple(map(tuple, json.loads(pages))))
-            for feed, source, seq, signature, pages in rows
+            feed: ArchiveLayout(source, seq, signature, tuple(map(tuple, json.loads(pages))), items)
+            for feed, source, seq, signature, pages, items in rows
         }
 
     def feed_members(self, folder: str, feed: str) -> dict[str, int]:
@@ -864,8 +918,9 @@ class Store:
     ) -> None:
         """Record a build's archives at once: each archived feed's layout with the stories that
         moved (to their page) and those to forget; every archive file's key in place of
-        ``old_keys``. Feeds not given lose what was remembered of them. The log of changes is
-        cut back to what the oldest layout still needs."""
+        ``old_keys``. Feeds not given lose what was remembered of them; a layout whose pages
+        and items are as recorded only moves on to its new ``seq``. The log of changes is cut
+        back to what the oldest layout still needs."""
         gone_keys = [(folder, path) for path in old_keys.keys() - new_keys.keys()]
         changed_keys = [
             (folder, path, key) for path, key in new_keys.items() if old_keys.get(path) != key
@@ -878,6 +933,7 @@ class Store:
                     f"DELETE FROM {table} WHERE folder = ? AND feed NOT IN ({marks})",
                     [folder, *kept],
                 )
+            recorded = self.archive_layouts(folder)
             for feed, (layout, placed, gone) in layouts.items():
                 db.executemany(
                     "DELETE FROM archive_members WHERE folder = ? AND feed = ? AND canonical = ?",
@@ -888,9 +944,16 @@ class Store:
                     " VALUES (?, ?, ?, ?)",
                     [(folder, feed, canonical, page) for canonical, page in placed.items()],
                 )
+                if feed in recorded and replace(recorded[feed], seq=layout.seq) == layout:
+                    db.execute(
+                        "UPDATE archive_layouts SET seq = ? WHERE folder = ? AND feed = ?",
+                        (layout.seq, folder, feed),
+                    )
+                    continue
                 db.execute(
                     "INSERT OR REPLACE INTO archive_layouts"
-                    " (folder, feed, source, seq, signature, pages) VALUES (?, ?, ?, ?, ?, ?)",
+                    " (folder, feed, source, seq, signature, pages, items)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         folder,
                         feed,
@@ -898,6 +961,7 @@ class Store:
                         layout.seq,
                         layout.signature,
                         json.dumps(layout.pages),
+                        layout.items,
                     ),
                 )
             db.executemany("DELETE FROM archive_pages WHERE folder = ? AND path = ?", gone_keys)
