@@ -231,7 +231,7 @@ def refresh_articles(
             store.put_articles(source, stamps, rows)
 
         if len(todo) >= BULK_LOAD_MIN and store.count(source) == 0:
-            with store.bulk_load():
+            with store.bulk_load(source):
                 parse_files(
                     content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend
                 )

@@ -457,23 +457,26 @@ class Store:
         return rows[0][0].split("\0") if rows[0][0] else []
 
     @contextlib.contextmanager
-    def bulk_load(self) -> Iterator[None]:
+    def bulk_load(self, source: int) -> Iterator[None]:
         """Store a whole content folder's files in one transaction, the article tables'
         secondary indexes dropped first and built once at the end: sorting once costs a third
-        of 50,000 B-tree inserts into each. A run killed half-way rolls back to before it."""
+        of 50,000 B-tree inserts into each. Nor is each file logged as a change: archive
+        layouts of the folder are dropped instead (they are made again from every story).
+        A run killed half-way rolls back to before it."""
         with self.transaction() as db:
-            indexes = db.execute(
-                "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL"
-                " AND tbl_name IN ('articles', 'article_topics')"
+            dropped = db.execute(
+                "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')"
+                " AND sql IS NOT NULL AND tbl_name IN ('articles', 'article_topics')"
             ).fetchall()
-            for name, _ in indexes:
-                db.execute(f'DROP INDEX "{name}"')
+            for kind, name, _ in dropped:
+                db.execute(f'DROP {kind.upper()} "{name}"')
+            db.execute("DELETE FROM archive_layouts WHERE source = ?", (source,))
             self._bulk = True
             try:
                 yield
             finally:
                 self._bulk = False
-            for _, sql in indexes:
+            for _, _, sql in dropped:
                 db.execute(sql)
 
     def put_articles(

@@ -37,6 +37,7 @@ from publisher.state import (
     MIGRATIONS,
     RECORD_VERSION,
     SCHEMA_VERSION,
+    ArchiveLayout,
     DamagedStore,
     Store,
     article_row,
@@ -734,16 +735,19 @@ def test_store_from_before_the_selection_count_is_migrated_and_then_guards(
 
 
 def index_names(store: Store) -> list[str]:
-    """The store's indexes, by name."""
-    rows = store.connection.execute("SELECT name FROM sqlite_schema WHERE type = 'index'")
+    """The store's indexes and triggers, by name."""
+    rows = store.connection.execute(
+        "SELECT name FROM sqlite_schema WHERE type IN ('index', 'trigger')"
+    )
     return sorted(name for (name,) in rows)
 
 
 def test_a_bulk_load_stores_the_same_and_keeps_every_index(
     write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """A folder new to the store is loaded in bulk (indexes dropped and built again): the
-    same records, the same indexes, and a rerun finds every file stored."""
+    """A folder new to the store is loaded in bulk (indexes and triggers dropped and made
+    again): the same records, the same indexes and triggers, and a rerun finds every file
+    stored."""
     folder = write_articles(write_article, 6)
     with opened(tmp_path / "plain") as store:
         refresh_articles(store, folder, scan_folder(folder))
@@ -753,6 +757,27 @@ def test_a_bulk_load_stores_the_same_and_keeps_every_index(
         refresh_articles(store, folder, scan_folder(folder))
         assert expected == (stored(store, folder), index_names(store))
         assert 6 == refresh_articles(store, folder, scan_folder(folder)).cache_hits
+
+
+def test_a_bulk_load_drops_the_folders_archive_layouts(
+    write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Files loaded in bulk are not logged as changes, so no layout of that folder may be
+    carried forward past it; other folders' layouts stay."""
+    folder = write_articles(write_article, 6)
+    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    with opened(tmp_path / "cache") as store:
+        source, other = store.source(folder), store.source(tmp_path / "elsewhere")
+        layouts = {
+            feed: (ArchiveLayout(owner, 0, "signature", (("key", 2),), "[]"), {}, ())
+            for feed, owner in (("", source), ("ai/", other))
+        }
+        store.record_archives("out", layouts, {}, {})
+        refresh_articles(store, folder, scan_folder(folder))
+        assert ["ai/"] == list(store.archive_layouts("out"))
+        changes = store.changes_since(source, 0, 100)
+        assert changes is not None
+        assert (frozenset(), frozenset()) == (changes.stories, changes.topics)
 
 
 def test_a_bulk_load_that_fails_leaves_the_store_as_it_was(
