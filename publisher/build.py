@@ -131,7 +131,7 @@ class BuildPlan:
     @property
     def selected(self) -> int:
         """Distinct articles in the subscription documents."""
-        return len({item.url for feed in self.feeds for item in feed.items})
+        return selected_count(self.feeds)
 
     @property
     def subscriptions(self) -> dict[str, str]:
@@ -155,6 +155,16 @@ class FeedSelection:
     """Each archived feed's split, by feed folder: its pages' sizes and membership changes."""
     signatures: dict[str, str] = field(default_factory=dict)
     """Each archived feed's :func:`layout_signature`, by feed folder."""
+
+    @property
+    def selected(self) -> int:
+        """Distinct articles in the subscription documents."""
+        return selected_count(self.feeds)
+
+
+def selected_count(feeds: Sequence[FeedPlan]) -> int:
+    """Distinct articles in the feeds' subscription documents (archive pages not counted)."""
+    return len({item.url for feed in feeds for item in feed.items})
 
 
 def plan_feeds(

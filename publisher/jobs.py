@@ -422,9 +422,9 @@ def _build(
             )
 
         # Archive membership is not a cache: even --no-cache keeps every story on its page.
-        histories = StoredHistories(store, folder, catalogue.source, seq, unchanged, use_cache)
+        histories = StoredHistories(store, folder, catalogue.source, unchanged, use_cache)
         selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, histories=histories)
-        selected = len({item.url for feed in selection.feeds for item in feed.items})
+        selected = selection.selected
         rules = selection_rules(config)
         max_drop = config.selection.max_drop
         previous = store.last_selected(folder)
@@ -461,9 +461,8 @@ def _build(
         store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
         store.set_selected(folder, selected, rules)
         store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
-        store.record_archives(
-            folder, _layouts(selection, plan, catalogue.source, seq), page_keys, plan.page_keys
-        )
+        layouts = _layouts(selection, plan, catalogue.source, seq)
+        store.record_archives(folder, layouts, histories.layouts, page_keys, plan.page_keys)
         if today is not None:
             store.set_topic_sightings(folder, seen.sightings)
         used = {feed.render_key for feed in plan.feeds}
@@ -531,12 +530,13 @@ class StoredHistories:
         store: Store,
         folder: str,
         source: int,
-        seq: int,
         intact: Callable[[Sequence[str], str], bool],
         carry_forward: bool,
     ) -> None:
         self.store, self.folder, self.source, self.intact = store, folder, source, intact
-        self.layouts = store.archive_layouts(folder) if carry_forward else {}
+        self.carry_forward = carry_forward
+        self.layouts = store.archive_layouts(folder)
+        """The layouts the last build recorded, by feed folder."""
         self._changes: dict[int, Changes | None] = {}
 
     def members(self, folder: str) -> dict[str, int]:
@@ -546,7 +546,9 @@ class StoredHistories:
         from publisher.build import archive_paths
 
         layout = self.layouts.get(folder)
-        if layout is None or (layout.source, layout.signature) != (self.source, signature):
+        if not self.carry_forward or layout is None:
+            return None
+        if (layout.source, layout.signature) != (self.source, signature):
             return None
         if layout.seq not in self._changes:
             self._changes[layout.seq] = self.store.changes_since(

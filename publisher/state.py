@@ -916,14 +916,16 @@ class Store:
         self,
         folder: str,
         layouts: Mapping[str, tuple[ArchiveLayout, Mapping[str, int], Collection[str]]],
+        recorded: Mapping[str, ArchiveLayout],
         old_keys: Mapping[str, str],
         new_keys: Mapping[str, str],
     ) -> None:
         """Record a build's archives at once: each archived feed's layout with the stories that
         moved (to their page) and those to forget; every archive file's key in place of
         ``old_keys``. Feeds not given lose what was remembered of them; a layout whose pages
-        and items are as recorded only moves on to its new ``seq``. The log of changes is cut
-        back to what the oldest layout still needs."""
+        and items are as ``recorded`` (:meth:`archive_layouts` before the build) only moves on
+        to its new ``seq``. The log of changes is cut back to what the oldest layout still
+        needs."""
         gone_keys = [(folder, path) for path in old_keys.keys() - new_keys.keys()]
         changed_keys = [
             (folder, path, key) for path, key in new_keys.items() if old_keys.get(path) != key
@@ -936,7 +938,6 @@ class Store:
                     f"DELETE FROM {table} WHERE folder = ? AND feed NOT IN ({marks})",
                     [folder, *kept],
                 )
-            recorded = self.archive_layouts(folder)
             for feed, (layout, placed, gone) in layouts.items():
                 db.executemany(
                     "DELETE FROM archive_members WHERE folder = ? AND feed = ? AND canonical = ?",

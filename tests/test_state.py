@@ -772,7 +772,7 @@ def test_a_bulk_load_drops_the_folders_archive_layouts(
             feed: (ArchiveLayout(owner, 0, "signature", (("key", 2),), "[]"), {}, ())
             for feed, owner in (("", source), ("ai/", other))
         }
-        store.record_archives("out", layouts, {}, {})
+        store.record_archives("out", layouts, {}, {}, {})
         refresh_articles(store, folder, scan_folder(folder))
         assert ["ai/"] == list(store.archive_layouts("out"))
         changes = store.changes_since(source, 0, 100)
