@@ -8,14 +8,14 @@ membership the state store remembers from one build to the next.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
 from publisher.config import Config
 from publisher.errors import OutputClash
-from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo, history_of
+from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo, Item, history_of, make_items
 from publisher.feeds.pages import (
     ITEMS_FRAGMENT,
     PAGE_FILE,
@@ -247,27 +247,51 @@ FEED_FILES = tuple(kind.file for kind in FORMATS)
 RENDERED_FILES = frozenset((*FEED_FILES, ITEMS_FRAGMENT))
 """What rendering one feed gives: its files and the list of stories on its page."""
 
+ItemMaker = Callable[[Sequence[Candidate]], list[Item]]
+"""Makes the :class:`~publisher.feeds.Item` of each story, in order."""
+
+
+class ItemCache:
+    """Each story's items, made once per build however many documents carry it, and made
+    together: the first document asked for makes every expected story's items in one batch,
+    which a caller's :data:`ItemMaker` may spread over every core."""
+
+    def __init__(self, make: ItemMaker) -> None:
+        self._make = make
+        self._made: dict[str, Item] = {}
+        self._expected: dict[str, Candidate] = {}
+
+    def expect(self, stories: Iterable[Candidate]) -> None:
+        """Make ``stories``' items with the next batch."""
+        self._expected.update((story.name, story) for story in stories)
+
+    def of(self, stories: Sequence[Candidate]) -> list[Item]:
+        """The items of ``stories``, in order."""
+        if any(story.name not in self._made for story in stories):
+            self.expect(stories)
+            todo = [story for name, story in self._expected.items() if name not in self._made]
+            self._made.update(zip([story.name for story in todo], self._make(todo), strict=True))
+            self._expected.clear()
+        return [self._made[story.name] for story in stories]
+
 
 def render_feed_files(
     info: FeedInfo,
-    articles: Sequence[Article],
+    items: Sequence[Item],
     *,
     page: int | None = None,
     pages: int | None = None,
 ) -> dict[str, bytes]:
     """Every format's file of one feed document: ``{path in the feed's folder: bytes}``.
 
-    The subscription document (with the list of stories on the feed's page), or archive page
-    ``page``; ``pages`` is how many archive pages the feed has, ``None`` for a feed without
-    history (archives off).
+    The subscription document, or archive page ``page``; ``pages`` is how many archive pages
+    the feed has, ``None`` for a feed without history (archives off).
     """
     files: dict[str, bytes] = {}
     for kind in FORMATS:
         history = None if pages is None else history_of(info, kind, page, pages)
         name = kind.file if page is None else kind.archive_file(page)
-        files[name] = kind.render(info, articles, history)
-    if page is None:
-        files[ITEMS_FRAGMENT] = render_items(articles)
+        files[name] = kind.assemble(info, items, history)
     return files
 
 
@@ -277,40 +301,59 @@ def render_feeds(
     catalogue: Catalogue,
     reuse: Callable[[str], dict[str, bytes]] | None = None,
     unchanged: Callable[[Sequence[str], str], bool] | None = None,
+    make_items_of: ItemMaker | None = None,
 ) -> BuildPlan:
     """Render the selected feeds, their archive pages and web pages, the OPML list and the
     index page.
 
     ``reuse`` returns the files an earlier build rendered for a render key (or nothing);
     ``unchanged(paths, key)`` says whether archive files still hold what was made from a page
-    key. Only the other documents' articles are loaded and rendered.
+    key. Only the other documents' stories are made into items, each once, all together
+    (by ``make_items_of`` when given, else here from the catalogue's articles).
     """
     plans = selection.feeds
     outputs = _Outputs()
+    cache = ItemCache(make_items_of or (lambda stories: make_items(catalogue.articles(stories))))
+    reused: dict[str, dict[str, bytes]] = {}
+    to_render: dict[tuple[str, int], tuple[Candidate, ...]] = {}
+    for plan in plans:
+        files = reuse(plan.render_key) if reuse else {}
+        if files.keys() >= RENDERED_FILES:
+            reused[plan.folder] = files
+        for number, members in enumerate(plan.pages, start=1):
+            paths, key = plan.archive_paths(number), plan.page_key(number)
+            if members is not None and not (unchanged and unchanged(paths, key)):
+                to_render[plan.folder, number] = members
+    cache.expect(
+        [
+            *(story for plan in plans if plan.folder not in reused for story in plan.items),
+            *(story for members in to_render.values() for story in members),
+        ]
+    )
     rendered: dict[str, dict[str, bytes]] = {}
     items: dict[str, bytes] = {}
     page_keys: dict[str, str] = {}
     for plan in plans:
         feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
-        key = plan.render_key
-        files = reuse(key) if reuse else {}
-        pages = len(plan.pages) if plan.archived else None
-        if not files.keys() >= RENDERED_FILES:
+        files = reused.get(plan.folder) or {}
+        if not files:
             # Nothing kept, or kept by a version that rendered less: render it all again.
-            files = render_feed_files(plan.info, catalogue.articles(plan.items), pages=pages)
-            rendered[key] = files
+            pages = len(plan.pages) if plan.archived else None
+            files = render_feed_files(plan.info, cache.of(plan.items), pages=pages)
+            files[ITEMS_FRAGMENT] = render_items(catalogue.articles(plan.items))
+            rendered[plan.render_key] = files
         for name in FEED_FILES:
             outputs.add(f"{plan.folder}{name}", files[name], feed)
         items[plan.folder] = files[ITEMS_FRAGMENT]
-        for number, members in enumerate(plan.pages, start=1):
-            key = plan.page_key(number)
+        for number in range(1, len(plan.pages) + 1):
             paths = plan.archive_paths(number)
-            page_keys.update(dict.fromkeys(paths, key))
-            if members is None or (unchanged and unchanged(paths, key)):
+            page_keys.update(dict.fromkeys(paths, plan.page_key(number)))
+            members = to_render.get((plan.folder, number))
+            if members is None:
                 for path in paths:
                     outputs.keep(path, feed)
-                continue
-            outputs.defer(paths, _page_renderer(plan, number, members, catalogue), feed)
+            else:
+                outputs.defer(paths, _page_renderer(plan, number, members, cache), feed)
     listings = [
         FeedListing(
             plan.info,
@@ -382,14 +425,12 @@ class PlannedOutputs(Mapping[str, bytes]):
 
 
 def _page_renderer(
-    plan: FeedPlan, page: int, items: Sequence[Candidate], catalogue: Catalogue
+    plan: FeedPlan, page: int, stories: Sequence[Candidate], cache: ItemCache
 ) -> Callable[[], dict[str, bytes]]:
     """Renders archive page ``page`` of a feed: its files by output path."""
 
     def render() -> dict[str, bytes]:
-        files = render_feed_files(
-            plan.info, catalogue.articles(items), page=page, pages=len(plan.pages)
-        )
+        files = render_feed_files(plan.info, cache.of(stories), page=page, pages=len(plan.pages))
         return {f"{plan.folder}{name}": data for name, data in files.items()}
 
     return render

@@ -17,15 +17,18 @@ from datetime import datetime
 from typing import Protocol
 
 from publisher import __version__
-from publisher.feeds.jsonfeed import render_json_feed
+from publisher.feeds.jsonfeed import json_document, json_items
+from publisher.feeds.safe import feed_date
 from publisher.feeds.syndication import (
     ATOM_TYPE,
     LIBRARY_VERSIONS,
     RSS_TYPE,
-    render_atom,
-    render_rss,
+    atom_document,
+    atom_entries,
+    rss_document,
+    rss_items,
 )
-from publisher.model import Article
+from publisher.model import EPOCH, Article
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,24 +86,63 @@ class History:
     page that linked the next newer one would change when that page is made.)"""
 
 
-class Renderer(Protocol):
-    """Renders one feed document's articles, in the given order, as one file's bytes."""
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One article as each format writes it into a document: made once per build, and placed
+    as these bytes into every document (feed or archive page) that carries the article."""
+
+    published: datetime
+    """The item's date as the feeds give it: a document is dated by its newest item."""
+    rss: bytes
+    atom: bytes
+    json: str
+
+
+def make_items(articles: Sequence[Article]) -> list[Item]:
+    """Each article's :class:`Item`, in order."""
+    return [
+        Item(feed_date(article.published_at), rss, atom, json)
+        for article, rss, atom, json in zip(
+            articles, rss_items(articles), atom_entries(articles), json_items(articles), strict=True
+        )
+    ]
+
+
+def newest(items: Sequence[Item]) -> datetime:
+    """A document's own date: its newest item's, never the clock, so reruns are identical."""
+    return max((item.published for item in items), default=feed_date(EPOCH))
+
+
+class Assembler(Protocol):
+    """Places made :class:`Item` s, in the given order, into one feed document's bytes."""
 
     def __call__(
-        self, info: FeedInfo, articles: Sequence[Article], history: History | None = None, /
+        self, info: FeedInfo, items: Sequence[Item], history: History | None = None, /
     ) -> bytes: ...
+
+
+def _rss(info: FeedInfo, items: Sequence[Item], history: History | None = None) -> bytes:
+    return rss_document(info, [item.rss for item in items], newest(items), history)
+
+
+def _atom(info: FeedInfo, items: Sequence[Item], history: History | None = None) -> bytes:
+    return atom_document(info, [item.atom for item in items], newest(items), history)
+
+
+def _json(info: FeedInfo, items: Sequence[Item], history: History | None = None) -> bytes:
+    return json_document(info, [item.json for item in items], history)
 
 
 @dataclass(frozen=True, slots=True)
 class Format:
     """One feed format: the file it takes in a feed's folder, the name of its archive pages, its
-    media type, its renderer."""
+    media type, and how it places made items into a document."""
 
     name: str
     """What the index page calls it."""
     file: str
     media_type: str
-    render: Renderer
+    assemble: Assembler
     archive_pattern: str = "archive/{page}.xml"
     """The path of an archive page in the feed's folder; ``{page}`` is its number."""
 
@@ -113,21 +155,21 @@ RSS = Format(
     name="RSS",
     file="rss.xml",
     media_type=RSS_TYPE,
-    render=render_rss,
+    assemble=_rss,
     archive_pattern="archive/{page}.xml",
 )
 ATOM = Format(
     name="Atom",
     file="atom.xml",
     media_type=ATOM_TYPE,
-    render=render_atom,
+    assemble=_atom,
     archive_pattern="archive/{page}.atom.xml",
 )
 JSON_FEED = Format(
     name="JSON",
     file="feed.json",
     media_type="application/feed+json",
-    render=render_json_feed,
+    assemble=_json,
     archive_pattern="archive/{page}.json",
 )
 FORMATS = (RSS, ATOM, JSON_FEED)

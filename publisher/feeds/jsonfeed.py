@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 def render_json_feed(
     info: FeedInfo, articles: Sequence[Article], history: History | None = None
 ) -> bytes:
-    """A JSON Feed 1.1 document of ``articles`` in the given order.
+    """A JSON Feed 1.1 document of ``articles`` in the given order."""
+    return json_document(info, json_items(articles), history)
+
+
+def json_document(info: FeedInfo, items: Sequence[str], history: History | None = None) -> bytes:
+    """A JSON Feed 1.1 document holding ``items`` (from :func:`json_items`).
 
     JSON Feed pages with ``next_url``: from the subscription document to the newest archive
     page, and from each page to the next older one. ``feed_url`` is the subscription
@@ -37,8 +42,23 @@ def render_json_feed(
     }
     if history and history.prev_archive:
         document["next_url"] = uri(history.prev_archive)
-    document["items"] = [_json_item(article) for article in articles]
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    document["items"] = []
+    head = json.dumps(document, ensure_ascii=False, indent=2)
+    if items:
+        # The items are the last member, each already written as json.dumps writes it there.
+        head = head.removesuffix("[]\n}") + "[\n" + ",\n".join(items) + "\n  ]\n}"
+    return (head + "\n").encode("utf-8")
+
+
+def json_items(articles: Sequence[Article]) -> list[str]:
+    """Each article's item as ``json.dumps(..., indent=2)`` writes it inside a document's
+    ``items``: a newline in JSON text is always structure (strings escape theirs), so the
+    item's own lines are indented by its depth."""
+    return [
+        "    "
+        + json.dumps(_json_item(article), ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        for article in articles
+    ]
 
 
 def _json_item(article: Article) -> dict[str, object]:

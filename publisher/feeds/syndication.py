@@ -59,22 +59,98 @@ def last_updated(articles: Sequence[Article]) -> datetime:
     return feed_date(max((article.published_at for article in articles), default=EPOCH))
 
 
+RSS_END = b"  </channel>\n</rss>\n"
+"""How an RSS document ends: its items go right before."""
+ATOM_END = b"</feed>\n"
+"""How an Atom document ends: its entries go right before."""
+_ITEM_END = b"    </item>\n"
+_ENTRY_END = b"  </entry>\n"
+
+
 def render_rss(
     info: FeedInfo, articles: Sequence[Article], history: History | None = None
 ) -> bytes:
     """An RSS 2.0 document of ``articles`` in the given order, placed in its feed's history."""
-    feed = _feed_generator(info, articles, RSS_TYPE, history, info.rss_url)
-    rss: bytes = feed.rss_str(pretty=True)
-    return rss
+    return rss_document(info, rss_items(articles), last_updated(articles), history)
 
 
 def render_atom(
     info: FeedInfo, articles: Sequence[Article], history: History | None = None
 ) -> bytes:
     """An Atom 1.0 document of ``articles`` in the given order, placed in its feed's history."""
-    feed = _feed_generator(info, articles, ATOM_TYPE, history, info.atom_url)
-    atom: bytes = feed.atom_str(pretty=True)
-    return atom
+    return atom_document(info, atom_entries(articles), last_updated(articles), history)
+
+
+def rss_document(
+    info: FeedInfo, items: Sequence[bytes], updated: datetime, history: History | None = None
+) -> bytes:
+    """An RSS 2.0 document dated ``updated`` holding ``items`` (from :func:`rss_items`).
+
+    feedgen writes the channel; each item was written by feedgen once, in a document of the
+    same shape, and is placed here as those bytes: an article carried by many feeds and pages
+    is made into an item once per build, not once per document.
+    """
+    feed = _feed_generator(info, updated, RSS_TYPE, history, info.rss_url)
+    head: bytes = feed.rss_str(pretty=True)
+    return _spliced(head, RSS_END, items)
+
+
+def atom_document(
+    info: FeedInfo, entries: Sequence[bytes], updated: datetime, history: History | None = None
+) -> bytes:
+    """An Atom 1.0 document dated ``updated`` holding ``entries`` (from :func:`atom_entries`)."""
+    feed = _feed_generator(info, updated, ATOM_TYPE, history, info.atom_url)
+    head: bytes = feed.atom_str(pretty=True)
+    return _spliced(head, ATOM_END, entries)
+
+
+def rss_items(articles: Sequence[Article]) -> list[bytes]:
+    """Each article's ``<item>`` exactly as feedgen writes it inside an RSS document."""
+    feed = _entries_generator(articles, rss=True)
+    return _split(feed.rss_str(pretty=True), b"    <item>", _ITEM_END, len(articles))
+
+
+def atom_entries(articles: Sequence[Article]) -> list[bytes]:
+    """Each article's ``<entry>`` exactly as feedgen writes it inside an Atom document."""
+    feed = _entries_generator(articles, rss=False)
+    return _split(feed.atom_str(pretty=True), b"  <entry>", _ENTRY_END, len(articles))
+
+
+def _entries_generator(articles: Sequence[Article], *, rss: bool) -> FeedGenerator:
+    """A document of ``articles``' entries, with the same namespaces as every feed's (the
+    head's own fields are placeholders: only the entries are taken from it)."""
+    feed = FeedGenerator()
+    feed.load_extension("media")
+    feed.load_extension("dc")
+    feed.id("urn:publisher:items")
+    feed.title("items")
+    feed.description("items")
+    feed.link(href="urn:publisher:items", rel="alternate")
+    feed.updated(EPOCH)
+    for article in articles:
+        _add_entry(feed, article, rss=rss)
+    return feed
+
+
+def _split(document: bytes, start: bytes, end: bytes, count: int) -> list[bytes]:
+    """The ``count`` entries of a pretty-printed document, each from its ``start`` line to its
+    ``end`` line. Text inside an entry is escaped, so neither line occurs inside one; the
+    count is checked all the same."""
+    if not count:
+        return []
+    first = document.index(start)
+    last = document.rindex(end) + len(end)
+    entries = [part + end for part in document[first:last].split(end)[:-1]]
+    if len(entries) != count or not all(entry.startswith(start) for entry in entries):
+        raise ValueError(f"expected {count} entries, found {len(entries)}")
+    return entries
+
+
+def _spliced(head: bytes, end: bytes, entries: Sequence[bytes]) -> bytes:
+    """``head``, a document without entries, with ``entries`` placed before its ``end``."""
+    if not head.endswith(end):
+        raise ValueError("a feed document ends unexpectedly")
+    return b"".join((head[: -len(end)], *entries, end))
 
 
 class _HistoryExtension(BaseExtension):  # type: ignore[misc]
@@ -119,7 +195,7 @@ class _HistoryExtension(BaseExtension):  # type: ignore[misc]
 
 def _feed_generator(
     info: FeedInfo,
-    articles: Sequence[Article],
+    updated: datetime,
     self_type: str,
     history: History | None,
     subscription_url: str,
@@ -138,7 +214,7 @@ def _feed_generator(
     feed.language(info.language)
     feed.author({"name": info.title, "uri": uri(info.home)})
     feed.generator("publisher", __version__, GENERATOR_URI)
-    feed.updated(last_updated(articles))
+    feed.updated(updated)
     # feedgen's RSS <link> is the last link() call: self links first, the site last.
     feed.link(href=uri(self_url), rel="self", type=self_type)
     if info.hub:
@@ -146,8 +222,6 @@ def _feed_generator(
         # feedgen writes only the self link into RSS: the hub link is added by an extension.
         feed.register_extension("websub", _hub_link_for(uri(info.hub)), atom=False, rss=True)
     feed.link(href=uri(info.home), rel="alternate", type="text/html")
-    for article in articles:
-        _add_entry(feed, article, rss=self_type == RSS_TYPE)
     return feed
 
 
