@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import re
 import tomllib
 import types
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
@@ -257,99 +258,6 @@ def _type_name(hint: Any) -> str:
     )
 
 
-def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
-    """Raise :class:`ConfigError`, naming the key, for values that cannot work together."""
-
-    def fail(key: str, reason: str) -> None:
-        raise ConfigError(reason, path=source, field=key)
-
-    site = config.site
-    urls = {
-        "site.url": site.url,
-        "site.link": site.link,
-        "digest.unsubscribe_url": config.digest.unsubscribe_url,
-        "digest.url": config.digest.url,
-        "digest.archive_url": config.digest.archive_url,
-        "websub.hub": config.websub.hub,
-    }
-    for key, value in urls.items():
-        if value and (problem := url_problem(value)):
-            fail(key, problem)
-    if urlsplit(site.url).query or urlsplit(site.url).fragment:
-        fail("site.url", "must not have a query or fragment: feed URLs are made by appending names")
-    if len(config.digest.unsubscribe_url) > MAX_UNSUBSCRIBE_URL:
-        fail(
-            "digest.unsubscribe_url",
-            f"is {len(config.digest.unsubscribe_url)} characters, more than"
-            f" {MAX_UNSUBSCRIBE_URL}: a longer List-Unsubscribe header is folded across lines,"
-            " which breaks one-click unsubscribe in mail clients",
-        )
-    for key, value in (("site.title", site.title), ("site.description", site.description)):
-        if not value.strip():
-            fail(key, "must not be empty: every feed needs it")
-    header_values = {
-        "site.title": site.title,
-        "digest.sender": config.digest.sender,
-        "digest.list_address": config.digest.list_address,
-        "digest.list_id": config.digest.list_id,
-        "digest.unsubscribe_url": config.digest.unsubscribe_url,
-        "digest.unsubscribe_mailto": config.digest.unsubscribe_mailto,
-    }
-    for key, value in header_values.items():
-        if not value.isprintable():
-            fail(key, "must be one line without control characters (it goes into mail headers)")
-    addresses = {
-        "digest.sender": config.digest.sender,
-        "digest.list_address": config.digest.list_address,
-        "digest.unsubscribe_mailto": config.digest.unsubscribe_mailto,
-    }
-    for key, value in addresses.items():
-        if key == "digest.unsubscribe_mailto":
-            if value and (problem := address_problem(value)):
-                fail(key, problem)
-        elif problem := address_problem(envelope_part(value)):
-            fail(key, problem)
-    if config.selection.limit < 1:
-        fail("selection.limit", "must be at least 1")
-    if not 0 <= config.selection.max_drop <= 1:
-        fail("selection.max_drop", "must be a share from 0 to 1 (0.5 = half)")
-    for topic, rule in config.topics.items():
-        if rule.limit is not None and rule.limit < 1:
-            fail(f"topics.{topic}.limit", "must be at least 1")
-    if config.selection.retire_after_days < 0:
-        fail("selection.retire_after_days", "must be 0 or more")
-    if config.archive.page_size < 1:
-        fail("archive.page_size", "must be at least 1")
-    if config.digest.per_topic < 1:
-        fail("digest.per_topic", "must be at least 1")
-    if config.digest.max_stories < 1:
-        fail("digest.max_stories", "must be at least 1")
-    if not 0 < config.digest.umbrella_share <= 1:
-        fail("digest.umbrella_share", "must be more than 0 and at most 1")
-    if not config.digest.subject.strip():
-        fail("digest.subject", "must not be empty: every issue needs a subject")
-    if not config.digest.other_section.strip():
-        fail("digest.other_section", "must not be empty: it is the closing section's heading")
-    smtp = config.digest.smtp
-    if smtp.tls not in TLS_MODES:
-        fail("digest.smtp.tls", f"must be one of {', '.join(TLS_MODES)}")
-    if not 0 < smtp.port < 65536:
-        fail("digest.smtp.port", "must be a port number, 1 to 65535")
-    if not 0 < smtp.timeout < math.inf:
-        fail("digest.smtp.timeout", "must be a number of seconds more than 0")
-    try:
-        zoneinfo.ZoneInfo(config.digest.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        fail("digest.timezone", f"unknown time zone {config.digest.timezone!r}")
-    if not 0 < config.websub.timeout <= 300:
-        fail("websub.timeout", "must be more than 0 and at most 300 seconds")
-    if config.digest.week_starts.lower() not in WEEKDAYS:
-        fail(
-            "digest.week_starts",
-            f"must be a day of the week, monday to sunday, got {config.digest.week_starts!r}",
-        )
-
-
 MAX_UNSUBSCRIBE_URL = 900
 """Longest ``digest.unsubscribe_url``: ``List-Unsubscribe: <url>`` must stay one header line."""
 
@@ -398,6 +306,153 @@ def address_problem(address: str) -> str:
     if len(address) > 254 or not _ADDRESS.fullmatch(address):
         return f"{address!r} is not an email address like name@example.org"
     return ""
+
+
+Check = Callable[[Any], str]
+"""Why a setting's value cannot work, or ``""`` when it can."""
+
+
+def _require(ok: Callable[[Any], bool], reason: str) -> Check:
+    """A check that gives ``reason`` for the values ``ok`` refuses."""
+    return lambda value: "" if ok(value) else reason
+
+
+def _when_set(check: Check) -> Check:
+    """``check`` for a value that is given; an empty or absent value is fine."""
+    return lambda value: "" if value is None or value == "" else check(value)
+
+
+def _filled(text: str) -> bool:
+    return bool(text.strip())
+
+
+def _no_query_or_fragment(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment: feed URLs are made by appending names"
+    return ""
+
+
+def _one_header_line(url: str) -> str:
+    if len(url) <= MAX_UNSUBSCRIBE_URL:
+        return ""
+    return (
+        f"is {len(url)} characters, more than {MAX_UNSUBSCRIBE_URL}: a longer List-Unsubscribe"
+        " header is folded across lines, which breaks one-click unsubscribe in mail clients"
+    )
+
+
+def _envelope_problem(value: str) -> str:
+    return address_problem(envelope_part(value))
+
+
+def _time_zone_problem(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return f"unknown time zone {name!r}"
+    return ""
+
+
+def _weekday_problem(day: str) -> str:
+    if day.lower() in WEEKDAYS:
+        return ""
+    return f"must be a day of the week, monday to sunday, got {day!r}"
+
+
+_AT_LEAST_ONE = _require(lambda count: count >= 1, "must be at least 1")
+_ONE_LINE = _require(
+    str.isprintable, "must be one line without control characters (it goes into mail headers)"
+)
+_LINKS = (
+    "site.url",
+    "site.link",
+    "digest.unsubscribe_url",
+    "digest.url",
+    "digest.archive_url",
+    "websub.hub",
+)
+_MAIL_HEADERS = (
+    "site.title",
+    "digest.sender",
+    "digest.list_address",
+    "digest.list_id",
+    "digest.unsubscribe_url",
+    "digest.unsubscribe_mailto",
+)
+
+RULES: tuple[tuple[str, Check], ...] = (
+    *((key, _when_set(url_problem)) for key in _LINKS),
+    ("site.url", _no_query_or_fragment),
+    ("digest.unsubscribe_url", _one_header_line),
+    ("site.title", _require(_filled, "must not be empty: every feed needs it")),
+    ("site.description", _require(_filled, "must not be empty: every feed needs it")),
+    *((key, _ONE_LINE) for key in _MAIL_HEADERS),
+    ("digest.sender", _envelope_problem),
+    ("digest.list_address", _envelope_problem),
+    ("digest.unsubscribe_mailto", _when_set(address_problem)),
+    ("selection.limit", _AT_LEAST_ONE),
+    (
+        "selection.max_drop",
+        _require(lambda share: 0 <= share <= 1, "must be a share from 0 to 1 (0.5 = half)"),
+    ),
+    ("topics.*.limit", _when_set(_AT_LEAST_ONE)),
+    ("selection.retire_after_days", _require(lambda days: days >= 0, "must be 0 or more")),
+    ("archive.page_size", _AT_LEAST_ONE),
+    ("digest.per_topic", _AT_LEAST_ONE),
+    ("digest.max_stories", _AT_LEAST_ONE),
+    (
+        "digest.umbrella_share",
+        _require(lambda share: 0 < share <= 1, "must be more than 0 and at most 1"),
+    ),
+    ("digest.subject", _require(_filled, "must not be empty: every issue needs a subject")),
+    (
+        "digest.other_section",
+        _require(_filled, "must not be empty: it is the closing section's heading"),
+    ),
+    (
+        "digest.smtp.tls",
+        _require(lambda mode: mode in TLS_MODES, f"must be one of {', '.join(TLS_MODES)}"),
+    ),
+    (
+        "digest.smtp.port",
+        _require(lambda port: 0 < port < 65536, "must be a port number, 1 to 65535"),
+    ),
+    (
+        "digest.smtp.timeout",
+        _require(lambda seconds: 0 < seconds < math.inf, "must be a number of seconds more than 0"),
+    ),
+    ("digest.timezone", _time_zone_problem),
+    (
+        "websub.timeout",
+        _require(lambda seconds: 0 < seconds <= 300, "must be more than 0 and at most 300 seconds"),
+    ),
+    ("digest.week_starts", _weekday_problem),
+)
+"""Every setting's own check, in the order they are tried: a key and what is wrong with its
+value. ``topics.*.limit`` stands for the ``limit`` of each topic."""
+
+
+def check_config(config: Config, source: str = DEFAULT_CONFIG_NAME) -> None:
+    """Raise :class:`ConfigError`, naming the key, for values that cannot work together."""
+    for key, check in RULES:
+        for name, value in _settings(config, key):
+            if problem := check(value):
+                raise ConfigError(problem, path=source, field=name)
+
+
+def _settings(config: Config, key: str) -> Iterator[tuple[str, Any]]:
+    """The value at the dotted ``key``, or each topic's value for ``topics.*.<name>``."""
+    table, star, name = key.partition(".*.")
+    if not star:
+        yield key, _lookup(config, key)
+        return
+    for topic, rule in _lookup(config, table).items():
+        yield f"{table}.{topic}.{name}", _lookup(rule, name)
+
+
+def _lookup(value: Any, key: str) -> Any:
+    return functools.reduce(getattr, key.split("."), value)
 
 
 OUTPUT_FOLDERS = ("out", "digest.out", "digest.archive")

@@ -264,12 +264,15 @@ class KillRun:
     problems: list[str] = field(default_factory=list)
 
 
+Listed = dict[str, tuple[int, int, str] | None]
+"""The store's record of the files a build wrote, by relative path (see ``Store.outputs``)."""
+
+
 def killed_output_problems(
     out: Path, cache: Path, inputs: str, previous: dict[str, bytes], new: dict[str, bytes]
 ) -> str:
     """Check what a killed build of ``inputs`` (their fingerprint) left; returns a summary,
     raising nothing, listing problems."""
-    problems: list[str] = []
     folder = os.path.realpath(out)
     try:
         with opened(cache) as store:
@@ -278,37 +281,64 @@ def killed_output_problems(
             last = store.last_build(folder)
     except (AssertionError, OSError, sqlite3.Error, ValueError) as error:
         return f"PROBLEM the store does not open cleanly: {error}"
-    if verdict != "ok":
-        problems.append(f"integrity_check: {verdict}")
     found = files_in(out)
-    fresh = stale = 0
+    problems = [] if verdict == "ok" else [f"integrity_check: {verdict}"]
+    problems += file_problems(found, listed, previous, new)
+    if last is not None and last[0] == inputs:
+        # A finished build of these very inputs lets the next run skip all work: it must be true.
+        problems += finished_build_problems(out, listed, found, new)
+    if problems:
+        return "PROBLEM " + "; ".join(problems)
+    return files_left(found, previous, new)
+
+
+def file_problems(
+    found: dict[str, bytes],
+    listed: Listed,
+    previous: dict[str, bytes],
+    new: dict[str, bytes],
+) -> list[str]:
+    """Files off the record, with bytes of neither build, or broken; files both builds have
+    that are missing."""
+    problems: list[str] = []
     for relative, data in found.items():
         if relative not in listed:
             problems.append(f"{relative}: not on record, so no later run could remove it")
-        if data == new.get(relative):
-            fresh += data != previous.get(relative)
-        elif data == previous.get(relative):
-            stale += 1
-        else:
+        if data not in (new.get(relative), previous.get(relative)):
             problems.append(f"{relative}: neither its previous nor its new bytes ({len(data)} B)")
         if reason := parse_error(relative, data):
             problems.append(f"{relative}: {reason}")
     for relative in sorted((set(previous) & set(new)) - set(found)):
         problems.append(f"{relative}: missing, though both builds have it")
-    if last is not None and last[0] == inputs:
-        # A finished build of these very inputs lets the next run skip all work: it must be true.
-        for relative, stamp in listed.items():
-            status = (out / relative).stat()
-            if stamp is None or (status.st_size, status.st_mtime_ns) != stamp[:2]:
-                problems.append(f"{relative}: the record claims a finished build, stamp differs")
-        if found != new:
-            problems.append("the record claims a finished build, but the files are a mix")
-    if problems:
-        return "PROBLEM " + "; ".join(problems)
+    return problems
+
+
+def finished_build_problems(
+    out: Path, listed: Listed, found: dict[str, bytes], new: dict[str, bytes]
+) -> list[str]:
+    """Where the record of a finished build is not true of the files."""
+    problems: list[str] = []
+    for relative, stamp in listed.items():
+        status = (out / relative).stat()
+        if stamp is None or (status.st_size, status.st_mtime_ns) != stamp[:2]:
+            problems.append(f"{relative}: the record claims a finished build, stamp differs")
+    if found != new:
+        problems.append("the record claims a finished build, but the files are a mix")
+    return problems
+
+
+def files_left(found: dict[str, bytes], previous: dict[str, bytes], new: dict[str, bytes]) -> str:
+    """``new``, ``previous``, or how many files of each a mix holds."""
     if found == new:
         return "new"
     if found == previous:
         return "previous"
+    fresh = stale = 0
+    for name, data in found.items():
+        if data == new.get(name):
+            fresh += data != previous.get(name)
+        elif data == previous.get(name):
+            stale += 1
     return f"mixed: {fresh} new, {stale} previous"
 
 

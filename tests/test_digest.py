@@ -21,9 +21,7 @@ from publisher.config import Config, load_config
 from publisher.digest.issue import (
     IssueWeek,
     StoryImage,
-    TopicCounts,
     add_utm,
-    arrange,
     plan_digest,
     shorten,
     week_articles,
@@ -36,6 +34,7 @@ from publisher.digest.render import (
     make_digest,
     render_digest,
 )
+from publisher.digest.sections import TopicCounts, arrange
 from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article, Image, Provider
 

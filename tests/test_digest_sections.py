@@ -11,15 +11,8 @@ from helpers import list_config, load_folder
 
 from publisher.config import Config
 from publisher.content.scan import scan_folder
-from publisher.digest.issue import (
-    Digest,
-    IssueWeek,
-    TopicCounts,
-    arrange,
-    count_topics,
-    counts_from_rows,
-    plan_digest,
-)
+from publisher.digest.issue import Digest, IssueWeek, plan_digest
+from publisher.digest.sections import TopicCounts, arrange, count_topics, counts_from_rows
 from publisher.jobs import refresh_articles
 from publisher.model import Article, Image
 from publisher.state import open_store
