@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import load_folder
 
+from publisher import workers
 from publisher.content import parallel
 from publisher.content.normalise import absolute_url, clean_text, parse_article
 from publisher.content.parallel import Parsed, parse_files
@@ -727,7 +728,7 @@ def test_a_dead_worker_process_falls_back_to_parsing_here(write_article, monkeyp
     folder = write_article("00.md").parent
     expected = parse_folder(folder, workers=1)
     monkeypatch.setattr(parallel, "PARALLEL_MIN_FILES", 1)
-    monkeypatch.setattr(parallel, "_pickled_batch", _die)
+    monkeypatch.setattr(workers, "_pickled_call", _die)
     assert expected == parse_folder(folder, workers=2)
 
 

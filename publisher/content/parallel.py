@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import pickle
+import functools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,6 +12,7 @@ from publisher.content.normalise import parse_article
 from publisher.content.scan import CANNOT_READ, read_file
 from publisher.errors import ArticleError, Problem
 from publisher.model import Article
+from publisher.workers import map_batches, usable_cores
 
 T = TypeVar("T")
 
@@ -80,43 +77,23 @@ def parse_files(
 
     if workers < 2 or len(names) < PARALLEL_MIN_FILES:
         for start in range(0, len(names), 500):
-            take(_convert_batch(content_dir, names[start : start + 500], convert))
+            take(_convert_batch(content_dir, names[start : start + 500], convert=convert))
             if progress:
                 progress(min(start + 500, len(names)), len(names))
         return
     size = max(100, len(names) // (workers * 8))
     batches = [list(names[start : start + size]) for start in range(0, len(names), size)]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    convert_batch = functools.partial(_convert_batch, content_dir, convert=convert)
     done = 0
-    kept: set[int] = set()
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            chunks = pool.map(
-                _pickled_batch, [content_dir] * len(batches), batches, [convert] * len(batches)
-            )
-            for index, blob in enumerate(chunks):
-                take(pickle.loads(blob))
-                kept.add(index)
-                done += len(batches[index])
-                if progress:
-                    progress(done, len(names))
-    except BrokenProcessPool:
-        # A worker died (out of memory, killed by an operator): parse the rest here.
-        for index, batch in enumerate(batches):
-            if index not in kept:
-                take(_convert_batch(content_dir, batch, convert))
-
-
-def usable_cores() -> int:
-    """The cores this process may use: in a container with a CPU limit, fewer than the host's."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    for batch, result in zip(batches, map_batches(convert_batch, batches, workers), strict=True):
+        take(result)
+        done += len(batch)
+        if progress:
+            progress(done, len(names))
 
 
 def _convert_batch(
-    content_dir: Path, names: Sequence[str], convert: Convert[T]
+    content_dir: Path, names: Sequence[str], *, convert: Convert[T]
 ) -> tuple[list[T], list[Problem]]:
     converted: list[T] = []
     warnings: list[Problem] = []
@@ -127,8 +104,3 @@ def _convert_batch(
         converted.append(convert(name, parsed, READ_AGAIN if found else time.time_ns()))
         warnings.extend(found)
     return converted, warnings
-
-
-def _pickled_batch(content_dir: Path, names: list[str], convert: Convert[T]) -> bytes:
-    # Pickled here, in the worker, into one bytes object: cheaper to send back than a list.
-    return pickle.dumps(_convert_batch(content_dir, names, convert), protocol=5)
