@@ -24,6 +24,7 @@ from publisher import __version__
 from publisher.config import DEFAULT_SITE_URL, Config, check_folders
 from publisher.content.scan import FileStamp, refused_files, scan_folder
 from publisher.errors import ArticleError, PreviewError, Problem, PublisherError, SendError
+from publisher.lock import job_lock, lock_path
 from publisher.model import EPOCH, Article, Candidate
 from publisher.output import (
     ForeignFiles,
@@ -44,8 +45,6 @@ from publisher.state import (
     article_row,
     decode_article,
     encode_candidates,
-    job_lock,
-    lock_path,
     open_store,
     set_aside,
     stamp_key,

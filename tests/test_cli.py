@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from publisher import __version__
 from publisher.cli import main
-from publisher.state import lock_path
+from publisher.lock import lock_path
 
 WriteArticle = Callable[..., Path]
 SITE = "https://example.org/feeds/"

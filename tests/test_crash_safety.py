@@ -28,6 +28,7 @@ from publisher.content import parallel
 from publisher.content.scan import scan_folder
 from publisher.errors import ArticleError
 from publisher.jobs import RACY_NS, input_fingerprint, refresh_articles, run_build
+from publisher.lock import lock_path
 from publisher.output import TEMP_SUFFIX
 from publisher.state import (
     APPLICATION_ID,
@@ -35,7 +36,6 @@ from publisher.state import (
     RECORD_VERSION,
     SCHEMA_VERSION,
     Store,
-    lock_path,
 )
 
 WriteArticle = Callable[..., Path]

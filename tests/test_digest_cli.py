@@ -17,7 +17,7 @@ from helpers import HEADLESS
 
 from publisher.cli import common, main
 from publisher.cli.digest import EXIT_EMPTY_WEEK, EXIT_NO_BROWSER
-from publisher.state import job_lock
+from publisher.lock import job_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import Inbox, kill_group, load_folder, opened, spoil_store
 
-from publisher import jobs, state
+from publisher import jobs
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content import parallel
@@ -43,6 +43,8 @@ from publisher.state import (
     article_row,
     decode_article,
     open_store,
+    records,
+    schema,
 )
 
 WriteArticle = Callable[..., Path]
@@ -183,13 +185,13 @@ class ProviderRenamed:
 
 def test_record_version_follows_the_model_fields(monkeypatch: pytest.MonkeyPatch):
     """Adding or renaming a field of the model gives another record version."""
-    assert RECORD_VERSION == state._record_version()
+    assert RECORD_VERSION == records._record_version()
     with monkeypatch.context() as patch:
-        patch.setattr(state, "Image", ImageWithAlt)
-        added = state._record_version()
+        patch.setattr(records, "Image", ImageWithAlt)
+        added = records._record_version()
     with monkeypatch.context() as patch:
-        patch.setattr(state, "Provider", ProviderRenamed)
-        renamed = state._record_version()
+        patch.setattr(records, "Provider", ProviderRenamed)
+        renamed = records._record_version()
     assert 3 == len({RECORD_VERSION, added, renamed})
 
 
@@ -219,7 +221,7 @@ def test_new_record_version_parses_every_file_once(
     folder = write_articles(write_article, 6)
     with opened(tmp_path / "cache") as store:
         refresh_articles(store, folder, scan_folder(folder))
-    monkeypatch.setattr(state, "RECORD_VERSION", "next release")
+    monkeypatch.setattr(records, "RECORD_VERSION", "next release")
     with opened(tmp_path / "cache") as store:
         first = refresh_articles(store, folder, scan_folder(folder))
         second = refresh_articles(store, folder, scan_folder(folder))
@@ -313,8 +315,8 @@ def test_older_store_is_migrated_in_place_keeping_its_records(
     stay, nothing is set aside, no warning."""
     folder = write_articles(write_article, 3)
     make_store(tmp_path / "cache", folder)
-    monkeypatch.setattr(state, "MIGRATIONS", (*MIGRATIONS, "CREATE TABLE extra (x INTEGER);"))
-    monkeypatch.setattr(state, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", (*MIGRATIONS, "CREATE TABLE extra (x INTEGER);"))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with opened(tmp_path / "cache") as store:
         tables = {row[0] for row in store.connection.execute("SELECT name FROM sqlite_schema")}
         assert (SCHEMA_VERSION + 1, True) == (pragma(store, "user_version"), "extra" in tables)
@@ -717,8 +719,8 @@ def test_store_from_before_the_selection_count_is_migrated_and_then_guards(
     folder = write_articles(write_article, 3)
     config = load_config(write_site_config(tmp_path))
     with monkeypatch.context() as patch:
-        patch.setattr(state, "MIGRATIONS", MIGRATIONS[:1])
-        patch.setattr(state, "SCHEMA_VERSION", 1)
+        patch.setattr(schema, "MIGRATIONS", MIGRATIONS[:1])
+        patch.setattr(schema, "SCHEMA_VERSION", 1)
         make_store(tmp_path / "cache", folder)
     outcome = run_build(config, wait=5)
     assert outcome.loaded is not None and outcome.plan is not None

@@ -1,6 +1,6 @@
 """The newsletter's issues as feeds: ``feed.xml`` (Atom) and ``feed.json`` in ``digest.out``.
 
-Every issue written is recorded in the state store (:class:`~publisher.state.IssueRecord`);
+Every issue written is recorded in the state store (:class:`~publisher.state.records.IssueRecord`);
 the feeds are made from those records, newest first, so they never depend on which files
 happen to lie in the folder. Pure: the store is read and written by :mod:`publisher.jobs`.
 """
@@ -18,7 +18,7 @@ from slugify import slugify
 
 from publisher import __version__
 from publisher.config import Config
-from publisher.state import IssueRecord
+from publisher.state.records import IssueRecord
 
 if TYPE_CHECKING:
     from publisher.digest.issue import Digest

@@ -1,0 +1,57 @@
+"""The only keeper of memory between runs: one SQLite file in the cache folder.
+
+It holds every article file's parse (by name, with its size and mtime, the light columns
+selection queries and the full record by field name), what each output folder holds, rendered
+feeds and inlined newsletters by the hash of what went in, the topic folders and when each
+topic was last seen, which archive page each story sits on, and the newsletters sent. The
+schema is created and migrated in :mod:`~publisher.state.schema` and nowhere else. A file that
+is damaged, foreign or from a newer version is moved aside and rebuilt with a warning.
+
+One module per table group, all on one connection (:mod:`~publisher.state.connection`):
+``articles``, ``outputs``, ``archives``, ``newsletter``; ``records`` holds the record codec and
+the plain record types, without SQLite. :class:`Store` is all of them together.
+"""
+
+from publisher.state.connection import DamagedStore
+from publisher.state.records import (
+    RECORD_VERSION,
+    ArchiveLayout,
+    ArticleRow,
+    Changes,
+    IssueRecord,
+    SendRecord,
+    article_row,
+    decode_article,
+    encode_candidates,
+    stamp_key,
+)
+from publisher.state.schema import (
+    APPLICATION_ID,
+    DB_NAME,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Store,
+    open_store,
+    set_aside,
+)
+
+__all__ = [
+    "APPLICATION_ID",
+    "DB_NAME",
+    "MIGRATIONS",
+    "RECORD_VERSION",
+    "SCHEMA_VERSION",
+    "ArchiveLayout",
+    "ArticleRow",
+    "Changes",
+    "DamagedStore",
+    "IssueRecord",
+    "SendRecord",
+    "Store",
+    "article_row",
+    "decode_article",
+    "encode_candidates",
+    "open_store",
+    "set_aside",
+    "stamp_key",
+]

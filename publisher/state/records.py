@@ -1,0 +1,219 @@
+"""What the store keeps, as plain values: the codec of article records and the record types.
+
+No SQLite here: a module that only reads records (the newsletter's feed) imports them from
+this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import Any
+
+from publisher import __version__
+from publisher.errors import Problem
+from publisher.model import (
+    EPOCH,
+    NORMALISATION_RULES,
+    Article,
+    Candidate,
+    Image,
+    Provider,
+    canonical_url,
+)
+
+
+def _record_version() -> str:
+    """Changes whenever a stored record could mean something else: the model's fields, the
+    normalisation rules, or a new release."""
+    shape = [
+        (cls.__name__, [(item.name, str(item.type)) for item in fields(cls)])
+        for cls in (Article, Provider, Image)
+    ]
+    made = (__version__, NORMALISATION_RULES, shape)
+    return hashlib.sha256(repr(made).encode()).hexdigest()[:16]
+
+
+RECORD_VERSION = _record_version()
+
+
+@dataclass(frozen=True)
+class ArchiveLayout:
+    """How a build laid out one feed's archive pages."""
+
+    source: int
+    """The content folder it was laid out from."""
+    seq: int
+    """Where the log of article changes stood (:meth:`Store.change_seq`) before it was."""
+    signature: str
+    """What else it was made from (the feed's settings and the renderer)."""
+    pages: tuple[tuple[str, int], ...]
+    """Each page's key and how many stories it holds, page 1 first."""
+    items: str
+    """The subscription document's stories, as :func:`encode_candidates` gives them."""
+
+    def current(self) -> tuple[Candidate, ...]:
+        """The subscription document's stories."""
+        return tuple(Candidate(*row) for row in json.loads(self.items))
+
+
+def encode_candidates(items: Iterable[Candidate]) -> str:
+    """Stories as JSON, for :attr:`ArchiveLayout.items`."""
+    return json.dumps(
+        [
+            (
+                item.name,
+                item.date_us,
+                item.url,
+                item.canonical,
+                item.quality,
+                item.heat,
+                item.digest,
+            )
+            for item in items
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What the log says changed since some point."""
+
+    stories: frozenset[str]
+    """The canonical URLs of articles stored or forgotten."""
+    topics: frozenset[str]
+    """The topics those articles carried, before or after."""
+
+
+ArticleRow = tuple[Any, ...]
+"""One ``articles`` row as :func:`article_row` makes it, topics last."""
+
+
+def stamp_key(name: str, size: int, mtime_ns: int) -> str:
+    """A file's name and stamp as one string, as :meth:`Store.trusted_stamps` gives them."""
+    # "/" cannot be part of a file name, and NUL (which separates keys) cannot either.
+    return f"{name}/{size}/{mtime_ns}"
+
+
+def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRow:
+    """What the store keeps of one file; runs in the parsing worker processes.
+
+    The size and mtime are those of the file when it was read, filled in from the scan by
+    :meth:`Store.put_articles`.
+    """
+    if isinstance(parsed, Problem):
+        # A file that could not be read is tried again next run: it never matches a stamp.
+        read = -1 if parsed.transient else read_ns
+        return (name, read, RECORD_VERSION, parsed.field, parsed.message) + (None,) * 8 + ((),)
+    record = json.dumps(_encode(parsed), ensure_ascii=False, separators=(",", ":"))
+    return (
+        name,
+        read_ns,
+        RECORD_VERSION,
+        None,
+        None,
+        int(parsed.published),
+        parsed.quality,
+        parsed.heat,
+        _microseconds(parsed),
+        parsed.url,
+        canonical_url(parsed.url),
+        hashlib.sha256(record.encode()).hexdigest()[:24],
+        record,
+        parsed.topics,
+    )
+
+
+def _microseconds(article: Article) -> int:
+    return (article.published_at - EPOCH) // timedelta(microseconds=1)
+
+
+def _encode(article: Article) -> dict[str, Any]:
+    provider = article.provider
+    return {
+        "title": article.title,
+        "url": article.url,
+        "date_us": _microseconds(article),
+        "excerpt": article.excerpt,
+        "type": article.type,
+        "quality": article.quality,
+        "heat": article.heat,
+        "published": article.published,
+        "provider": None
+        if provider is None
+        else {
+            "name": provider.name,
+            "domain": provider.domain,
+            "logo": _encode_image(provider.logo) if provider.logo else None,
+        },
+        "topics": list(article.topics),
+        "images": [_encode_image(image) for image in article.images],
+        "amp_url": article.amp_url,
+    }
+
+
+def _encode_image(image: Image) -> dict[str, Any]:
+    return {"url": image.url, "width": image.width, "height": image.height, "title": image.title}
+
+
+def decode_article(record: str, path: str) -> Article:
+    """A stored record → the article it was made from, at ``path``."""
+    data = json.loads(record)
+    provider = data["provider"]
+    return Article(
+        path=path,
+        title=data["title"],
+        url=data["url"],
+        published_at=EPOCH + timedelta(microseconds=data["date_us"]),
+        excerpt=data["excerpt"],
+        type=data["type"],
+        quality=data["quality"],
+        heat=data["heat"],
+        published=data["published"],
+        provider=None
+        if provider is None
+        else Provider(
+            provider["name"],
+            provider["domain"],
+            _decode_image(provider["logo"]) if provider["logo"] else None,
+        ),
+        topics=tuple(data["topics"]),
+        images=tuple(_decode_image(image) for image in data["images"]),
+        amp_url=data["amp_url"],
+    )
+
+
+def _decode_image(data: dict[str, Any]) -> Image:
+    return Image(data["url"], data["width"], data["height"], data["title"])
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """A newsletter delivered to a list, or being delivered (``state`` = ``sending``)."""
+
+    message_id: str
+    state: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRecord:
+    """A newsletter issue written to a ``digest.out`` folder: what its feed entry needs.
+
+    ``sent_at`` and ``updated`` are ISO 8601 in UTC (so they sort as text); ``updated`` moves
+    only when the issue's HTML (``sha256``) changes after it was first written.
+    """
+
+    week: str
+    entry_id: str
+    """The feed entry's id, fixed when the week is first written."""
+    title: str
+    sent_at: str
+    updated: str
+    sha256: str
+    archive_name: str
+    summary: str
+    content: str

@@ -1,0 +1,256 @@
+"""Opening the store: the schema and its migrations, and a damaged file set aside.
+
+The schema is created and migrated here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from publisher.errors import StoreError
+from publisher.output import make_folder
+from publisher.state.archives import ArchiveRecords
+from publisher.state.articles import ArticleQueries
+from publisher.state.connection import DamagedStore, _translated
+from publisher.state.newsletter import NewsletterRecords
+from publisher.state.outputs import OutputRecords
+
+DB_NAME = "publisher.sqlite3"
+
+
+APPLICATION_ID = 0x7075626C
+"""``PRAGMA application_id`` of a publisher store ("publ"): any other SQLite file is foreign."""
+
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sources (id INTEGER PRIMARY KEY, folder TEXT NOT NULL UNIQUE);
+    CREATE TABLE articles (
+        source INTEGER NOT NULL, name TEXT NOT NULL,
+        size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, read_ns INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        problem_field TEXT, problem TEXT,
+        published INTEGER, quality INTEGER, heat INTEGER, date_us INTEGER,
+        url TEXT, canonical TEXT, digest TEXT, record TEXT,
+        UNIQUE (source, name)
+    );
+    CREATE INDEX articles_newest ON articles (source, date_us DESC, url, name)
+        WHERE problem IS NULL AND published = 1;
+    CREATE INDEX articles_by_canonical ON articles (source, canonical) WHERE problem IS NULL;
+    CREATE INDEX articles_with_problems ON articles (source, name) WHERE problem IS NOT NULL;
+    CREATE INDEX articles_stamps ON articles (source, version, name, size, mtime_ns, read_ns);
+    CREATE TABLE article_topics (
+        source INTEGER NOT NULL, topic TEXT NOT NULL, date_us INTEGER NOT NULL,
+        name TEXT NOT NULL, published INTEGER NOT NULL, quality INTEGER,
+        PRIMARY KEY (source, topic, date_us, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX article_topics_by_name ON article_topics (source, name);
+    CREATE TABLE builds (
+        folder TEXT PRIMARY KEY, inputs TEXT NOT NULL, written_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE outputs (
+        folder TEXT NOT NULL, path TEXT NOT NULL,
+        size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+        PRIMARY KEY (folder, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE renders (
+        folder TEXT NOT NULL, key TEXT NOT NULL, file TEXT NOT NULL, data BLOB NOT NULL,
+        UNIQUE (folder, key, file)
+    );
+    CREATE TABLE inlined (key TEXT PRIMARY KEY, html TEXT NOT NULL, used INTEGER NOT NULL);
+    CREATE TABLE topics (
+        folder TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+        PRIMARY KEY (folder, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE sends (
+        list_address TEXT NOT NULL, week TEXT NOT NULL, message_id TEXT NOT NULL,
+        state TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (list_address, week)
+    ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE selections (
+        folder TEXT PRIMARY KEY, selected INTEGER NOT NULL, rules TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE pings (
+        folder TEXT NOT NULL, url TEXT NOT NULL,
+        PRIMARY KEY (folder, url)
+    ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE issues (
+        folder TEXT NOT NULL, week TEXT NOT NULL, entry_id TEXT NOT NULL, title TEXT NOT NULL,
+        sent_at TEXT NOT NULL, updated TEXT NOT NULL, sha256 TEXT NOT NULL,
+        archive_name TEXT NOT NULL, summary TEXT NOT NULL, content TEXT NOT NULL,
+        UNIQUE (folder, week)
+    );
+    CREATE INDEX issues_newest ON issues (folder, sent_at DESC);
+    CREATE INDEX articles_by_quality ON articles (source, published, quality)
+        WHERE problem IS NULL;
+    CREATE INDEX article_topics_by_quality ON article_topics (source, published, topic, quality);
+    """,
+    """
+    CREATE TABLE compiled (key TEXT PRIMARY KEY, data BLOB NOT NULL);
+    """,
+    """
+    CREATE TABLE archive_members (
+        folder TEXT NOT NULL, feed TEXT NOT NULL, canonical TEXT NOT NULL, page INTEGER NOT NULL,
+        PRIMARY KEY (folder, feed, canonical)
+    ) WITHOUT ROWID;
+    CREATE TABLE archive_pages (
+        folder TEXT NOT NULL, path TEXT NOT NULL, key TEXT NOT NULL,
+        PRIMARY KEY (folder, path)
+    ) WITHOUT ROWID;
+    DROP INDEX articles_newest;
+    CREATE INDEX articles_candidates
+        ON articles (source, date_us DESC, url, name, quality, canonical, heat, digest)
+        WHERE problem IS NULL AND published = 1;
+    CREATE INDEX articles_candidates_by_name
+        ON articles (source, name, date_us, url, canonical, quality, heat, digest)
+        WHERE problem IS NULL;
+    """,
+    """
+    CREATE TABLE topic_sightings (
+        folder TEXT NOT NULL, name TEXT NOT NULL, last_seen TEXT NOT NULL,
+        present INTEGER NOT NULL,
+        PRIMARY KEY (folder, name)
+    ) WITHOUT ROWID;
+    """,
+    """
+    CREATE TABLE article_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, source INTEGER NOT NULL, canonical TEXT NOT NULL
+    );
+    CREATE INDEX article_changes_by_source ON article_changes (source, seq);
+    CREATE TRIGGER article_stored BEFORE INSERT ON articles BEGIN
+        INSERT INTO article_changes (source, canonical)
+            SELECT source, canonical FROM articles
+            WHERE source = new.source AND name = new.name AND canonical IS NOT NULL;
+        INSERT INTO article_changes (source, canonical)
+            SELECT new.source, new.canonical WHERE new.canonical IS NOT NULL;
+    END;
+    CREATE TRIGGER article_forgotten AFTER DELETE ON articles
+        WHEN old.canonical IS NOT NULL BEGIN
+        INSERT INTO article_changes (source, canonical) VALUES (old.source, old.canonical);
+    END;
+    CREATE TABLE archive_layouts (
+        folder TEXT NOT NULL, feed TEXT NOT NULL, source INTEGER NOT NULL,
+        seq INTEGER NOT NULL, signature TEXT NOT NULL, pages TEXT NOT NULL,
+        PRIMARY KEY (folder, feed)
+    ) WITHOUT ROWID;
+    CREATE INDEX archive_members_by_page ON archive_members (folder, feed, page);
+    """,
+    """
+    ALTER TABLE article_changes ADD COLUMN topic TEXT;
+    CREATE TRIGGER article_topic_stored AFTER INSERT ON article_topics BEGIN
+        INSERT INTO article_changes (source, canonical, topic) VALUES (new.source, coalesce(
+            (SELECT canonical FROM articles WHERE source = new.source AND name = new.name), ''
+        ), new.topic);
+    END;
+    CREATE TRIGGER article_topic_forgotten BEFORE DELETE ON article_topics BEGIN
+        INSERT INTO article_changes (source, canonical, topic) VALUES (old.source, coalesce(
+            (SELECT canonical FROM articles WHERE source = old.source AND name = old.name), ''
+        ), old.topic);
+    END;
+    ALTER TABLE archive_layouts ADD COLUMN items TEXT NOT NULL DEFAULT '';
+    DELETE FROM archive_layouts;
+    """,
+)
+"""Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store(ArchiveRecords, ArticleQueries, OutputRecords, NewsletterRecords):
+    """An open state store. Use :func:`open_store`; every method is one short transaction."""
+
+
+def open_store(cache_dir: Path, *, wait: float = 60.0) -> tuple[Store, list[str]]:
+    """The store in ``cache_dir``, created or migrated as needed, and any warnings.
+
+    ``wait`` is how long a write may wait for another run's transaction. A damaged, foreign
+    or newer file is moved aside (``*.broken``) and a new store started: it is a cache of what
+    the files say, plus the record of sends, which is then lost (said in the warning).
+    """
+    make_folder(cache_dir)
+    path = cache_dir / DB_NAME
+    try:
+        return _open(path, wait), []
+    except DamagedStore as damage:
+        warning = set_aside(path, str(damage))
+        return _open(path, wait), [warning]
+
+
+def set_aside(path: Path, reason: str) -> str:
+    """Move a damaged store out of the way; the warning to show."""
+    aside = path.with_name(f"{path.name}.broken")
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").replace(f"{aside}{suffix}")
+    return (
+        f"{path}: {reason}; moved to {aside.name} and started afresh"
+        " (every file is parsed again; the record of newsletters sent is in the old file)"
+    )
+
+
+def _open(path: Path, wait: float) -> Store:
+    try:
+        connection = sqlite3.connect(path, timeout=wait, isolation_level=None)
+    except sqlite3.Error as error:
+        raise StoreError(f"cannot open: {error}", path=str(path)) from None
+    try:
+        with _translated(path):
+            _prepare(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return Store(connection, path)
+
+
+def _prepare(connection: sqlite3.Connection) -> None:
+    application_id, version = (
+        connection.execute("PRAGMA application_id").fetchone()[0],
+        connection.execute("PRAGMA user_version").fetchone()[0],
+    )
+    fresh = version == 0 and application_id == 0
+    if fresh and connection.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
+        raise DamagedStore("not a publisher store")
+    if not fresh and application_id != APPLICATION_ID:
+        raise DamagedStore("not a publisher store")
+    if version > SCHEMA_VERSION:
+        raise DamagedStore(f"made by a newer publisher (schema {version})")
+    connection.execute("PRAGMA journal_mode = WAL")
+    # WAL with NORMAL: a power cut may lose the last transaction, never corrupt the file.
+    connection.execute("PRAGMA synchronous = NORMAL")
+    # Checkpoint every 40 MB, not every 4: a cold build of 50,000 articles checkpoints a
+    # handful of times instead of dozens (a fifth of its store time).
+    connection.execute("PRAGMA wal_autocheckpoint = 10000")
+    if version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            current = connection.execute("PRAGMA user_version").fetchone()[0]
+            for step in MIGRATIONS[current:]:
+                for statement in _statements(step):
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of ``script``, one at a time (a trigger's body holds several)."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip(" \n;"):
+                yield statement
+            statement = ""
