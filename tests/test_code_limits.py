@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 600
 """Past this a module holds two jobs (function complexity is ruff's C901, in pyproject.toml)."""
-BEING_SPLIT = {"publisher/state.py", "publisher/jobs.py"}
+BEING_SPLIT = {"publisher/jobs.py"}
 """Modules over the limit that are being split into packages; the merge of that work empties
 this set, and the test fails while it names a module that is no longer over."""
 
