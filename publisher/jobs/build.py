@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.config import Config, check_folders
-from publisher.content.scan import scan_folder
-from publisher.errors import ArticleError, PublisherError
+from publisher.content.scan import FileStamp
+from publisher.errors import PublisherError
 from publisher.jobs.prelude import (
     RACY_NS,
     LoadReport,
-    StoredArticles,
     Timings,
     input_fingerprint,
-    refresh_articles,
+    load_content,
     site_url_warning,
-    stamp_keys,
     with_store,
 )
 from publisher.model import Candidate
@@ -153,15 +151,15 @@ def _build(
     today: date | None,
 ) -> BuildOutcome:
     timings = Timings()
-    content_dir, out_dir = Path(config.content), Path(config.out)
+    out_dir = Path(config.out)
     folder = os.path.realpath(out_dir)
-    with timings.stage("scan"):
-        _adopt_earlier_layout(store, out_dir, folder)
-        stamps = scan_folder(content_dir)
-        if not stamps:
-            # Likely a checkout or sync caught half-way: publishing would empty every feed.
-            raise ArticleError("no article files (*.md); nothing published", path=str(content_dir))
-        keys = stamp_keys(stamps)
+    # Read once the scan is done, and kept for recording what this build wrote.
+    inputs = ""
+    written: dict[str, OutputStamp | None] = {}
+
+    def up_to_date(stamps: Mapping[str, FileStamp], keys: list[str]) -> BuildOutcome | None:
+        """The outcome of a build made from what the last one was, its files untouched."""
+        nonlocal inputs, written
         inputs = input_fingerprint(config, stamps, keys)
         written = store.outputs(folder)
         last = store.last_build(folder)
@@ -177,18 +175,29 @@ def _build(
             and unchanged_since(out_dir, written)
         ):
             return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(written)), timings)
-    # Imported here: a build with nothing to do never needs the parser or the renderers.
+        return None
+
+    with timings.stage("scan"):
+        _adopt_earlier_layout(store, out_dir, folder)
+    content = load_content(
+        store,
+        Path(config.content),
+        empty="no article files (*.md); nothing published",
+        up_to_date=up_to_date,
+        timings=timings,
+        reparse=not use_cache,
+        progress=progress,
+    )
+    if isinstance(content, BuildOutcome):
+        return content
+    # Imported here: a build with nothing to do never needs the renderers.
     from publisher.build import plan_feeds, render_feeds
     from publisher.selection import sight_topics
 
-    with timings.stage("load"):
-        loaded = refresh_articles(
-            store, content_dir, stamps, keys=keys, reparse=not use_cache, progress=progress
-        )
+    loaded, catalogue = content.loaded, content.catalogue
     if strict and loaded.problems:
         raise StrictRefusal(loaded)
     warnings.extend(str(warning) for warning in loaded.warnings)
-    catalogue = StoredArticles(store, store.source(content_dir), content_dir)
     with timings.stage("select"):
         known = store.topic_slugs(folder)
         seen = sight_topics(

@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.config import Config
-from publisher.content.scan import scan_folder
-from publisher.errors import ArticleError
-from publisher.jobs.prelude import LoadReport, refresh_articles, with_store
+from publisher.jobs.prelude import LoadReport, load_content, with_store
 from publisher.state import Store
 
 if TYPE_CHECKING:
@@ -20,12 +18,8 @@ def run_check(
     config: Config, *, wait: float = 60.0, progress: Progress | None = None
 ) -> LoadReport:
     """Read every article file and report problems; writes nothing but the state store."""
-    content_dir = Path(config.content)
 
     def check(store: Store, warnings: list[str]) -> LoadReport:
-        stamps = scan_folder(content_dir)
-        if not stamps:
-            raise ArticleError("no article files (*.md)", path=str(content_dir))
-        return refresh_articles(store, content_dir, stamps, progress=progress)
+        return load_content(store, Path(config.content), progress=progress).loaded
 
     return with_store(config, wait, check)

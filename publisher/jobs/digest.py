@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from publisher.config import DEFAULT_SITE_URL, Config, check_folders
-from publisher.content.scan import scan_folder
-from publisher.errors import ArticleError, PreviewError, SendError
-from publisher.jobs.prelude import LoadReport, StoredArticles, refresh_articles, with_store
+from publisher.errors import PreviewError, SendError
+from publisher.jobs.prelude import LoadReport, StoredArticles, load_content, with_store
 from publisher.output import ForeignFiles, foreign_files, write_outputs
 from publisher.state import SendRecord, Store, job_lock
 
@@ -81,24 +80,15 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
 def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
-    from publisher.digest.issue import counts_from_rows, plan_digest
     from publisher.digest.render import inline_css, render_digest, template_folder
     from publisher.preview import find_browser
 
     template_folder(config)  # a misspelt folder fails before any work is done
     browser = find_browser() if request.preview else None
-    content_dir = Path(config.content)
-    stamps = scan_folder(content_dir)
-    if not stamps:
-        raise ArticleError("no article files (*.md)", path=str(content_dir))
-    loaded = refresh_articles(store, content_dir, stamps)
-    warnings.extend(str(warning) for warning in loaded.warnings)
-    source = store.source(content_dir)
-    catalogue = StoredArticles(store, source, content_dir)
-    start, end = request.week.bounds(ZoneInfo(config.digest.timezone))
-    counts = counts_from_rows(config, *store.topic_quality_counts(source))
-    issue = plan_digest(config, catalogue.published_between(start, end), request.week, counts)
-    outcome = DigestOutcome(loaded, issue, warnings=warnings)
+    content = load_content(store, Path(config.content))
+    warnings.extend(str(warning) for warning in content.loaded.warnings)
+    issue = _plan_issue(config, content.catalogue, request.week)
+    outcome = DigestOutcome(content.loaded, issue, warnings=warnings)
     if issue.is_empty:
         return outcome
 
@@ -121,6 +111,15 @@ def _digest(
         except PreviewError as error:
             outcome.preview_error = str(error)
     return outcome
+
+
+def _plan_issue(config: Config, catalogue: StoredArticles, week: IssueWeek) -> Digest:
+    """The issue of ``week``, planned from the articles of ``catalogue``."""
+    from publisher.digest.issue import counts_from_rows, plan_digest
+
+    start, end = week.bounds(ZoneInfo(config.digest.timezone))
+    counts = counts_from_rows(config, *catalogue.store.topic_quality_counts(catalogue.source))
+    return plan_digest(config, catalogue.published_between(start, end), week, counts)
 
 
 def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
@@ -234,19 +233,10 @@ def preview_digest(config: Config, week: IssueWeek, *, wait: float = 60.0) -> Re
     ``None`` for a week with no articles."""
 
     def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
-        from publisher.digest.issue import counts_from_rows, plan_digest
         from publisher.digest.render import render_digest
 
-        content_dir = Path(config.content)
-        stamps = scan_folder(content_dir)
-        if not stamps:
-            raise ArticleError("no article files (*.md)", path=str(content_dir))
-        refresh_articles(store, content_dir, stamps)
-        source = store.source(content_dir)
-        catalogue = StoredArticles(store, source, content_dir)
-        start, end = week.bounds(ZoneInfo(config.digest.timezone))
-        counts = counts_from_rows(config, *store.topic_quality_counts(source))
-        issue = plan_digest(config, catalogue.published_between(start, end), week, counts)
+        content = load_content(store, Path(config.content))
+        issue = _plan_issue(config, content.catalogue, week)
         if issue.is_empty:
             return None
         return render_digest(config, issue, compiled=(store.compiled, store.keep_compiled))

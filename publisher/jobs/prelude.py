@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from publisher import __version__
 from publisher.config import DEFAULT_SITE_URL, Config
-from publisher.content.scan import FileStamp, refused_files
+from publisher.content.scan import FileStamp, refused_files, scan_folder
 from publisher.errors import ArticleError, Problem
 from publisher.model import EPOCH, Article, Candidate
 from publisher.state import (
@@ -54,11 +54,13 @@ class Timings:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time a stage; one entered twice counts both times."""
         start = time.perf_counter()
         try:
             yield
         finally:
-            self.stages[name] = round(time.perf_counter() - start, 4)
+            spent = time.perf_counter() - start
+            self.stages[name] = round(self.stages.get(name, 0.0) + spent, 4)
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,47 @@ def with_store(config: Config, wait: float, job: Callable[[Store, list[str]], T]
 
 
 # Articles -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Content:
+    """A content folder brought up to date in the store."""
+
+    loaded: LoadReport
+    catalogue: StoredArticles
+
+
+def load_content(
+    store: Store,
+    content_dir: Path,
+    *,
+    empty: str = "no article files (*.md)",
+    up_to_date: Callable[[Mapping[str, FileStamp], list[str]], T | None] | None = None,
+    timings: Timings | None = None,
+    reparse: bool = False,
+    progress: Progress | None = None,
+) -> Content | T:
+    """Scan ``content_dir`` and bring the store's articles up to date with it (see
+    :func:`refresh_articles`), timed as the ``scan`` and ``load`` stages of ``timings``.
+
+    A folder without article files is refused, ``empty`` saying so: likely a checkout or sync
+    caught half-way, and publishing it would empty every feed. ``up_to_date`` is asked after
+    the scan, with every file's stamp and :func:`stamp_keys`, whether the job has anything to
+    do: what it returns, unless ``None``, is returned at once, no article read.
+    """
+    timings = Timings() if timings is None else timings
+    with timings.stage("scan"):
+        stamps = scan_folder(content_dir)
+        if not stamps:
+            raise ArticleError(empty, path=str(content_dir))
+        keys = stamp_keys(stamps)
+        if up_to_date is not None and (done := up_to_date(stamps, keys)) is not None:
+            return done
+    with timings.stage("load"):
+        loaded = refresh_articles(
+            store, content_dir, stamps, keys=keys, reparse=reparse, progress=progress
+        )
+    return Content(loaded, StoredArticles(store, store.source(content_dir), content_dir))
 
 
 def refresh_articles(
