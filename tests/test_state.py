@@ -23,13 +23,12 @@ import pytest
 from click.testing import CliRunner
 from helpers import Inbox, kill_group, load_folder, opened, spoil_store
 
-from publisher import jobs
 from publisher.cli import main
 from publisher.config import load_config
 from publisher.content import parallel
 from publisher.content.scan import scan_folder
 from publisher.errors import OutputError
-from publisher.jobs import ShrinkRefusal, refresh_articles, run_build
+from publisher.jobs import ShrinkRefusal, prelude, refresh_articles, run_build
 from publisher.model import Article, Image, Provider
 from publisher.state import (
     APPLICATION_ID,
@@ -754,7 +753,7 @@ def test_a_bulk_load_stores_the_same_and_keeps_every_index(
     with opened(tmp_path / "plain") as store:
         refresh_articles(store, folder, scan_folder(folder))
         expected = (stored(store, folder), index_names(store))
-    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    monkeypatch.setattr(prelude, "BULK_LOAD_MIN", 1)
     with opened(tmp_path / "bulk") as store:
         refresh_articles(store, folder, scan_folder(folder))
         assert expected == (stored(store, folder), index_names(store))
@@ -767,7 +766,7 @@ def test_a_bulk_load_drops_the_folders_archive_layouts(
     """Files loaded in bulk are not logged as changes, so no layout of that folder may be
     carried forward past it; other folders' layouts stay."""
     folder = write_articles(write_article, 6)
-    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    monkeypatch.setattr(prelude, "BULK_LOAD_MIN", 1)
     with opened(tmp_path / "cache") as store:
         source, other = store.source(folder), store.source(tmp_path / "elsewhere")
         layouts = {
@@ -788,7 +787,7 @@ def test_a_bulk_load_that_fails_leaves_the_store_as_it_was(
     """A bulk load stopped half-way (here by a failing write) rolls back whole: no article
     stored, every index still there, and the next run loads the folder."""
     folder = write_articles(write_article, 6)
-    monkeypatch.setattr(jobs, "BULK_LOAD_MIN", 1)
+    monkeypatch.setattr(prelude, "BULK_LOAD_MIN", 1)
     with opened(tmp_path / "cache") as store:
         indexes = index_names(store)
         real = Store.put_articles

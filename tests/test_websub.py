@@ -25,6 +25,7 @@ from publisher import jobs
 from publisher.cli import main
 from publisher.config import Config, SiteConfig, WebSubConfig
 from publisher.errors import OutputError
+from publisher.jobs import build as build_job
 from publisher.jobs import run_build
 
 SITE = "https://example.org/feeds/"
@@ -338,14 +339,14 @@ def test_a_run_killed_after_writing_still_announces(
     run_build(config)
     hub.requests.clear()
     edit_title(site, "a.md", "Alpha, again")
-    real_write = jobs.write_outputs
+    real_write = build_job.write_outputs
 
     def write_then_die(*args: Any, **kwargs: Any) -> Any:
         real_write(*args, **kwargs)
         raise OutputError("disk full, just after the feeds")
 
     with monkeypatch.context() as patch:
-        patch.setattr(jobs, "write_outputs", write_then_die)
+        patch.setattr(build_job, "write_outputs", write_then_die)
         with pytest.raises(OutputError):
             run_build(config)
     assert [] == hub.requests

@@ -16,9 +16,6 @@ from zoneinfo import ZoneInfo
 
 from publisher.config import WEEKDAYS, Config
 from publisher.digest.sections import TopicCounts, arrange, count_topics
-
-# Kept importable from here for publisher.jobs until it is split into a package.
-from publisher.digest.sections import counts_from_rows as counts_from_rows
 from publisher.errors import ConfigError
 from publisher.model import Article, Image
 from publisher.selection import best_first, deduplicate, is_selectable, rules_for

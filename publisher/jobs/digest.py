@@ -1,0 +1,256 @@
+"""The ``digest`` job: one week's newsletter planned, rendered and written, then sent when
+asked, with the send recorded before and after so the list is mailed once; and the same issue
+rendered for a preview, with nothing written or sent."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from publisher.config import DEFAULT_SITE_URL, Config, check_folders
+from publisher.errors import PreviewError, SendError
+from publisher.jobs.prelude import LoadReport, StoredArticles, load_content, with_store
+from publisher.lock import job_lock
+from publisher.output import ForeignFiles, foreign_files, write_outputs
+from publisher.state import SendRecord, Store
+
+if TYPE_CHECKING:
+    from publisher.digest.issue import Digest, IssueWeek
+    from publisher.digest.render import RenderedDigest
+
+
+@dataclass(frozen=True)
+class DigestRequest:
+    """What ``publisher digest`` was asked to do."""
+
+    week: IssueWeek
+    send: bool = False
+    recipients: tuple[str, ...] = ()
+    """Send here instead of the list (a test send: never blocked, never recorded)."""
+    resend: bool = False
+    password: str | None = None
+    now: datetime | None = None
+    """When the job runs, for the record of a send."""
+    preview: Path | None = None
+    """Also write a PNG screenshot of the issue here (headless Chromium)."""
+    force: bool = False
+    """Replace files in the newsletter folders that publisher did not write."""
+
+
+@dataclass
+class DigestOutcome:
+    """What a digest did; ``rendered`` is ``None`` for a week with no articles."""
+
+    loaded: LoadReport
+    issue: Digest
+    rendered: RenderedDigest | None = None
+    files: list[str] = field(default_factory=list)
+    sent_to: list[str] = field(default_factory=list)
+    already_sent: SendRecord | None = None
+    warnings: list[str] = field(default_factory=list)
+    preview_error: str = ""
+    """Why the preview failed; it is taken after sending, so it never holds the issue back."""
+    send_error: SendError | None = None
+    """Why sending failed; the files are written, and no preview is taken."""
+
+
+def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
+    """Write one week's newsletter and send it when asked, holding ``digest.out``'s lock, so
+    that the "already sent?" check, the send and its record are one step: two overlapping
+    runs mail the list once."""
+    check_folders(config, source="")
+    with job_lock(Path(config.cache_dir), Path(config.digest.out), wait):
+        outcome = with_store(
+            config, wait, lambda store, warnings: _digest(store, warnings, config, request)
+        )
+    if outcome.rendered is not None and not (config.site.link or config.site.url):
+        outcome.warnings.insert(
+            0,
+            f"site.link is not set (nor site.url), so the newsletter links to {DEFAULT_SITE_URL}"
+            " as the site's home page; set site.link in config.toml",
+        )
+    return outcome
+
+
+def _digest(
+    store: Store, warnings: list[str], config: Config, request: DigestRequest
+) -> DigestOutcome:
+    from publisher.digest.render import inline_css, render_digest, template_folder
+    from publisher.preview import find_browser
+
+    template_folder(config)  # a misspelt folder fails before any work is done
+    browser = find_browser() if request.preview else None
+    content = load_content(store, Path(config.content))
+    warnings.extend(str(warning) for warning in content.loaded.warnings)
+    issue = _plan_issue(config, content.catalogue, request.week)
+    outcome = DigestOutcome(content.loaded, issue, warnings=warnings)
+    if issue.is_empty:
+        return outcome
+
+    def inline(html: str, source: str) -> str:
+        key = hashlib.sha256(repr((_premailer_version(), source, html)).encode()).hexdigest()
+        inlined = store.inlined(key)
+        if inlined is None:
+            inlined = inline_css(html, source)
+            store.keep_inlined(key, inlined)
+        return inlined
+
+    rendered = render_digest(config, issue, inline, (store.compiled, store.keep_compiled))
+    outcome.issue, outcome.rendered = rendered.digest, rendered
+    _deliver(store, config, request, outcome)
+    if browser and request.preview and outcome.send_error is None:
+        from publisher.preview import screenshot
+
+        try:
+            screenshot(browser, rendered.html, request.preview)
+        except PreviewError as error:
+            outcome.preview_error = str(error)
+    return outcome
+
+
+def _plan_issue(config: Config, catalogue: StoredArticles, week: IssueWeek) -> Digest:
+    """The issue of ``week``, planned from the articles of ``catalogue``."""
+    from publisher.digest.issue import plan_digest
+    from publisher.digest.sections import counts_from_rows
+
+    start, end = week.bounds(ZoneInfo(config.digest.timezone))
+    counts = counts_from_rows(config, *catalogue.store.topic_quality_counts(catalogue.source))
+    return plan_digest(config, catalogue.published_between(start, end), week, counts)
+
+
+def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
+    """Write the issue's files, then send it when asked: recorded before and after sending.
+    A failed send is left in ``outcome.send_error``."""
+    from publisher.digest.message import message_id
+    from publisher.mail import envelope_address, send_message
+
+    rendered = outcome.rendered
+    assert rendered is not None
+    outcome.warnings.extend(rendered.warnings)
+    folders = (
+        (Path(config.digest.out), rendered.files),
+        (Path(config.digest.archive), {rendered.archive_name: rendered.archive_page}),
+    )
+    if not request.force:
+        # Both folders are checked before either is written: never half an issue.
+        for folder, files in folders:
+            written = store.outputs(os.path.realpath(folder))
+            if foreign := foreign_files(folder, files, written):
+                raise ForeignFiles(folder, foreign)
+    for folder, files in folders:
+        _write_kept(store, folder, files, force=request.force)
+        outcome.files.extend(str(folder / name) for name in sorted(files))
+    _update_issue_feeds(store, config, rendered, request.now, outcome, force=request.force)
+    if not request.send:
+        return
+    to_list = not request.recipients
+    list_address = envelope_address(config.digest.list_address)
+    recipients = list(request.recipients) or [list_address]
+    week = request.week.label
+    moment = request.now.isoformat(timespec="seconds") if request.now else ""
+    if to_list:
+        # Claimed before sending, in one step with the check: if the record cannot be written,
+        # nothing is sent; if the run dies mid-send, the list is not mailed again without
+        # --resend.
+        identifier = message_id(rendered.digest)
+        outcome.already_sent = store.claim_send(
+            list_address, week, identifier, moment, resend=request.resend
+        )
+        if outcome.already_sent:
+            return
+    try:
+        send_message(
+            config.digest.smtp,
+            rendered.message,
+            sender=envelope_address(config.digest.sender),
+            recipients=recipients,
+            password=request.password,
+        )
+    except SendError as error:
+        if to_list and not error.possibly_sent:
+            store.forget_send(list_address, week)
+        outcome.send_error = error
+        return
+    if to_list:
+        store.mark_sent(list_address, week)
+    outcome.sent_to = recipients
+
+
+def _update_issue_feeds(
+    store: Store,
+    config: Config,
+    rendered: RenderedDigest,
+    now: datetime | None,
+    outcome: DigestOutcome,
+    *,
+    force: bool = False,
+) -> None:
+    """Record the issue just written and rewrite the feeds of the folder's issues from the
+    store: the feeds list what was written, whatever else lies in the folder."""
+    from publisher.digest.feed import FEED_ISSUES, feeds_key, issue_feeds, issue_record
+
+    out_dir = Path(config.digest.out)
+    folder = os.path.realpath(out_dir)
+    earlier = store.issue(folder, rendered.digest.week.label)
+    record = issue_record(rendered, earlier, now)
+    if record != earlier:
+        store.keep_issue(folder, record)
+    records = store.issues(folder, FEED_ISSUES)
+    key = feeds_key(config, records)
+    feeds = store.rendered(folder, key)
+    if not feeds:
+        feeds = issue_feeds(config, records)
+        store.keep_rendered(folder, {key: feeds}, {key})
+    _write_kept(store, out_dir, feeds, force=force)
+    outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
+
+
+def _write_kept(
+    store: Store, out_dir: Path, files: Mapping[str, bytes], *, force: bool = False
+) -> None:
+    """Write files into a folder that keeps what earlier runs wrote (newsletter issues)."""
+    folder = os.path.realpath(out_dir)
+    written = store.outputs(folder)
+    report = write_outputs(
+        out_dir,
+        files,
+        written,
+        claim=lambda paths: store.claim_outputs(folder, paths),
+        prune=False,
+        force=force,
+    )
+    kept = {path: stamp for path, stamp in written.items() if stamp is not None}
+    store.finish_outputs(folder, kept | report.holds, "", 0)
+
+
+def preview_digest(config: Config, week: IssueWeek, *, wait: float = 60.0) -> RenderedDigest | None:
+    """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
+    written, sent or recorded (the parse cache is brought up to date, as by ``check``).
+    ``None`` for a week with no articles."""
+
+    def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
+        from publisher.digest.render import render_digest
+
+        content = load_content(store, Path(config.content))
+        issue = _plan_issue(config, content.catalogue, week)
+        if issue.is_empty:
+            return None
+        return render_digest(config, issue, compiled=(store.compiled, store.keep_compiled))
+
+    rendered: RenderedDigest | None = with_store(config, wait, render)
+    return rendered
+
+
+def _premailer_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("premailer") + "/" + version("cssutils")
+    except PackageNotFoundError:
+        return ""
