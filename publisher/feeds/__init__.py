@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from publisher import __version__
+from publisher.feeds.itemhtml import item_text
 from publisher.feeds.jsonfeed import json_document, json_items
 from publisher.feeds.safe import feed_date
 from publisher.feeds.syndication import (
@@ -24,9 +25,8 @@ from publisher.feeds.syndication import (
     LIBRARY_VERSIONS,
     RSS_TYPE,
     atom_document,
-    atom_entries,
+    feed_entries,
     rss_document,
-    rss_items,
 )
 from publisher.model import EPOCH, Article
 
@@ -100,11 +100,12 @@ class Item:
 
 def make_items(articles: Sequence[Article]) -> list[Item]:
     """Each article's :class:`Item`, in order."""
+    texts = [item_text(article) for article in articles]
+    rss, atom = feed_entries(articles, texts)
+    json = json_items(articles, texts)
     return [
-        Item(feed_date(article.published_at), rss, atom, json)
-        for article, rss, atom, json in zip(
-            articles, rss_items(articles), atom_entries(articles), json_items(articles), strict=True
-        )
+        Item(feed_date(article.published_at), rss_item, atom_entry, json_item)
+        for article, rss_item, atom_entry, json_item in zip(articles, rss, atom, json, strict=True)
     ]
 
 

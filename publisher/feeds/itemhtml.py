@@ -9,6 +9,7 @@ hostile title, excerpt or URL reaches the reader as text.
 from __future__ import annotations
 
 from html import escape
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from publisher.feeds.safe import uri
@@ -18,8 +19,30 @@ from publisher.text import headline, summary_of
 _LINKABLE = ("https://", "http://")
 
 
+class ItemText(NamedTuple):
+    """What every feed format says of an article: made once, written into each format."""
+
+    title: str
+    """The headline, as plain text."""
+    summary: str
+    """The excerpt as plain text; empty when it would only repeat the title."""
+    html: str
+    """The item's content as HTML (:func:`item_html`)."""
+
+
+def item_text(article: Article) -> ItemText:
+    """The article's headline, summary and content HTML."""
+    title = headline(article.title)
+    summary = summary_of(article.title, article.excerpt)
+    return ItemText(title, summary, _html(article, title, summary))
+
+
 def item_html(article: Article) -> str:
     """The item's HTML: ``<p><img></p>``, the excerpt, then "Read at <provider>"."""
+    return item_text(article).html
+
+
+def _html(article: Article, title: str, summary: str) -> str:
     parts: list[str] = []
     image = article.lead_image
     if image and (source := _link(image.url)):
@@ -28,9 +51,9 @@ def item_html(article: Article) -> str:
             if image.width and image.height
             else ""
         )
-        alt = image.title or headline(article.title)
+        alt = image.title or title
         parts.append(f'<p><img src="{_attribute(source)}" alt="{_attribute(alt)}"{size} /></p>')
-    if summary := summary_of(article.title, article.excerpt):
+    if summary:
         parts.append(f"<p>{escape(summary, quote=False)}</p>")
     if href := _link(article.url):
         parts.append(

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from publisher.feeds.itemhtml import item_html
+from publisher.feeds.itemhtml import ItemText, item_text
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import Article
-from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
@@ -50,23 +49,25 @@ def json_document(info: FeedInfo, items: Sequence[str], history: History | None 
     return (head + "\n").encode("utf-8")
 
 
-def json_items(articles: Sequence[Article]) -> list[str]:
+def json_items(articles: Sequence[Article], texts: Sequence[ItemText] | None = None) -> list[str]:
     """Each article's item as ``json.dumps(..., indent=2)`` writes it inside a document's
     ``items``: a newline in JSON text is always structure (strings escape theirs), so the
-    item's own lines are indented by its depth."""
+    item's own lines are indented by its depth. ``texts`` are the articles'
+    :func:`~publisher.feeds.itemhtml.item_text`, when made already."""
     return [
         "    "
-        + json.dumps(_json_item(article), ensure_ascii=False, indent=2).replace("\n", "\n    ")
-        for article in articles
+        + json.dumps(_json_item(article, text), ensure_ascii=False, indent=2).replace(
+            "\n", "\n    "
+        )
+        for article, text in zip(articles, texts or map(item_text, articles), strict=True)
     ]
 
 
-def _json_item(article: Article) -> dict[str, object]:
+def _json_item(article: Article, text: ItemText) -> dict[str, object]:
     url = uri(article.url)
-    title = headline(article.title)
-    summary = summary_of(article.title, article.excerpt)
+    title, summary, html = text
     item: dict[str, object] = {"id": url, "url": url, "title": title}
-    if html := item_html(article):
+    if html:
         item["content_html"] = html
     item["content_text"] = summary or title
     item["date_published"] = feed_date(article.published_at).isoformat().replace("+00:00", "Z")

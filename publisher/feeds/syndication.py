@@ -13,10 +13,9 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from publisher import __version__
-from publisher.feeds.itemhtml import item_html
+from publisher.feeds.itemhtml import ItemText, item_text
 from publisher.feeds.safe import feed_date, home_page, uri
 from publisher.model import EPOCH, Article
-from publisher.text import headline, summary_of
 
 if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
@@ -71,20 +70,22 @@ def render_rss(
     info: FeedInfo, articles: Sequence[Article], history: History | None = None
 ) -> bytes:
     """An RSS 2.0 document of ``articles`` in the given order, placed in its feed's history."""
-    return rss_document(info, rss_items(articles), last_updated(articles), history)
+    rss, _ = feed_entries(articles)
+    return rss_document(info, rss, last_updated(articles), history)
 
 
 def render_atom(
     info: FeedInfo, articles: Sequence[Article], history: History | None = None
 ) -> bytes:
     """An Atom 1.0 document of ``articles`` in the given order, placed in its feed's history."""
-    return atom_document(info, atom_entries(articles), last_updated(articles), history)
+    _, atom = feed_entries(articles)
+    return atom_document(info, atom, last_updated(articles), history)
 
 
 def rss_document(
     info: FeedInfo, items: Sequence[bytes], updated: datetime, history: History | None = None
 ) -> bytes:
-    """An RSS 2.0 document dated ``updated`` holding ``items`` (from :func:`rss_items`).
+    """An RSS 2.0 document dated ``updated`` holding ``items`` (from :func:`feed_entries`).
 
     feedgen writes the channel; each item was written by feedgen once, in a document of the
     same shape, and is placed here as those bytes: an article carried by many feeds and pages
@@ -98,38 +99,33 @@ def rss_document(
 def atom_document(
     info: FeedInfo, entries: Sequence[bytes], updated: datetime, history: History | None = None
 ) -> bytes:
-    """An Atom 1.0 document dated ``updated`` holding ``entries`` (from :func:`atom_entries`)."""
+    """An Atom 1.0 document dated ``updated`` holding ``entries`` (from :func:`feed_entries`)."""
     feed = _feed_generator(info, updated, ATOM_TYPE, history, info.atom_url)
     head: bytes = feed.atom_str(pretty=True)
     return _spliced(head, ATOM_END, entries)
 
 
-def rss_items(articles: Sequence[Article]) -> list[bytes]:
-    """Each article's ``<item>`` exactly as feedgen writes it inside an RSS document."""
-    feed = _entries_generator(articles, rss=True)
-    return _split(feed.rss_str(pretty=True), b"    <item>", _ITEM_END, len(articles))
-
-
-def atom_entries(articles: Sequence[Article]) -> list[bytes]:
-    """Each article's ``<entry>`` exactly as feedgen writes it inside an Atom document."""
-    feed = _entries_generator(articles, rss=False)
-    return _split(feed.atom_str(pretty=True), b"  <entry>", _ENTRY_END, len(articles))
-
-
-def _entries_generator(articles: Sequence[Article], *, rss: bool) -> FeedGenerator:
-    """A document of ``articles``' entries, with the same namespaces as every feed's (the
-    head's own fields are placeholders: only the entries are taken from it)."""
+def feed_entries(
+    articles: Sequence[Article], texts: Sequence[ItemText] | None = None
+) -> tuple[list[bytes], list[bytes]]:
+    """Each article's RSS ``<item>`` and Atom ``<entry>`` exactly as feedgen writes them inside
+    a document: one feedgen entry per article gives both. ``texts`` are the articles'
+    :func:`~publisher.feeds.itemhtml.item_text`, when made already."""
     feed = FeedGenerator()
     feed.load_extension("media")
     feed.load_extension("dc")
+    # The head's own fields are placeholders: only the entries are taken from the documents.
     feed.id("urn:publisher:items")
     feed.title("items")
     feed.description("items")
     feed.link(href="urn:publisher:items", rel="alternate")
     feed.updated(EPOCH)
-    for article in articles:
-        _add_entry(feed, article, rss=rss)
-    return feed
+    for article, text in zip(articles, texts or map(item_text, articles), strict=True):
+        _add_entry(feed, article, text)
+    count = len(articles)
+    rss = _split(feed.rss_str(pretty=True), b"    <item>", _ITEM_END, count)
+    atom = _split(feed.atom_str(pretty=True), b"  <entry>", _ENTRY_END, count)
+    return rss, atom
 
 
 def _split(document: bytes, start: bytes, end: bytes, count: int) -> list[bytes]:
@@ -242,23 +238,23 @@ def _hub_link_for(hub: str) -> type[BaseExtension]:
     return HubLink
 
 
-def _add_entry(feed: FeedGenerator, article: Article, *, rss: bool) -> None:
+def _add_entry(feed: FeedGenerator, article: Article, text: ItemText) -> None:
     entry = feed.add_entry(order="append")
     url = uri(article.url)
     entry.id(url)
     entry.guid(url, permalink=True)
-    entry.title(headline(article.title))
+    entry.title(text.title)
     entry.link(href=url, rel="alternate", type="text/html")
-    summary = summary_of(article.title, article.excerpt)
-    if summary and rss:
+    if text.summary:
         # RSS descriptions are HTML: plain text must be escaped once more to read as text.
-        entry.description(escape(summary, quote=False))
-    elif summary:
-        entry.summary(summary, type="text")
+        # (feedgen also takes it as Atom content, until content() replaces it just below:
+        # an article with a summary always has content HTML.)
+        entry.description(escape(text.summary, quote=False))
+        entry.summary(text.summary, type="text")
     # The picture and the excerpt as HTML too (content:encoded in RSS), for readers that
     # ignore Media RSS.
-    if html := item_html(article):
-        entry.content(html, type="html")
+    if text.html:
+        entry.content(text.html, type="html")
     published = feed_date(article.published_at)
     entry.published(published)
     entry.updated(published)

@@ -20,6 +20,7 @@ from publisher.errors import PublisherError
 from publisher.jobs.prelude import (
     RACY_NS,
     LoadReport,
+    StoredArticles,
     Timings,
     input_fingerprint,
     load_content,
@@ -33,12 +34,15 @@ from publisher.state import (
     ArchiveLayout,
     Changes,
     Store,
+    decode_article,
     encode_candidates,
 )
+from publisher.workers import map_batches, usable_cores
 
 if TYPE_CHECKING:
-    from publisher.build import BuildPlan, FeedSelection
+    from publisher.build import BuildPlan, FeedSelection, ItemMaker
     from publisher.content.parallel import Progress
+    from publisher.feeds import Item
     from publisher.websub import PingReport
 
 
@@ -231,7 +235,9 @@ def _build(
         def reuse(key: str) -> dict[str, bytes]:
             return store.rendered(folder, key) if use_cache else {}
 
-        plan = render_feeds(config, selection, catalogue, reuse, unchanged)
+        plan = render_feeds(
+            config, selection, catalogue, reuse, unchanged, items_on_every_core(catalogue)
+        )
     warnings.extend(plan.warnings)
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
@@ -438,3 +444,32 @@ def forget_output_folder(config: Config, *, wait: float = 60.0) -> None:
         with_store(config, wait, lambda store, warnings: store.forget_folder(folder))
     with contextlib.suppress(OSError):
         lock_path(Path(config.cache_dir), Path(config.out)).unlink()
+
+
+ITEMS_IN_WORKERS_MIN = 1000
+"""Stories to make into items from which worker processes pay for their start."""
+
+
+def items_on_every_core(catalogue: StoredArticles) -> ItemMaker:
+    """Makes stories into feed items, spread over worker processes when there are many: each
+    worker decodes its share of the stored records and renders their items."""
+
+    def make(stories: Sequence[Candidate]) -> list[Item]:
+        workers = usable_cores()
+        if workers < 2 or len(stories) < ITEMS_IN_WORKERS_MIN:
+            from publisher.feeds import make_items
+
+            return make_items(catalogue.articles(stories))
+        records = catalogue.records(stories)
+        size = max(250, len(records) // (workers * 4))
+        batches = [records[start : start + size] for start in range(0, len(records), size)]
+        return [item for made in map_batches(items_of_records, batches, workers) for item in made]
+
+    return make
+
+
+def items_of_records(records: Sequence[tuple[str, str]]) -> list[Item]:
+    """The feed items of stored records, given with their file paths."""
+    from publisher.feeds import make_items
+
+    return make_items([decode_article(record, path) for path, record in records])

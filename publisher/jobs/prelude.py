@@ -236,9 +236,13 @@ class StoredArticles:
         )
 
     def articles(self, items: Sequence[Candidate]) -> list[Article]:
+        return [decode_article(record, path) for path, record in self.records(items)]
+
+    def records(self, items: Sequence[Candidate]) -> list[tuple[str, str]]:
+        """Each story's file path and stored record, in order, for decoding elsewhere."""
         records = self.store.records(self.source, [item.name for item in items])
         folder = f"{self.content_dir}{os.sep}"
-        return [decode_article(records[item.name], folder + item.name) for item in items]
+        return [(folder + item.name, records[item.name]) for item in items]
 
     def published_between(self, start: datetime, end: datetime) -> list[Article]:
         """Every published article dated in ``[start, end)``."""
