@@ -114,7 +114,7 @@ def archive_paths(folder: str, page: int) -> list[str]:
 class BuildPlan:
     """Every output file of a build, with what the report needs to say about it."""
 
-    outputs: Mapping[str, bytes]
+    outputs: PlannedOutputs
     """Every file to write; archive pages are rendered as they are read (see
     :class:`PlannedOutputs`)."""
     feeds: tuple[FeedPlan, ...]
@@ -251,28 +251,58 @@ ItemMaker = Callable[[Sequence[Candidate]], list[Item]]
 """Makes the :class:`~publisher.feeds.Item` of each story, in order."""
 
 
-class ItemCache:
-    """Each story's items, made once per build however many documents carry it, and made
-    together: the first document asked for makes every expected story's items in one batch,
-    which a caller's :data:`ItemMaker` may spread over every core."""
+ITEMS_PER_BATCH = 20_000
+"""Stories made into items at a time: few enough to hold, many enough to share out."""
 
-    def __init__(self, make: ItemMaker) -> None:
-        self._make = make
+
+class ItemCache:
+    """Each story's items, made once per build however many documents carry it.
+
+    Documents are expected in the order they will be rendered; the first one asked for makes
+    its own stories' items and those of the documents after it, up to ``batch`` stories, in
+    one go (a caller's :data:`ItemMaker` may spread a batch over every core). A story's items
+    are let go once every expected document that carries it has been rendered, so memory
+    holds what the documents being written share, not the whole archive.
+    """
+
+    def __init__(self, make: ItemMaker, batch: int = ITEMS_PER_BATCH) -> None:
+        self._make, self._batch = make, batch
         self._made: dict[str, Item] = {}
-        self._expected: dict[str, Candidate] = {}
+        self._expected: list[Candidate] = []
+        self._next = 0
+        self._uses: dict[str, int] = {}
 
     def expect(self, stories: Iterable[Candidate]) -> None:
-        """Make ``stories``' items with the next batch."""
-        self._expected.update((story.name, story) for story in stories)
+        """A document of ``stories`` will be rendered (and :meth:`release` d) after those
+        expected before it."""
+        for story in stories:
+            self._expected.append(story)
+            self._uses[story.name] = self._uses.get(story.name, 0) + 1
 
     def of(self, stories: Sequence[Candidate]) -> list[Item]:
         """The items of ``stories``, in order."""
-        if any(story.name not in self._made for story in stories):
-            self.expect(stories)
-            todo = [story for name, story in self._expected.items() if name not in self._made]
-            self._made.update(zip([story.name for story in todo], self._make(todo), strict=True))
-            self._expected.clear()
+        todo = {story.name: story for story in stories if story.name not in self._made}
+        if todo:
+            while self._next < len(self._expected) and len(todo) < self._batch:
+                story = self._expected[self._next]
+                # A story whose documents are all rendered is needed no more.
+                if story.name not in self._made and self._uses[story.name] > 0:
+                    todo.setdefault(story.name, story)
+                self._next += 1
+            self._made.update(zip(todo, self._make(list(todo.values())), strict=True))
         return [self._made[story.name] for story in stories]
+
+    def __len__(self) -> int:
+        """How many stories' items are held now."""
+        return len(self._made)
+
+    def release(self, stories: Iterable[Candidate]) -> None:
+        """A document of ``stories`` is rendered: let go of items no other one still needs."""
+        for story in stories:
+            left = self._uses.get(story.name, 0) - 1
+            self._uses[story.name] = left
+            if left <= 0:
+                self._made.pop(story.name, None)
 
 
 def render_feed_files(
@@ -314,22 +344,13 @@ def render_feeds(
     plans = selection.feeds
     outputs = _Outputs()
     cache = ItemCache(make_items_of or (lambda stories: make_items(catalogue.articles(stories))))
-    reused: dict[str, dict[str, bytes]] = {}
-    to_render: dict[tuple[str, int], tuple[Candidate, ...]] = {}
+    reused = {folder: files for folder, files in _reusable(plans, reuse)}
+    to_render = _pages_to_render(plans, unchanged)
     for plan in plans:
-        files = reuse(plan.render_key) if reuse else {}
-        if files.keys() >= RENDERED_FILES:
-            reused[plan.folder] = files
-        for number, members in enumerate(plan.pages, start=1):
-            paths, key = plan.archive_paths(number), plan.page_key(number)
-            if members is not None and not (unchanged and unchanged(paths, key)):
-                to_render[plan.folder, number] = members
-    cache.expect(
-        [
-            *(story for plan in plans if plan.folder not in reused for story in plan.items),
-            *(story for members in to_render.values() for story in members),
-        ]
-    )
+        if plan.folder not in reused:
+            cache.expect(plan.items)
+    for members in to_render.values():
+        cache.expect(members)
     rendered: dict[str, dict[str, bytes]] = {}
     items: dict[str, bytes] = {}
     page_keys: dict[str, str] = {}
@@ -337,9 +358,9 @@ def render_feeds(
         feed = f"the feed of topic {plan.topic.name!r}" if plan.topic else "the all-topics feed"
         files = reused.get(plan.folder) or {}
         if not files:
-            # Nothing kept, or kept by a version that rendered less: render it all again.
             pages = len(plan.pages) if plan.archived else None
             files = render_feed_files(plan.info, cache.of(plan.items), pages=pages)
+            cache.release(plan.items)
             files[ITEMS_FRAGMENT] = render_items(catalogue.articles(plan.items))
             rendered[plan.render_key] = files
         for name in FEED_FILES:
@@ -348,12 +369,17 @@ def render_feeds(
         for number in range(1, len(plan.pages) + 1):
             paths = plan.archive_paths(number)
             page_keys.update(dict.fromkeys(paths, plan.page_key(number)))
-            members = to_render.get((plan.folder, number))
-            if members is None:
+            if (plan.folder, number) in to_render:
+                outputs.claim(paths, feed)
+            else:
                 for path in paths:
                     outputs.keep(path, feed)
-            else:
-                outputs.defer(paths, _page_renderer(plan, number, members, cache), feed)
+    by_folder = {plan.folder: plan for plan in plans}
+    for (folder, number), members in to_render.items():
+        plan = by_folder[folder]
+        outputs.files.put_later(
+            plan.archive_paths(number), _page_renderer(plan, number, members, cache)
+        )
     listings = [
         FeedListing(
             plan.info,
@@ -382,6 +408,35 @@ def render_feeds(
         rendered,
         tuple(outputs.kept),
         page_keys,
+    )
+
+
+def _reusable(
+    plans: Sequence[FeedPlan], reuse: Callable[[str], dict[str, bytes]] | None
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Each feed folder whose subscription documents an earlier build rendered, with them."""
+    for plan in plans:
+        files = reuse(plan.render_key) if reuse else {}
+        # Kept by a version that rendered less: rendered again.
+        if files.keys() >= RENDERED_FILES:
+            yield plan.folder, files
+
+
+def _pages_to_render(
+    plans: Sequence[FeedPlan], unchanged: Callable[[Sequence[str], str], bool] | None
+) -> dict[tuple[str, int], tuple[Candidate, ...]]:
+    """Every archive page that is not kept as it is (by feed folder and number), with its
+    stories, oldest page first across feeds: pages that share stories are then made, and let
+    go of, together."""
+    pages = {
+        (plan.folder, number): members
+        for plan in plans
+        for number, members in enumerate(plan.pages, start=1)
+        if members is not None
+        and not (unchanged and unchanged(plan.archive_paths(number), plan.page_key(number)))
+    }
+    return dict(
+        sorted(pages.items(), key=lambda page: min((s.date_us for s in page[1]), default=0))
     )
 
 
@@ -423,6 +478,12 @@ class PlannedOutputs(Mapping[str, bytes]):
     def __len__(self) -> int:
         return len(self._paths)
 
+    def writing_order(self) -> list[str]:
+        """Archive pages first, in the order they were planned (pages sharing stories
+        together), then every other file by path: a subscription document is written after
+        the pages it links."""
+        return [*self._deferred, *sorted(self._files)]
+
 
 def _page_renderer(
     plan: FeedPlan, page: int, stories: Sequence[Candidate], cache: ItemCache
@@ -431,6 +492,7 @@ def _page_renderer(
 
     def render() -> dict[str, bytes]:
         files = render_feed_files(plan.info, cache.of(stories), page=page, pages=len(plan.pages))
+        cache.release(stories)
         return {f"{plan.folder}{name}": data for name, data in files.items()}
 
     return render
@@ -449,13 +511,10 @@ class _Outputs:
         self._claim(path, claimant)
         self.files.put(path, data)
 
-    def defer(
-        self, paths: Sequence[str], render: Callable[[], dict[str, bytes]], claimant: str
-    ) -> None:
-        """Plan ``paths``, rendered by ``render`` when their bytes are asked for."""
+    def claim(self, paths: Sequence[str], claimant: str) -> None:
+        """Take ``paths`` for files planned later (:meth:`PlannedOutputs.put_later`)."""
         for path in paths:
             self._claim(path, claimant)
-        self.files.put_later(paths, render)
 
     def keep(self, path: str, claimant: str) -> None:
         """Plan ``path`` to stay as it is."""

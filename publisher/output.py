@@ -9,7 +9,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -83,6 +83,7 @@ def write_outputs(
     claim: Callable[[list[str]], None],
     prune: bool = True,
     force: bool = False,
+    order: Sequence[str] | None = None,
 ) -> WriteReport:
     """Make ``out_dir`` hold ``outputs``: each file replaced atomically, only when its bytes change.
 
@@ -91,7 +92,8 @@ def write_outputs(
     publisher did not write are never removed, nor replaced unless ``force`` is set (else
     :class:`ForeignFiles` is raised before anything is written). ``claim`` records the planned
     paths before anything is written, so a run killed half-way still knows every file it may
-    have left.
+    have left. Files are written in ``order`` (every path of ``outputs``) when given, else by
+    path.
     """
     for relative in outputs:
         _check_relative(relative)
@@ -100,7 +102,7 @@ def write_outputs(
     if not force and (foreign := foreign_files(out_dir, outputs, previous)):
         raise ForeignFiles(out_dir, foreign)
     make_folder(out_dir)
-    planned = sorted(outputs)
+    planned = sorted(outputs) if order is None else list(order)
     for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
         remove_leftover_temps(out_dir / folder)
     new_paths = [relative for relative in planned if relative not in previous]

@@ -250,6 +250,7 @@ def _build(
             {path: stamp for path, stamp in written.items() if path not in kept},
             claim=lambda paths: store.claim_outputs(folder, paths),
             force=force,
+            order=plan.outputs.writing_order(),
         )
         if queued:
             # Queued before writing, so a run killed half-way still pings; a feed that turned
