@@ -3,6 +3,7 @@ that carries it: tried on the real Power Apps corpus, archives on, small pages."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -13,11 +14,11 @@ from helpers import load_folder
 from publisher import build as build_module
 from publisher.build import BuildPlan, ItemCache, plan_feeds, render_feeds
 from publisher.config import ArchiveConfig, Config, SiteConfig
-from publisher.feeds import FORMATS, Item, history_of, make_items
+from publisher.feeds import FORMATS, FeedInfo, Item, history_of, make_items
 from publisher.feeds.jsonfeed import render_json_feed
 from publisher.feeds.syndication import render_atom, render_rss
 from publisher.model import Article, Candidate
-from publisher.selection import ArticleList
+from publisher.selection import ArticleList, rules_for
 
 SITE = "https://items.example.org/feeds/"
 RENDERERS = {"RSS": render_rss, "Atom": render_atom, "JSON": render_json_feed}
@@ -107,3 +108,20 @@ def test_items_are_let_go_once_their_documents_are_written(
         held.append(len(caches[0]))
     stories = {story.name for feed in plan.feeds for page in feed.pages for story in page or ()}
     assert (0, True) == (held[-1], max(held) < len(stories))
+
+
+def test_a_json_feed_is_what_json_dumps_writes(power_apps: tuple[Config, ArticleList]):
+    """Items written piecewise make the document json.dumps(indent=2) writes of the same data,
+    for every real article and for awkward text (quotes, controls, line separators, emoji)."""
+    config, catalogue = power_apps
+    articles = catalogue.articles(catalogue.every(None, rules_for(None, config.selection, {})))
+    odd = replace(
+        articles[0],
+        title='A "quoted" \\ title\u2028with a line separator 🚀',
+        excerpt="Tab\there, bell\x07, </script> and é",
+    )
+    articles.append(odd)
+    info = FeedInfo("Items", "Every item", "https://items.example.org/", SITE)
+    document = render_json_feed(info, articles)
+    expected = json.dumps(json.loads(document), ensure_ascii=False, indent=2) + "\n"
+    assert (expected, len(articles)) == (document.decode(), len(json.loads(document)["items"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string
 from typing import TYPE_CHECKING
 
 from publisher.feeds.itemhtml import ItemText, item_text
@@ -55,12 +56,30 @@ def json_items(articles: Sequence[Article], texts: Sequence[ItemText] | None = N
     item's own lines are indented by its depth. ``texts`` are the articles'
     :func:`~publisher.feeds.itemhtml.item_text`, when made already."""
     return [
-        "    "
-        + json.dumps(_json_item(article, text), ensure_ascii=False, indent=2).replace(
-            "\n", "\n    "
-        )
+        "    " + _indented(_json_item(article, text), "    ")
         for article, text in zip(articles, texts or map(item_text, articles), strict=True)
     ]
+
+
+def _indented(value: object, indent: str) -> str:
+    """``value`` exactly as ``json.dumps(..., ensure_ascii=False, indent=2)`` writes it at
+    ``indent``, in a fraction of the time: that encoder is pure Python, this one writes the
+    strings, which are most of an item, with json's own C function."""
+    if isinstance(value, str):
+        return _string(value)
+    inner = f"{indent}  "
+    if isinstance(value, dict) and value:
+        members = (
+            f"{inner}{_string(key)}: {_indented(item, inner)}" for key, item in value.items()
+        )
+        return "{\n" + ",\n".join(members) + f"\n{indent}}}"
+    if isinstance(value, list) and value:
+        return (
+            "[\n"
+            + ",\n".join(f"{inner}{_indented(item, inner)}" for item in value)
+            + f"\n{indent}]"
+        )
+    return json.dumps(value)
 
 
 def _json_item(article: Article, text: ItemText) -> dict[str, object]:
