@@ -91,9 +91,9 @@ def write_outputs(
     left). Those paths, when no longer planned and ``prune`` is set, are removed; files
     publisher did not write are never removed, nor replaced unless ``force`` is set (else
     :class:`ForeignFiles` is raised before anything is written). ``claim`` records the planned
-    paths before anything is written, so a run killed half-way still knows every file it may
-    have left. Files are written in ``order`` (every path of ``outputs``) when given, else by
-    path.
+    paths new to ``previous`` before anything is written (it is called, once, even with none),
+    so a run killed half-way still knows every file it may have left. Files are written in
+    ``order`` (every path of ``outputs``) when given, else by path.
     """
     for relative in outputs:
         _check_relative(relative)
@@ -105,9 +105,8 @@ def write_outputs(
     planned = sorted(outputs) if order is None else list(order)
     for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
         remove_leftover_temps(out_dir / folder)
-    new_paths = [relative for relative in planned if relative not in previous]
-    if new_paths:
-        claim(new_paths)
+    # Called even with no new path: it also marks the folder as being written.
+    claim([relative for relative in planned if relative not in previous])
     report = WriteReport()
     for relative in planned:
         target = out_dir / relative

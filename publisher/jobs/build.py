@@ -32,10 +32,14 @@ from publisher.model import Candidate
 from publisher.output import OutputStamp, WriteReport, unchanged_since, write_outputs
 from publisher.state import (
     ArchiveLayout,
+    ArchiveUpdate,
+    BuildRecord,
+    BuildUpdate,
     Changes,
     Store,
     decode_article,
     encode_candidates,
+    retirement_due,
 )
 from publisher.workers import map_batches, usable_cores
 
@@ -153,21 +157,23 @@ def _build(
     force: bool,
     today: date | None,
 ) -> BuildOutcome:
+    """Read the store once (after the scan when nothing changed, else once the articles are
+    loaded), plan with pure functions, render, claim, write, and record once."""
     timings = Timings()
     out_dir = Path(config.out)
     folder = os.path.realpath(out_dir)
-    # Read once the scan is done, and kept for recording what this build wrote.
+    # Worked out once the scan is done, and kept for recording what this build wrote.
     inputs = ""
-    written: dict[str, OutputStamp | None] = {}
 
     def up_to_date(stamps: Mapping[str, FileStamp], keys: list[str]) -> BuildOutcome | None:
         """The outcome of a build made from what the last one was, its files untouched."""
-        nonlocal inputs, written
+        nonlocal inputs
         inputs = input_fingerprint(config, stamps, keys)
-        written = store.outputs(folder)
-        last = store.last_build(folder)
-        retiring = today is not None and store.retirement_due(
-            folder, (today - timedelta(days=config.selection.retire_after_days)).isoformat()
+        known = store.folder_record(folder)
+        last = known.last_build
+        retiring = today is not None and retirement_due(
+            known.sightings,
+            (today - timedelta(days=config.selection.retire_after_days)).isoformat(),
         )
         if (
             use_cache
@@ -175,9 +181,9 @@ def _build(
             and last[0] == inputs
             and not retiring
             and not any(mtime >= last[1] - RACY_NS for _, mtime in stamps.values())
-            and unchanged_since(out_dir, written)
+            and unchanged_since(out_dir, known.outputs)
         ):
-            return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(written)), timings)
+            return BuildOutcome(len(stamps), WriteReport(unchanged=sorted(known.outputs)), timings)
         return None
 
     with timings.stage("scan"):
@@ -193,91 +199,166 @@ def _build(
     )
     if isinstance(content, BuildOutcome):
         return content
-    # Imported here: a build with nothing to do never needs the renderers.
-    from publisher.build import plan_feeds, render_feeds
-    from publisher.selection import sight_topics
-
     loaded, catalogue = content.loaded, content.catalogue
     if strict and loaded.problems:
         raise StrictRefusal(loaded)
     warnings.extend(str(warning) for warning in loaded.warnings)
     with timings.stage("select"):
-        known = store.topic_slugs(folder)
-        seen = sight_topics(
-            store.topic_sightings(folder),
-            catalogue.topic_names(),
-            [name for name, slug in known.items() if f"{slug}/rss.xml" in written],
-            today,
-            config.selection.retire_after_days,
-        )
-        seq = store.change_seq()  # before reading: a change made meanwhile is looked at again
-        page_keys = store.page_keys(folder)
-
-        def unchanged(paths: Sequence[str], key: str) -> bool:
-            """Archive files written from ``key`` and untouched since: left as they are."""
-            return (
-                use_cache
-                and all(page_keys.get(path) == key for path in paths)
-                and unchanged_since(out_dir, {path: written.get(path) for path in paths})
-            )
-
-        # Archive membership is not a cache: even --no-cache keeps every story on its page.
-        histories = StoredHistories(store, folder, catalogue.source, unchanged, use_cache)
-        selection = plan_feeds(config, catalogue, known, kept_topics=seen.kept, histories=histories)
-        selected = selection.selected
+        # Read once the articles are loaded and before any is read for planning: its change
+        # position counts their changes, and one made meanwhile is looked at again next time.
+        record = store.build_record(folder)
+        planned = _plan(store, config, record, catalogue, use_cache, today)
         rules = selection_rules(config)
-        max_drop = config.selection.max_drop
-        previous = store.last_selected(folder)
-        if not force and (count := check_shrink(selected, previous, rules, max_drop)) is not None:
+        selected, max_drop = planned.selection.selected, config.selection.max_drop
+        if (
+            not force
+            and (count := check_shrink(selected, record.last_selected, rules, max_drop)) is not None
+        ):
             raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
     with timings.stage("render"):
-
-        def reuse(key: str) -> dict[str, bytes]:
-            return store.rendered(folder, key) if use_cache else {}
-
-        plan = render_feeds(
-            config, selection, catalogue, reuse, unchanged, items_on_every_core(catalogue)
-        )
+        plan = _render(store, config, folder, planned, catalogue, use_cache)
     warnings.extend(plan.warnings)
     # A run with problems or warnings is never skipped next time: they are reported again.
     clean = not loaded.problems and not warnings
     with timings.stage("write"):
-        queued = _queue_pings(store, folder, config, plan, written)
-        kept = {path: written[path] for path in plan.kept}
-        report = write_outputs(
-            out_dir,
-            plan.outputs,
-            {path: stamp for path, stamp in written.items() if path not in kept},
-            claim=lambda paths: store.claim_outputs(folder, paths),
-            force=force,
-            order=plan.outputs.writing_order(),
+        report, pinged = _write(store, config, plan, record.outputs, force)
+        update = BuildUpdate(
+            outputs=report.holds,
+            inputs=inputs if clean else "",
+            written_ns=time.time_ns(),
+            selected=selected,
+            rules=rules,
+            topic_slugs={topic.name: topic.slug for topic in plan.topics},
+            archives=_layouts(planned.selection, plan, catalogue.source, record.seq),
+            page_keys=plan.page_keys,
+            sightings=planned.sightings if today is not None else None,
+            rendered=plan.rendered,
+            used_renders={feed.render_key for feed in plan.feeds},
+            pinged=pinged,
         )
-        if queued:
-            # Queued before writing, so a run killed half-way still pings; a feed that turned
-            # out unchanged on disk (the store was lost, say) has nothing to tell.
-            feeds = plan.subscriptions
-            store.forget_pings(
-                folder, queued & {feeds[path] for path in report.unchanged if path in feeds}
-            )
-        report.unchanged = sorted([*report.unchanged, *kept])
-        report.holds.update({path: stamp for path, stamp in kept.items() if stamp is not None})
-        store.finish_outputs(folder, report.holds, inputs if clean else "", time.time_ns())
-        store.set_selected(folder, selected, rules)
-        store.set_topic_slugs(folder, {topic.name: topic.slug for topic in plan.topics})
-        layouts = _layouts(selection, plan, catalogue.source, seq)
-        store.record_archives(folder, layouts, histories.layouts, page_keys, plan.page_keys)
-        if today is not None:
-            store.set_topic_sightings(folder, seen.sightings)
-        used = {feed.render_key for feed in plan.feeds}
-        store.keep_rendered(folder, plan.rendered, used)
+        store.record_build(folder, record, update)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What a build selected, with what rendering it needs of what the store knew."""
+
+    selection: FeedSelection
+    sightings: Mapping[str, tuple[str, bool]]
+    unchanged: Callable[[Sequence[str], str], bool]
+    """Whether archive files written from a page key are untouched since: left as they are."""
+
+
+def _plan(
+    store: Store,
+    config: Config,
+    record: BuildRecord,
+    catalogue: StoredArticles,
+    use_cache: bool,
+    today: date | None,
+) -> _Planned:
+    """Select every feed's stories from what the store knew of the folder before the build."""
+    # Imported here: a build with nothing to do never needs the planner.
+    from publisher.build import plan_feeds
+    from publisher.selection import sight_topics
+
+    out_dir = Path(config.out)
+    written = record.outputs
+    seen = sight_topics(
+        record.sightings,
+        catalogue.topic_names(),
+        [name for name, slug in record.topic_slugs.items() if f"{slug}/rss.xml" in written],
+        today,
+        config.selection.retire_after_days,
+    )
+
+    def unchanged(paths: Sequence[str], key: str) -> bool:
+        return (
+            use_cache
+            and all(record.page_keys.get(path) == key for path in paths)
+            and unchanged_since(out_dir, {path: written.get(path) for path in paths})
+        )
+
+    # Archive membership is not a cache: even --no-cache keeps every story on its page.
+    histories = StoredHistories(
+        store,
+        os.path.realpath(out_dir),
+        catalogue.source,
+        record.layouts,
+        unchanged,
+        use_cache,
+    )
+    selection = plan_feeds(
+        config, catalogue, record.topic_slugs, kept_topics=seen.kept, histories=histories
+    )
+    return _Planned(selection, seen.sightings, unchanged)
+
+
+def _render(
+    store: Store,
+    config: Config,
+    folder: str,
+    planned: _Planned,
+    catalogue: StoredArticles,
+    use_cache: bool,
+) -> BuildPlan:
+    """Render the planned feeds, reusing subscription documents rendered earlier."""
+    from publisher.build import render_feeds
+
+    def reuse(key: str) -> dict[str, bytes]:
+        return store.rendered(folder, key) if use_cache else {}
+
+    return render_feeds(
+        config,
+        planned.selection,
+        catalogue,
+        reuse,
+        planned.unchanged,
+        items_on_every_core(catalogue),
+    )
+
+
+def _write(
+    store: Store,
+    config: Config,
+    plan: BuildPlan,
+    written: Mapping[str, OutputStamp | None],
+    force: bool,
+) -> tuple[WriteReport, set[str]]:
+    """Write the plan's files, claiming them (and queueing pings) in the store first; the
+    report, kept archive files included, and the queued feed URLs that need no ping after all."""
+    out_dir = Path(config.out)
+    folder = os.path.realpath(out_dir)
+    kept = {path: written[path] for path in plan.kept}
+    feeds = plan.subscriptions
+    published, changing = _changing_feeds(config, plan, written)
+    queued: set[str] = set()
+
+    def claim(paths: list[str]) -> None:
+        queued.update(store.claim_build(folder, paths, published=published, changing=changing))
+
+    report = write_outputs(
+        out_dir,
+        plan.outputs,
+        {path: stamp for path, stamp in written.items() if path not in kept},
+        claim=claim,
+        force=force,
+        order=plan.outputs.writing_order(),
+    )
+    # Queued before writing, so a run killed half-way still pings; a feed that turned out
+    # unchanged on disk (the store was lost, say) has nothing to tell.
+    pinged = queued & {feeds[path] for path in report.unchanged if path in feeds}
+    report.unchanged = sorted([*report.unchanged, *kept])
+    report.holds.update({path: stamp for path, stamp in kept.items() if stamp is not None})
+    return report, pinged
 
 
 def _layouts(
     selection: FeedSelection, plan: BuildPlan, source: int, seq: int
-) -> dict[str, tuple[ArchiveLayout, Mapping[str, int], frozenset[str]]]:
+) -> dict[str, ArchiveUpdate]:
     """What to remember of each feed with archive pages: its layout and membership changes."""
-    layouts: dict[str, tuple[ArchiveLayout, Mapping[str, int], frozenset[str]]] = {}
+    layouts: dict[str, ArchiveUpdate] = {}
     for feed in plan.feeds:
         split = selection.splits.get(feed.folder)
         if split is None or not split.pages:
@@ -325,21 +406,24 @@ class StoredHistory:
 
 class StoredHistories:
     """What earlier builds of an output folder remember of its feeds' archives (see
-    :class:`~publisher.build.Histories`); without ``carry_forward`` every feed is laid out
-    from all its stories, keeping each on its page."""
+    :class:`~publisher.build.Histories`): the layouts read with the build's record, and what
+    depends on the plan (changes since a layout, a feed's members) asked of the store as the
+    planner needs it. Without ``carry_forward`` every feed is laid out from all its stories,
+    keeping each on its page."""
 
     def __init__(
         self,
         store: Store,
         folder: str,
         source: int,
+        layouts: Mapping[str, ArchiveLayout],
         intact: Callable[[Sequence[str], str], bool],
         carry_forward: bool,
     ) -> None:
         self.store, self.folder, self.source, self.intact = store, folder, source, intact
         self.carry_forward = carry_forward
-        self.layouts = store.archive_layouts(folder)
-        """The layouts the last build recorded, by feed folder."""
+        self.layouts = layouts
+        """The layouts the last build recorded, by feed folder (:attr:`BuildRecord.layouts`)."""
         self._changes: dict[int, Changes | None] = {}
 
     def members(self, folder: str) -> dict[str, int]:
@@ -375,17 +459,13 @@ class StoredHistories:
         )
 
 
-def _queue_pings(
-    store: Store,
-    folder: str,
-    config: Config,
-    plan: BuildPlan,
-    written: Mapping[str, OutputStamp | None],
-) -> set[str]:
-    """With a hub, record every feed whose bytes are about to change as waiting for a ping, and
-    forget waiting pings of feeds no longer published; the feeds newly queued."""
+def _changing_feeds(
+    config: Config, plan: BuildPlan, written: Mapping[str, OutputStamp | None]
+) -> tuple[list[str] | None, list[str]]:
+    """With a hub, every feed URL the build publishes and those whose bytes are about to
+    change (to queue for a ping as the files are claimed); without, ``None`` and nothing."""
     if not config.websub.hub:
-        return set()
+        return None, []
     feeds = plan.subscriptions
     changing = [
         url
@@ -393,8 +473,7 @@ def _queue_pings(
         if (stamp := written.get(path)) is None
         or stamp[2] != hashlib.sha256(plan.outputs[path]).hexdigest()
     ]
-    store.forget_pings(folder, set(store.pending_pings(folder)) - set(feeds.values()))
-    return store.queue_pings(folder, changing)
+    return list(feeds.values()), changing
 
 
 def _notify_hub(store: Store, config: Config, outcome: BuildOutcome) -> BuildOutcome:

@@ -8,21 +8,27 @@ schema is created and migrated in :mod:`~publisher.state.schema` and nowhere els
 is damaged, foreign or from a newer version is moved aside and rebuilt with a warning.
 
 One module per table group, all on one connection (:mod:`~publisher.state.connection`):
-``articles``, ``outputs``, ``archives``, ``newsletter``; ``records`` holds the record codec and
-the plain record types, without SQLite. :class:`Store` is all of them together.
+``articles``, ``outputs``, ``archives``, ``newsletter``, and ``builds``, which reads and writes
+what a build needs of the others at once; ``records`` holds the record codec and the plain
+record types, without SQLite. :class:`Store` is all of them together.
 """
 
 from publisher.state.connection import DamagedStore
 from publisher.state.records import (
     RECORD_VERSION,
     ArchiveLayout,
+    ArchiveUpdate,
     ArticleRow,
+    BuildRecord,
+    BuildUpdate,
     Changes,
+    FolderRecord,
     IssueRecord,
     SendRecord,
     article_row,
     decode_article,
     encode_candidates,
+    retirement_due,
     stamp_key,
 )
 from publisher.state.schema import (
@@ -42,9 +48,13 @@ __all__ = [
     "RECORD_VERSION",
     "SCHEMA_VERSION",
     "ArchiveLayout",
+    "ArchiveUpdate",
     "ArticleRow",
+    "BuildRecord",
+    "BuildUpdate",
     "Changes",
     "DamagedStore",
+    "FolderRecord",
     "IssueRecord",
     "SendRecord",
     "Store",
@@ -52,6 +62,7 @@ __all__ = [
     "decode_article",
     "encode_candidates",
     "open_store",
+    "retirement_due",
     "set_aside",
     "stamp_key",
 ]

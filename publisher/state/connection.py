@@ -25,6 +25,7 @@ class Connection:
         self.path = path
         self._sources: dict[str, int] = {}
         self._bulk = False
+        self._combined = False
 
     def close(self) -> None:
         self.connection.close()
@@ -32,8 +33,8 @@ class Connection:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: everything in it lands together, or none of it. Inside
-        :meth:`bulk_load` it is part of that one transaction."""
-        if self._bulk:
+        :meth:`bulk_load` or :meth:`combined` it is part of that one transaction."""
+        if self._bulk or self._combined:
             yield self.connection
             return
         with _translated(self.path):
@@ -42,6 +43,31 @@ class Connection:
                 yield self.connection
             except BaseException:
                 self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def combined(self) -> Iterator[None]:
+        """One write transaction for several writes that are each a transaction alone: they
+        land together, or none of them does."""
+        with self.transaction():
+            self._combined = True
+            try:
+                yield
+            finally:
+                self._combined = False
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: every query in it sees the store as it stood at the first,
+        whatever another connection commits meanwhile."""
+        with _translated(self.path):
+            self.connection.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                if self.connection.in_transaction:
+                    self.connection.execute("ROLLBACK")
                 raise
             self.connection.execute("COMMIT")
 

@@ -153,15 +153,6 @@ class OutputRecords(Connection):
                 [(folder, name, seen, int(present)) for name, (seen, present) in sightings.items()],
             )
 
-    def retirement_due(self, folder: str, seen_before: str) -> bool:
-        """Whether a topic gone from the content was last seen before ``seen_before``."""
-        rows = self._query(
-            "SELECT 1 FROM topic_sightings WHERE folder = ? AND present = 0 AND last_seen < ?"
-            " LIMIT 1",
-            (folder, seen_before),
-        )
-        return bool(rows)
-
     def pending_pings(self, folder: str) -> list[str]:
         """Feed URLs of ``folder`` whose change the hub has not yet been told of."""
         rows = self._query("SELECT url FROM pings WHERE folder = ? ORDER BY url", (folder,))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Set
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
@@ -86,6 +86,83 @@ class Changes:
     """The canonical URLs of articles stored or forgotten."""
     topics: frozenset[str]
     """The topics those articles carried, before or after."""
+
+
+OutputStamp = tuple[int, int, str]
+"""A file as publisher wrote it: its size, mtime (ns) and SHA-256."""
+
+Sightings = Mapping[str, tuple[str, bool]]
+"""Topic name → (the date it was last seen, ISO; whether the content still carried it)."""
+
+
+@dataclass(frozen=True)
+class FolderRecord:
+    """What the store knows of an output folder that says whether a build has anything to do
+    (:meth:`Store.folder_record`)."""
+
+    outputs: Mapping[str, OutputStamp | None]
+    """Every file publisher wrote (or was about to write) there, as :meth:`Store.outputs`."""
+    last_build: tuple[str, int] | None
+    """The inputs fingerprint of the last clean build, and when it ended."""
+    sightings: Sightings
+    """Each topic's last sighting and whether the content still carried it."""
+
+
+@dataclass(frozen=True)
+class BuildRecord(FolderRecord):
+    """Everything the store knows of an output folder that a build plans from, read at once
+    (:meth:`Store.build_record`). What depends on the plan (archive membership, renders kept
+    by key, changes since a layout) is asked for as the planner needs it."""
+
+    topic_slugs: Mapping[str, str]
+    """The folder each topic's feeds were published under, by topic name."""
+    page_keys: Mapping[str, str]
+    """The key of what each archive file was last written from, by path."""
+    layouts: Mapping[str, ArchiveLayout]
+    """How the last build laid out each archived feed, by feed folder."""
+    seq: int
+    """Where the log of article changes stood when the record was read."""
+    last_selected: tuple[int, str] | None
+    """How many articles the last build selected, and the digest of its selection settings."""
+
+
+ArchiveUpdate = tuple[ArchiveLayout, Mapping[str, int], Collection[str]]
+"""One archived feed's new layout, its stories that moved (to their page), those to forget."""
+
+
+@dataclass(frozen=True)
+class BuildUpdate:
+    """Everything the store learns from a build once its files are written, recorded at once
+    (:meth:`Store.record_build`)."""
+
+    outputs: Mapping[str, OutputStamp]
+    """Exactly what the folder now holds."""
+    inputs: str
+    """The inputs fingerprint of a clean build; empty when the next build must not be skipped."""
+    written_ns: int
+    selected: int
+    """Distinct articles in the subscription documents."""
+    rules: str
+    """The digest of the selection settings they were selected by."""
+    topic_slugs: Mapping[str, str]
+    archives: Mapping[str, ArchiveUpdate]
+    """Each archived feed's layout and membership changes, by feed folder."""
+    page_keys: Mapping[str, str]
+    """Every archive file with the key of what it is made from."""
+    sightings: Sightings | None
+    """Each topic's last sighting; ``None`` keeps those on record."""
+    rendered: Mapping[str, Mapping[str, bytes]]
+    """Subscription documents rendered by this build, by render key."""
+    used_renders: Set[str]
+    """The render keys still in use: the others are dropped."""
+    pinged: Collection[str] = ()
+    """Feed URLs no longer waiting for a ping to the hub."""
+
+
+def retirement_due(sightings: Sightings, seen_before: str) -> bool:
+    """Whether a topic gone from the content was last seen before ``seen_before`` (an ISO
+    date): a build would retire its feed."""
+    return any(not present and seen < seen_before for seen, present in sightings.values())
 
 
 ArticleRow = tuple[Any, ...]

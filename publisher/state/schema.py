@@ -12,11 +12,9 @@ from pathlib import Path
 
 from publisher.errors import StoreError
 from publisher.output import make_folder
-from publisher.state.archives import ArchiveRecords
-from publisher.state.articles import ArticleQueries
+from publisher.state.builds import BuildRecords
 from publisher.state.connection import DamagedStore, _translated
 from publisher.state.newsletter import NewsletterRecords
-from publisher.state.outputs import OutputRecords
 
 DB_NAME = "publisher.sqlite3"
 
@@ -166,7 +164,7 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-class Store(ArchiveRecords, ArticleQueries, OutputRecords, NewsletterRecords):
+class Store(BuildRecords, NewsletterRecords):
     """An open state store. Use :func:`open_store`; every method is one short transaction."""
 
 
