@@ -133,7 +133,7 @@ class WebSubConfig:
 
     hub: str = ""
     timeout: float = 5.0
-    """Seconds to wait for the hub, per request."""
+    """Seconds the hub may take over all the pings of one build."""
 
 
 @dataclass(frozen=True)
