@@ -284,6 +284,12 @@ def url_problem(url: str) -> str:
         return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http(s) URL with a host, like https://example.org/"
+    if "@" in parts.netloc:
+        # Said without the value: it would print the password.
+        return (
+            "must not hold a user name or password (user:password@): it would be published"
+            " in every feed and page"
+        )
     return ""
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from publisher.cli import main
 from publisher.config import (
     Config,
     DigestConfig,
@@ -451,3 +454,60 @@ def test_retire_after_days(tmp_path: Path):
     assert 0 == load_config(tmp_path / "config.toml").selection.retire_after_days
     message = config_error("[selection]\nretire_after_days = -1\n", tmp_path)
     assert message.endswith(": selection.retire_after_days: must be 0 or more"), message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "site.url",
+        "site.link",
+        "digest.unsubscribe_url",
+        "digest.url",
+        "digest.archive_url",
+        "websub.hub",
+    ],
+)
+@pytest.mark.parametrize(
+    "value", ["https://admin:hunter2@example.org/feeds/", "https://hunter2@example.org/"]
+)
+def test_url_settings_with_a_password_are_refused_without_printing_it(key: str, value: str):
+    """A URL setting with user info is refused, naming the key; the password is not said."""
+    table, name = key.split(".")
+    with pytest.raises(ConfigError) as caught:
+        parse_config({table: {name: value}})
+    assert (key, False) == (caught.value.field, "hunter2" in str(caught.value))
+    assert "must not hold a user name or password" in caught.value.reason
+
+
+def test_build_with_a_password_in_the_hub_url_exits_2_and_writes_nothing(
+    tmp_path: Path, write_article: Callable[..., Path]
+):
+    """`build` with a hub URL holding a password: one line naming websub.hub, exit 2, no feed
+    written, the password nowhere in the output."""
+    write_article("a.md", title="Alpha", url="https://example.com/a", date="2024-05-01")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'content = "_news"\nout = "feeds"\ncache_dir = "cache"\n'
+        '[websub]\nhub = "http://user:s3cret@hub.example.org/"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["build", "--config", str(config)])
+    assert (2, 1, True, False, False) == (
+        result.exit_code,
+        len(result.stderr.splitlines()),
+        ": websub.hub: must not hold a user name or password" in result.stderr,
+        "s3cret" in result.output + result.stderr,
+        (tmp_path / "feeds").exists(),
+    )
+
+
+def test_site_url_option_with_a_password_is_refused(tmp_path: Path):
+    """`--site-url` with user info: one line naming the option, the password not said."""
+    result = CliRunner().invoke(
+        main, ["build", "--content", str(tmp_path), "--site-url", "https://a:hunter2@x.org/"]
+    )
+    assert (2, True, False) == (
+        result.exit_code,
+        result.stderr.startswith("publisher: error: --site-url: must not hold a user name"),
+        "hunter2" in result.stderr,
+    )
