@@ -366,6 +366,27 @@ def _weekday_problem(day: str) -> str:
     return f"must be a day of the week, monday to sunday, got {day!r}"
 
 
+def integer_settings(cls: type[Any] = Config, prefix: str = "") -> Iterator[str]:
+    """The key of every integer setting (``topics.*.limit`` for each topic's), from the
+    types of the settings, so a new one is checked without being listed."""
+    for name, hint in get_type_hints(cls).items():
+        if hint is int or int in get_args(hint):
+            yield f"{prefix}{name}"
+        elif isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            yield from integer_settings(hint, f"{prefix}{name}.")
+        elif get_origin(hint) is Mapping:
+            yield from integer_settings(get_args(hint)[1], f"{prefix}{name}.*.")
+
+
+MAX_RETIRE_DAYS = 36_500
+"""A hundred years: the longest a gone topic's feeds can be kept is as good as never, and a
+longer span would reach before the first day the calendar has."""
+_STORED_INTEGER = _when_set(
+    _require(
+        lambda number: -(2**63) <= number < 2**63,
+        f"must be from {-(2**63)} to {2**63 - 1}: the state store keeps it as a 64-bit integer",
+    )
+)
 _AT_LEAST_ONE = _require(lambda count: count >= 1, "must be at least 1")
 _ONE_LINE = _require(
     str.isprintable, "must be one line without control characters (it goes into mail headers)"
@@ -388,6 +409,7 @@ _MAIL_HEADERS = (
 )
 
 RULES: tuple[tuple[str, Check], ...] = (
+    *((key, _STORED_INTEGER) for key in integer_settings()),
     *((key, _when_set(url_problem)) for key in _LINKS),
     ("site.url", _no_query_or_fragment),
     ("digest.unsubscribe_url", _one_header_line),
@@ -404,6 +426,13 @@ RULES: tuple[tuple[str, Check], ...] = (
     ),
     ("topics.*.limit", _when_set(_AT_LEAST_ONE)),
     ("selection.retire_after_days", _require(lambda days: days >= 0, "must be 0 or more")),
+    (
+        "selection.retire_after_days",
+        _require(
+            lambda days: days <= MAX_RETIRE_DAYS,
+            f"must be at most {MAX_RETIRE_DAYS} (a hundred years, which is as good as never)",
+        ),
+    ),
     ("archive.page_size", _AT_LEAST_ONE),
     ("digest.per_topic", _AT_LEAST_ONE),
     ("digest.max_stories", _AT_LEAST_ONE),
