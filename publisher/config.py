@@ -360,6 +360,13 @@ def _time_zone_problem(name: str) -> str:
     return ""
 
 
+def _repeated_topic(order: tuple[str, ...]) -> str:
+    repeated = next((topic for index, topic in enumerate(order) if topic in order[:index]), None)
+    if repeated is None:
+        return ""
+    return f"lists {repeated!r} more than once: name each topic once"
+
+
 def _weekday_problem(day: str) -> str:
     if day.lower() in WEEKDAYS:
         return ""
@@ -463,6 +470,7 @@ RULES: tuple[tuple[str, Check], ...] = (
         _require(lambda seconds: 0 < seconds <= 300, "must be more than 0 and at most 300 seconds"),
     ),
     ("digest.week_starts", _weekday_problem),
+    ("digest.topic_order", _repeated_topic),
 )
 """Every setting's own check, in the order they are tried: a key and what is wrong with its
 value. ``topics.*.limit`` stands for the ``limit`` of each topic."""

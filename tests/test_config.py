@@ -576,3 +576,18 @@ def test_build_with_a_setting_past_what_it_can_represent_exits_2(
         len(result.stderr.splitlines()),
         (tmp_path / "feeds").exists(),
     ), result.stderr
+
+
+def test_topic_order_naming_a_topic_twice_is_refused(tmp_path: Path):
+    """A topic listed twice in digest.topic_order would print its section twice: refused."""
+    message = config_error('[digest]\ntopic_order = ["Gamma", "Space", "Gamma"]\n', tmp_path)
+    assert message == (
+        f"{tmp_path / 'config.toml'}: digest.topic_order: lists 'Gamma' more than once:"
+        " name each topic once"
+    )
+
+
+def test_topic_order_with_each_topic_once_is_kept_as_given():
+    """Distinct topics are accepted in the order given."""
+    config = parse_config({"digest": {"topic_order": ["Gamma", "gamma", "Space"]}})
+    assert ("Gamma", "gamma", "Space") == config.digest.topic_order
