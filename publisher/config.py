@@ -507,10 +507,14 @@ OWN_FOLDERS = (
 
 
 def check_folders(
-    config: Config, source: str = DEFAULT_CONFIG_NAME, labels: Mapping[str, str] | None = None
+    config: Config,
+    source: str = DEFAULT_CONFIG_NAME,
+    labels: Mapping[str, str] | None = None,
+    taken: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`ConfigError` when an output folder is the root or home folder, or is,
-    contains or lies inside another output folder, the content folder or the cache folder.
+    contains or lies inside another output folder, the content folder or the cache folder
+    (or one of the ``taken`` folders, by name: the published folder, for a preview).
 
     Folders are compared by their real paths (symlinks resolved), so give the values after
     every command-line override. ``labels`` names a key the way the user gave it
@@ -523,6 +527,7 @@ def check_folders(
         "digest.archive": config.digest.archive,
         "content": config.content,
         "cache_dir": config.cache_dir,
+        **(taken or {}),
     }
     real = {key: Path(os.path.realpath(folder)) for key, folder in folders.items()}
     forbidden = {Path("/"): "the root folder"}
@@ -537,7 +542,7 @@ def check_folders(
             fail(key, f"must not be {forbidden[real[key]]} ({real[key]}): {OWN_FOLDERS}")
     for index, key in enumerate(OUTPUT_FOLDERS):
         # Each output folder against the ones before it, then against the folders it only reads.
-        for other in [*OUTPUT_FOLDERS[:index], "content", "cache_dir"]:
+        for other in [*OUTPUT_FOLDERS[:index], "content", "cache_dir", *(taken or {})]:
             mine, theirs = real[key], real[other]
             other_name = names.get(other, other)
             if mine == theirs:

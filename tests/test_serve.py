@@ -217,3 +217,43 @@ def test_out_must_not_be_the_published_folder(site: Path, monkeypatch: pytest.Mo
         result.exit_code,
         result.stderr,
     )
+
+
+def run_serve(
+    site: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``publisher serve`` with ``args`` in ``site``, as a process that must end on its own:
+    a refused server exits; one that starts serving is a failure (killed after 30 s)."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "publisher", "serve", "--port", "0", *args],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, **(env or {})},
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"serve {args} started serving: {expired.stdout!r}")
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("/", "--out: must not be the root folder (/)"),
+        ("cache", "--out: is the same folder as cache_dir"),
+        ("feeds/preview", "--out: is inside the published folder (out)"),
+        ("_news", "--out: is the same folder as content"),
+    ],
+)
+def test_a_folder_build_would_refuse_is_never_served(site: Path, out: str, reason: str):
+    """The root folder, the store's, the content's, or one inside the published folder: one
+    line naming --out, exit 2, before anything listens or is built."""
+    done = run_serve(site, "--out", out)
+    assert (2, 1, "", True) == (
+        done.returncode,
+        len(done.stderr.splitlines()),
+        done.stdout,
+        done.stderr.startswith(f"publisher: error: command line: {reason}"),
+    ), done.stderr
+    assert not (site / "feeds").exists()

@@ -7,13 +7,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from publisher.cli import common
 from publisher.cli.common import EXIT_USAGE, config_options, fail, job_errors, load_settings
-from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, load_config
+from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, check_folders, load_config
 from publisher.errors import PublisherError
 from publisher.jobs import forget_output_folder
 from publisher.serve import Preview, listen, serve
@@ -66,6 +67,7 @@ def serve_command(
             forget = Config(out=str(folder), cache_dir=config.cache_dir)
             # The store forgets the scratch folder; it is deleted just after.
             cleanup.callback(suppressed, lambda: forget_output_folder(forget, wait=5))
+        check_served_folder(config, folder, given=out is not None)
         preview = Preview(
             settings,
             folder,
@@ -76,6 +78,19 @@ def serve_command(
         )
         serve(preview, listen(bind, port, preview))
     click.echo("Stopped.")
+
+
+def check_served_folder(config: Config, folder: Path, *, given: bool) -> None:
+    """The folder built into and served must be one ``build`` would write: never the root
+    or home folder, the content, the cache, the newsletters, nor in or around the published
+    folder (the preview's links point at the local server)."""
+    label = "--out" if given else "the scratch folder"
+    check_folders(
+        replace(config, out=str(folder)),
+        source="command line" if given else "",
+        labels={"out": label},
+        taken={"the published folder (out)": config.out},
+    )
 
 
 def suppressed(action: Callable[[], None]) -> None:
