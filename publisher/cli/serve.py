@@ -17,7 +17,7 @@ from publisher.cli.common import EXIT_USAGE, config_options, fail, job_errors, l
 from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, check_folders, load_config
 from publisher.errors import PublisherError
 from publisher.jobs import forget_output_folder
-from publisher.serve import Preview, listen, serve
+from publisher.serve import Preview, hold_interrupts, listen, serve, stopping
 
 
 @click.command("serve")
@@ -40,10 +40,10 @@ def serve_command(
 ) -> None:
     """Preview the site: build it, serve it, and build it again when a file changes.
 
-    Articles, newsletter templates and the config file are watched. The current week's
-    newsletter is at /newsletter/ (another week: /newsletter/?week=2026-W47), rendered on
-    each request: nothing is sent or recorded. Problems show here and on the pages; the
-    server keeps going. Ctrl-C stops it.
+    Articles, the config file and the newsletter templates (digest.templates) are watched.
+    The current week's newsletter is at /newsletter/ (another week:
+    /newsletter/?week=2026-W47), rendered on each request: nothing is sent or recorded.
+    Problems show here and on the pages; the server keeps going. Ctrl-C stops it.
 
     Example: publisher serve --port 8001
     """
@@ -59,7 +59,12 @@ def serve_command(
 
     default = Path(DEFAULT_CONFIG_NAME)
     watched = config_path or (default if default.is_file() else None)
-    with job_errors(), ExitStack() as cleanup:
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        stopping() as allow_stop,
+        job_errors(),
+        ExitStack() as cleanup,
+    ):
         folder = out
         if folder is None:
             scratch = tempfile.TemporaryDirectory(prefix="publisher-serve-")
@@ -67,6 +72,9 @@ def serve_command(
             forget = Config(out=str(folder), cache_dir=config.cache_dir)
             # The store forgets the scratch folder; it is deleted just after.
             cleanup.callback(suppressed, lambda: forget_output_folder(forget, wait=5))
+        # Once on the way out, no Ctrl-C cuts the tidying short.
+        cleanup.callback(hold_interrupts)
+        allow_stop()
         check_served_folder(config, folder, given=out is not None)
         preview = Preview(
             settings,
