@@ -133,7 +133,7 @@ class WebSubConfig:
 
     hub: str = ""
     timeout: float = 5.0
-    """Seconds to wait for the hub, per request."""
+    """Seconds the hub may take over all the pings of one build."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +284,12 @@ def url_problem(url: str) -> str:
         return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http(s) URL with a host, like https://example.org/"
+    if "@" in parts.netloc:
+        # Said without the value: it would print the password.
+        return (
+            "must not hold a user name or password (user:password@): it would be published"
+            " in every feed and page"
+        )
     return ""
 
 
@@ -354,12 +360,40 @@ def _time_zone_problem(name: str) -> str:
     return ""
 
 
+def _repeated_topic(order: tuple[str, ...]) -> str:
+    repeated = next((topic for index, topic in enumerate(order) if topic in order[:index]), None)
+    if repeated is None:
+        return ""
+    return f"lists {repeated!r} more than once: name each topic once"
+
+
 def _weekday_problem(day: str) -> str:
     if day.lower() in WEEKDAYS:
         return ""
     return f"must be a day of the week, monday to sunday, got {day!r}"
 
 
+def integer_settings(cls: type[Any] = Config, prefix: str = "") -> Iterator[str]:
+    """The key of every integer setting (``topics.*.limit`` for each topic's), from the
+    types of the settings, so a new one is checked without being listed."""
+    for name, hint in get_type_hints(cls).items():
+        if hint is int or int in get_args(hint):
+            yield f"{prefix}{name}"
+        elif isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+            yield from integer_settings(hint, f"{prefix}{name}.")
+        elif get_origin(hint) is Mapping:
+            yield from integer_settings(get_args(hint)[1], f"{prefix}{name}.*.")
+
+
+MAX_RETIRE_DAYS = 36_500
+"""A hundred years: the longest a gone topic's feeds can be kept is as good as never, and a
+longer span would reach before the first day the calendar has."""
+_STORED_INTEGER = _when_set(
+    _require(
+        lambda number: -(2**63) <= number < 2**63,
+        f"must be from {-(2**63)} to {2**63 - 1}: the state store keeps it as a 64-bit integer",
+    )
+)
 _AT_LEAST_ONE = _require(lambda count: count >= 1, "must be at least 1")
 _ONE_LINE = _require(
     str.isprintable, "must be one line without control characters (it goes into mail headers)"
@@ -382,6 +416,7 @@ _MAIL_HEADERS = (
 )
 
 RULES: tuple[tuple[str, Check], ...] = (
+    *((key, _STORED_INTEGER) for key in integer_settings()),
     *((key, _when_set(url_problem)) for key in _LINKS),
     ("site.url", _no_query_or_fragment),
     ("digest.unsubscribe_url", _one_header_line),
@@ -398,6 +433,13 @@ RULES: tuple[tuple[str, Check], ...] = (
     ),
     ("topics.*.limit", _when_set(_AT_LEAST_ONE)),
     ("selection.retire_after_days", _require(lambda days: days >= 0, "must be 0 or more")),
+    (
+        "selection.retire_after_days",
+        _require(
+            lambda days: days <= MAX_RETIRE_DAYS,
+            f"must be at most {MAX_RETIRE_DAYS} (a hundred years, which is as good as never)",
+        ),
+    ),
     ("archive.page_size", _AT_LEAST_ONE),
     ("digest.per_topic", _AT_LEAST_ONE),
     ("digest.max_stories", _AT_LEAST_ONE),
@@ -428,6 +470,7 @@ RULES: tuple[tuple[str, Check], ...] = (
         _require(lambda seconds: 0 < seconds <= 300, "must be more than 0 and at most 300 seconds"),
     ),
     ("digest.week_starts", _weekday_problem),
+    ("digest.topic_order", _repeated_topic),
 )
 """Every setting's own check, in the order they are tried: a key and what is wrong with its
 value. ``topics.*.limit`` stands for the ``limit`` of each topic."""
@@ -464,10 +507,14 @@ OWN_FOLDERS = (
 
 
 def check_folders(
-    config: Config, source: str = DEFAULT_CONFIG_NAME, labels: Mapping[str, str] | None = None
+    config: Config,
+    source: str = DEFAULT_CONFIG_NAME,
+    labels: Mapping[str, str] | None = None,
+    taken: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`ConfigError` when an output folder is the root or home folder, or is,
-    contains or lies inside another output folder, the content folder or the cache folder.
+    contains or lies inside another output folder, the content folder or the cache folder
+    (or one of the ``taken`` folders, by name: the published folder, for a preview).
 
     Folders are compared by their real paths (symlinks resolved), so give the values after
     every command-line override. ``labels`` names a key the way the user gave it
@@ -480,6 +527,7 @@ def check_folders(
         "digest.archive": config.digest.archive,
         "content": config.content,
         "cache_dir": config.cache_dir,
+        **(taken or {}),
     }
     real = {key: Path(os.path.realpath(folder)) for key, folder in folders.items()}
     forbidden = {Path("/"): "the root folder"}
@@ -494,7 +542,7 @@ def check_folders(
             fail(key, f"must not be {forbidden[real[key]]} ({real[key]}): {OWN_FOLDERS}")
     for index, key in enumerate(OUTPUT_FOLDERS):
         # Each output folder against the ones before it, then against the folders it only reads.
-        for other in [*OUTPUT_FOLDERS[:index], "content", "cache_dir"]:
+        for other in [*OUTPUT_FOLDERS[:index], "content", "cache_dir", *(taken or {})]:
             mine, theirs = real[key], real[other]
             other_name = names.get(other, other)
             if mine == theirs:

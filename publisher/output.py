@@ -9,7 +9,7 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -34,7 +34,8 @@ class WriteReport:
 
 
 class ForeignFiles(OutputError):
-    """Planned files would replace files publisher did not write: nothing is written."""
+    """Planned files would replace files publisher did not write, or be written through a
+    link (or a file) where one of its folders goes: nothing is written."""
 
     def __init__(self, out_dir: Path, paths: list[str]) -> None:
         first = str(out_dir / paths[0])
@@ -42,27 +43,59 @@ class ForeignFiles(OutputError):
             where, them, it = first, "it", "it is"
         else:
             where, them, it = f"{first} (and {len(paths) - 1} more files)", "them", "they are"
-        super().__init__(
-            f"publisher has no record of writing {them}, so it will not replace {them}; nothing"
-            f" written. Move {them} away, or run again with --force to replace {them} (also"
-            f" right if {it} publisher's own output and cache_dir was deleted)",
-            path=where,
-        )
+        if (out_dir / paths[0]).is_symlink():
+            reason = (
+                f"is a link publisher did not make, and publisher writes only inside its folder,"
+                f" never through a link; nothing written. Remove {them}, or run again with"
+                f" --force to replace {them} (a linked folder by a real one)"
+            )
+        else:
+            reason = (
+                f"publisher has no record of writing {them}, so it will not replace {them};"
+                f" nothing written. Move {them} away, or run again with --force to replace"
+                f" {them} (also right if {it} publisher's own output and cache_dir was deleted)"
+            )
+        super().__init__(reason, path=where)
         self.paths = paths
 
 
 def foreign_files(
     out_dir: Path, outputs: Mapping[str, bytes], previous: Mapping[str, OutputStamp | None]
 ) -> list[str]:
-    """Planned paths in ``out_dir`` that hold something publisher did not write: not on its
-    record (``previous``) and not already the very bytes planned for them."""
-    return [
+    """What in ``out_dir`` is in the way of the planned paths and not publisher's: first the
+    folders on the way that are links (or files), then the planned paths holding something
+    publisher did not write, not on its record (``previous``) and not already the very bytes
+    planned for them."""
+    in_the_way = folders_in_the_way(out_dir, outputs)
+    return in_the_way + [
         relative
         for relative in sorted(outputs)
         if relative not in previous
+        and not _under(relative, in_the_way)
         and os.path.lexists(out_dir / relative)
         and not _same_bytes(out_dir / relative, outputs[relative])
     ]
+
+
+def folders_in_the_way(out_dir: Path, paths: Iterable[str]) -> list[str]:
+    """The folders (relative to ``out_dir``) on the way to ``paths`` that are not real
+    folders: a link, which would take the files wherever it leads, or a file."""
+    folders = {PurePosixPath(path).parent for path in paths if _is_relative(path)}
+    on_the_way = sorted({folder for path in folders for folder in (path, *path.parents)})
+    found: list[str] = []
+    for folder in on_the_way:
+        if folder == PurePosixPath(".") or _under(folder.as_posix(), found):
+            continue
+        where = out_dir / folder
+        if where.is_symlink() or (os.path.lexists(where) and not where.is_dir()):
+            found.append(folder.as_posix())
+    return found
+
+
+def _under(relative: str, folders: Iterable[str]) -> bool:
+    """Whether ``relative`` lies inside one of ``folders`` (or is one)."""
+    path = PurePosixPath(relative)
+    return any(path == PurePosixPath(f) or PurePosixPath(f) in path.parents for f in folders)
 
 
 def make_folder(folder: Path) -> None:
@@ -103,8 +136,13 @@ def write_outputs(
         raise ForeignFiles(out_dir, foreign)
     make_folder(out_dir)
     planned = sorted(outputs) if order is None else list(order)
-    for folder in {PurePosixPath(p).parent for p in [*previous, *planned]}:
-        remove_leftover_temps(out_dir / folder)
+    for in_the_way in folders_in_the_way(out_dir, planned):
+        _remove(out_dir, in_the_way)
+    # A link left on the way to files no longer planned is never followed to remove them.
+    linked = folders_in_the_way(out_dir, previous)
+    for parent in {PurePosixPath(p).parent for p in [*previous, *planned]}:
+        if not _under(parent.as_posix(), linked):
+            remove_leftover_temps(out_dir / parent)
     # Called even with no new path: it also marks the folder as being written.
     claim([relative for relative in planned if relative not in previous])
     report = WriteReport()
@@ -124,15 +162,23 @@ def write_outputs(
             report.holds[relative] = (*stamp, digest)
     stale = sorted(set(previous) - set(planned)) if prune else []
     for relative in stale:
-        try:
-            (out_dir / relative).unlink()
+        if _under(relative, linked):
+            continue
+        if _remove(out_dir, relative):
             report.removed.append(relative)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            raise OutputError(f"cannot remove: {error.strerror or error}", path=relative) from None
         _remove_empty_parents(out_dir, out_dir / relative)
     return report
+
+
+def _remove(out_dir: Path, relative: str) -> bool:
+    """Remove a file (or a link) of ``out_dir``; whether there was one."""
+    try:
+        (out_dir / relative).unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise OutputError(f"cannot remove: {error.strerror or error}", path=relative) from None
+    return True
 
 
 def unchanged_since(out_dir: Path, written: Mapping[str, OutputStamp | None]) -> bool:

@@ -37,6 +37,7 @@ from publisher.errors import PublisherError
 from publisher.jobs import preview_digest, run_build
 
 NEWSLETTER_PATH = "/newsletter/"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 POLL_SECONDS = 0.5
 """How often the files are looked at; more on folders big enough that looking takes a while."""
 Snapshot = dict[str, object]
@@ -117,16 +118,19 @@ class Preview:
                 config = self.settings()
             except PublisherError:
                 config = Config()
-        content, templates = Path(config.content), Path(config.digest.templates)
+        content = Path(config.content)
         found: Snapshot = {}
         try:
             for name, stamp in scan_folder(content).items():
                 found[str(content / name)] = stamp
         except PublisherError as error:
             found[str(content)] = str(error)
-        with contextlib.suppress(OSError):
-            for path in sorted(templates.rglob("*")):
-                found[str(path)] = _stamp(path)
+        # Unset, the package's own templates are used: nothing of the working folder (where
+        # the cache or a log may change on every build) is looked at.
+        if config.digest.templates:
+            with contextlib.suppress(OSError):
+                for path in sorted(Path(config.digest.templates).rglob("*")):
+                    found[str(path)] = _stamp(path)
         if self.config_file:
             found[str(self.config_file)] = _stamp(self.config_file)
         return found
@@ -146,24 +150,30 @@ class Preview:
                 week = IssueWeek.parse(weeks[0], starts)
             else:
                 week = IssueWeek.containing(self.today(config.digest.timezone), starts)
+            links = _week_links(week)
         except PublisherError as error:
             return HTTPStatus.BAD_REQUEST, _message_page("Newsletter", str(error))
+        except (ValueError, OverflowError):
+            # A week at the very ends of the calendar (0001-01-10, 9999-12-25): its
+            # neighbours, or its days, cannot be named.
+            asked = weeks[0] if weeks else "this week"
+            return HTTPStatus.BAD_REQUEST, _message_page(
+                "Newsletter", f"week={asked!r}: outside the weeks a newsletter can cover"
+            )
         with self.jobs:
             try:
                 rendered = preview_digest(config, week, wait=self.wait)
             except PublisherError as error:
                 self.warn(f"publisher: error: newsletter {week}: {error}")
                 return HTTPStatus.INTERNAL_SERVER_ERROR, _message_page(
-                    f"Newsletter {week}", f"cannot render it: {error}", _week_links(week)
+                    f"Newsletter {week}", f"cannot render it: {error}", links
                 )
         if rendered is None:
             text = f"No articles selected for {week} ({week.first_day} to {week.last_day})."
-            return HTTPStatus.NOT_FOUND, _message_page(
-                f"Newsletter {week}", text, _week_links(week)
-            )
+            return HTTPStatus.NOT_FOUND, _message_page(f"Newsletter {week}", text, links)
         bar = (
             f"Newsletter preview, {html.escape(str(week))} ({week.first_day} to {week.last_day}):"
-            f" rendered now, not sent. {_week_links(week)}"
+            f" rendered now, not sent. {links}"
         )
         return HTTPStatus.OK, _with_banner(rendered.html, [bar], escape=False)
 
@@ -242,6 +252,15 @@ class Handler(SimpleHTTPRequestHandler):
         super().__init__(*args, directory=str(preview.out), **kwargs)
 
     def do_GET(self) -> None:
+        try:
+            self._get()
+        except Exception as error:  # every request gets an answer, whatever went wrong
+            self.preview.warn(f"publisher: error: {self.path!r}: {type(error).__name__}: {error}")
+            with contextlib.suppress(Exception):
+                page = _message_page("Error", f"cannot answer: {type(error).__name__}: {error}")
+                self._send_html(HTTPStatus.INTERNAL_SERVER_ERROR, page)
+
+    def _get(self) -> None:
         parts = urlsplit(self.path)
         if parts.path.rstrip("/") == NEWSLETTER_PATH.rstrip("/"):
             status, page = self.preview.newsletter(parts.query)
@@ -286,6 +305,9 @@ class Handler(SimpleHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
+    """Connections waiting to be accepted: a page's many feeds and a reload's burst (the
+    default, 5, made 100 requests at once wait seconds)."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a browser that hangs up mid-response is not the site's problem
@@ -298,6 +320,13 @@ class _Server6(_Server):
 def listen(bind: str, port: int, preview: Preview) -> ThreadingHTTPServer:
     """A server bound to ``bind:port`` (``port`` 0: any free port), not yet serving; its URL
     becomes the preview's site URL."""
+    if not bind.strip():
+        # The socket library takes "" as every interface: listen there only when asked by name.
+        raise PublisherError(
+            "give the address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 (or ::)"
+            " for every interface",
+            field="--bind",
+        )
     server_class = _Server6 if ":" in bind else _Server
     try:
         server = server_class((bind, port), partial(Handler, preview=preview))
@@ -313,18 +342,18 @@ def listen(bind: str, port: int, preview: Preview) -> ThreadingHTTPServer:
 
 
 def serve(preview: Preview, server: ThreadingHTTPServer) -> None:
-    """Build, serve, and build again on every change until Ctrl-C (or SIGTERM)."""
+    """Build, serve, and build again on every change until Ctrl-C (or SIGTERM, inside
+    :func:`stopping`)."""
     thread = threading.Thread(target=server.serve_forever, name="publisher-serve", daemon=True)
     try:
-        with _stop_on_sigterm():
-            before = preview.snapshot()
-            preview.build()
-            thread.start()
-            newsletter = f"{preview.url}{NEWSLETTER_PATH.lstrip('/')}"
-            preview.say(
-                f"Serving {preview.url} from {preview.out} (newsletter: {newsletter}); Ctrl-C stops"
-            )
-            _watch(preview, before)
+        before = preview.snapshot()
+        preview.build()
+        thread.start()
+        newsletter = f"{preview.url}{NEWSLETTER_PATH.lstrip('/')}"
+        preview.say(
+            f"Serving {preview.url} from {preview.out} (newsletter: {newsletter}); Ctrl-C stops"
+        )
+        _watch(preview, before)
     except KeyboardInterrupt:
         pass
     finally:
@@ -354,14 +383,36 @@ def _watch(preview: Preview, before: Snapshot) -> None:
 
 
 @contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """SIGTERM (a service manager, ``kill``) stops the server as Ctrl-C does."""
+def stopping() -> Iterator[Callable[[], None]]:
+    """Ctrl-C or SIGTERM (a service manager, ``kill``) stops the server, once.
+
+    Both are held off until the block calls the function it is given (once what is to be
+    tidied up is known); the first one after raises :class:`KeyboardInterrupt`, and from
+    then on both are held off for good: the process is on its way out, and no second Ctrl-C
+    may cut the tidying up short (a scratch folder left behind). A block that ends without
+    being stopped puts the handlers back as they were."""
+    stopped = False
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopped
+        hold_interrupts()
+        stopped = True
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def allow() -> None:
+        for number in STOP_SIGNALS:
+            signal.signal(number, interrupt)
+
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in STOP_SIGNALS}
     try:
-        yield
+        yield allow
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not stopped:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+def hold_interrupts() -> None:
+    """Ignore Ctrl-C and SIGTERM from now until :func:`stopping` ends: the way out is taken."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)

@@ -9,18 +9,25 @@ accepts several ``hub.url`` in one request.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
+import ssl
+import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from publisher import __version__
 
 USER_AGENT = f"publisher/{__version__} (+https://github.com/news-publisher/publisher)"
 REASON_CHARS = 200
-"""How much of a hub's error message a warning quotes."""
+"""How much of what a hub says (its reason phrase, body or redirect address) a warning quotes."""
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 @dataclass
@@ -31,6 +38,102 @@ class PingReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+def publish(
+    hub: str,
+    urls: Sequence[str],
+    *,
+    timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> PingReport:
+    """Tell ``hub`` that each feed in ``urls`` changed, one request per feed, in order.
+
+    Any 2xx answer is success (WebSub asks for 204; hubs also answer 200 and 202). ``timeout``
+    bounds the whole stage, not each request or each read: a hub that trickles its answer a
+    byte at a time is cut off when it runs out. The first failure (no answer in time, no
+    connection, an error or a redirect) ends the stage: the remaining feeds fail with the same
+    reason and wait for the next build, so a hub that is down, slow or refusing costs a run
+    at most ``timeout`` seconds, and one request.
+    """
+    deadline = clock() + timeout
+    report = PingReport()
+    given_up = ""
+    for url in urls:
+        if not given_up:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                given_up = f"no answer within {timeout:g} s"
+            else:
+                given_up = _ask(hub, url, remaining, timeout)
+            if not given_up:
+                report.pinged.append(url)
+                continue
+        report.failed[url] = given_up
+    return report
+
+
+def _ask(hub: str, url: str, remaining: float, timeout: float) -> str:
+    """Post one notification within ``remaining`` seconds; why it failed, or ``""``.
+
+    The request runs in a thread of its own, so that nothing the hub (or the name server)
+    does can hold the build past the deadline; at the deadline its connection is shut, which
+    ends the thread's wait."""
+    opened: list[http.client.HTTPConnection] = []
+    outcome: list[str] = []
+
+    def ask() -> None:
+        try:
+            outcome.append(_post(hub, url, remaining, opened, timeout))
+        except Exception as error:  # whatever it is, the build goes on and says why
+            outcome.append(f"cannot reach the hub: {quoted(f'{type(error).__name__}: {error}')}")
+
+    worker = threading.Thread(
+        target=ask,
+        name="publisher-websub",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(remaining)
+    if outcome:
+        return outcome[0]
+    for connection in list(opened):
+        with contextlib.suppress(OSError, AttributeError):
+            connection.sock.shutdown(socket.SHUT_RDWR)
+    return f"no answer within {timeout:g} s"
+
+
+def _post(
+    hub: str,
+    url: str,
+    remaining: float,
+    opened: list[http.client.HTTPConnection],
+    timeout: float,
+) -> str:
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirect(), _TrackedHTTP(opened)]
+    if hub.lower().startswith("https:"):
+        # Loading the certificates takes a while: only for a hub that needs them.
+        handlers.append(_TrackedHTTPS(opened, ssl.create_default_context()))
+    opener = urllib.request.build_opener(*handlers)
+    request = urllib.request.Request(
+        hub,
+        data=urlencode({"hub.mode": "publish", "hub.url": url}).encode("ascii"),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
+    )
+    try:
+        with opener.open(request, timeout=remaining) as response:
+            response.read(65536)
+    except urllib.error.HTTPError as error:
+        return _refusal(error)
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        if isinstance(reason, TimeoutError):
+            return f"no answer within {timeout:g} s"
+        return f"cannot reach the hub: {quoted(reason)}"
+    return ""
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirected POST would come back as a GET, which no hub takes as a notification:
     a redirect is a failure that names where the hub moved."""
@@ -39,62 +142,55 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def publish(hub: str, urls: Sequence[str], *, timeout: float) -> PingReport:
-    """Tell ``hub`` that each feed in ``urls`` changed, one request per feed, in order.
+class _TrackedHTTP(urllib.request.HTTPHandler):
+    """Plain HTTP whose connections are kept in ``opened``, for the deadline to shut."""
 
-    Any 2xx answer is success (WebSub asks for 204; hubs also answer 200 and 202). A hub that
-    cannot be reached, or does not answer within ``timeout`` seconds, is not asked again in
-    this run: the remaining feeds fail with the same reason, so a hub that is down costs one
-    timeout, not one per feed.
-    """
-    opener = urllib.request.build_opener(_NoRedirect)
-    report = PingReport()
-    unreachable = ""
-    for url in urls:
-        if unreachable:
-            report.failed[url] = unreachable
-            continue
-        request = urllib.request.Request(
-            hub,
-            data=urlencode({"hub.mode": "publish", "hub.url": url}).encode("ascii"),
-            method="POST",
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "User-Agent": USER_AGENT,
-            },
-        )
-        try:
-            with opener.open(request, timeout=timeout) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as error:
-            report.failed[url] = _refusal(error)
-        except TimeoutError:
-            unreachable = report.failed[url] = f"no answer within {timeout:g} s"
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-            reason = getattr(error, "reason", error)
-            if isinstance(reason, TimeoutError):
-                unreachable = report.failed[url] = f"no answer within {timeout:g} s"
-            else:
-                unreachable = report.failed[url] = f"cannot reach the hub: {_one_line(reason)}"
-        else:
-            report.pinged.append(url)
-    return report
+    def __init__(self, opened: list[http.client.HTTPConnection]) -> None:
+        super().__init__()
+        self.opened = opened
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            connection = http.client.HTTPConnection(*args, **kwargs)
+            self.opened.append(connection)
+            return connection
+
+        return self.do_open(connect, req)
+
+
+class _TrackedHTTPS(urllib.request.HTTPSHandler):
+    """HTTPS whose connections are kept in ``opened``, for the deadline to shut."""
+
+    def __init__(self, opened: list[http.client.HTTPConnection], context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self.opened = opened
+        self.context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            connection = http.client.HTTPSConnection(*args, **kwargs)
+            self.opened.append(connection)
+            return connection
+
+        return self.do_open(connect, req, context=self.context)
 
 
 def _refusal(error: urllib.error.HTTPError) -> str:
     """The hub's answer as one line: status, reason, the start of what it said."""
-    if 300 <= error.code < 400:
-        return f"the hub redirected ({error.code}) to {error.headers.get('Location', '?')}"
+    location = error.headers.get("Location") if error.headers else None
+    if error.code in REDIRECTS and location:
+        return f"the hub redirected ({error.code}) to {quoted(location)}"
     try:
         said = error.read(4096).decode("utf-8", "replace")
-    except OSError:
+    except (OSError, http.client.HTTPException):
         said = ""
-    said = _one_line(said)[:REASON_CHARS]
-    return f"the hub answered {error.code} {_one_line(error.reason)}" + (
-        f": {said}" if said else ""
-    )
+    said = quoted(said)
+    return f"the hub answered {error.code} {quoted(error.reason)}" + (f": {said}" if said else "")
 
 
-def _one_line(value: object) -> str:
-    """Text from the network, fit for one line of a terminal: no control characters."""
-    return " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+def quoted(value: object, limit: int = REASON_CHARS) -> str:
+    """Text from the network, fit for one line of a terminal: white space folded, other
+    control characters escaped (``\\x1b``), cut to ``limit`` characters."""
+    text = " ".join(str(value).split())
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from publisher.cli import main
 from publisher.config import (
     Config,
     DigestConfig,
     TopicRule,
     check_folders,
+    integer_settings,
     load_config,
     parse_config,
 )
@@ -451,3 +455,139 @@ def test_retire_after_days(tmp_path: Path):
     assert 0 == load_config(tmp_path / "config.toml").selection.retire_after_days
     message = config_error("[selection]\nretire_after_days = -1\n", tmp_path)
     assert message.endswith(": selection.retire_after_days: must be 0 or more"), message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "site.url",
+        "site.link",
+        "digest.unsubscribe_url",
+        "digest.url",
+        "digest.archive_url",
+        "websub.hub",
+    ],
+)
+@pytest.mark.parametrize(
+    "value", ["https://admin:hunter2@example.org/feeds/", "https://hunter2@example.org/"]
+)
+def test_url_settings_with_a_password_are_refused_without_printing_it(key: str, value: str):
+    """A URL setting with user info is refused, naming the key; the password is not said."""
+    table, name = key.split(".")
+    with pytest.raises(ConfigError) as caught:
+        parse_config({table: {name: value}})
+    assert (key, False) == (caught.value.field, "hunter2" in str(caught.value))
+    assert "must not hold a user name or password" in caught.value.reason
+
+
+def test_build_with_a_password_in_the_hub_url_exits_2_and_writes_nothing(
+    tmp_path: Path, write_article: Callable[..., Path]
+):
+    """`build` with a hub URL holding a password: one line naming websub.hub, exit 2, no feed
+    written, the password nowhere in the output."""
+    write_article("a.md", title="Alpha", url="https://example.com/a", date="2024-05-01")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        'content = "_news"\nout = "feeds"\ncache_dir = "cache"\n'
+        '[websub]\nhub = "http://user:s3cret@hub.example.org/"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["build", "--config", str(config)])
+    assert (2, 1, True, False, False) == (
+        result.exit_code,
+        len(result.stderr.splitlines()),
+        ": websub.hub: must not hold a user name or password" in result.stderr,
+        "s3cret" in result.output + result.stderr,
+        (tmp_path / "feeds").exists(),
+    )
+
+
+def test_site_url_option_with_a_password_is_refused(tmp_path: Path):
+    """`--site-url` with user info: one line naming the option, the password not said."""
+    result = CliRunner().invoke(
+        main, ["build", "--content", str(tmp_path), "--site-url", "https://a:hunter2@x.org/"]
+    )
+    assert (2, True, False) == (
+        result.exit_code,
+        result.stderr.startswith("publisher: error: --site-url: must not hold a user name"),
+        "hunter2" in result.stderr,
+    )
+
+
+def nested(key: str, value: object) -> dict[str, object]:
+    """``{"a": {"b": value}}`` for the dotted key ``a.b``; ``*`` is the topic "Space"."""
+    raw: dict[str, object] = {}
+    table = raw
+    *tables, name = key.replace("*", "Space").split(".")
+    for part in tables:
+        table = table.setdefault(part, {})
+    table[name] = value
+    return raw
+
+
+@pytest.mark.parametrize("key", sorted(integer_settings()))
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30])
+def test_every_integer_setting_beyond_a_64_bit_integer_is_refused(key: str, value: int):
+    """No integer setting may be past what the state store can hold; the key is named."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(nested(key, value))
+    assert key.replace("*", "Space") == caught.value.field
+
+
+def test_min_quality_at_the_edge_of_a_64_bit_integer_is_accepted():
+    """The largest quality SQLite holds is a valid (if strict) bar, for all and one topic."""
+    config = parse_config(
+        {"selection": {"min_quality": 2**63 - 1}, "topics": {"Space": {"min_quality": -(2**63)}}}
+    )
+    assert (2**63 - 1, -(2**63)) == (
+        config.selection.min_quality,
+        config.topics["Space"].min_quality,
+    )
+
+
+def test_retiring_after_ten_thousand_years_is_refused_in_one_line(tmp_path: Path):
+    """retire_after_days past a hundred years reaches before the calendar starts: refused,
+    naming the key; a hundred years is accepted."""
+    message = config_error("[selection]\nretire_after_days = 3650000\n", tmp_path)
+    assert message == (
+        f"{tmp_path / 'config.toml'}: selection.retire_after_days: must be at most 36500"
+        " (a hundred years, which is as good as never)"
+    )
+    assert (
+        36500
+        == parse_config(nested("selection.retire_after_days", 36500)).selection.retire_after_days
+    )
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["[selection]\nmin_quality = 9223372036854775808", "[selection]\nretire_after_days = 3650000"],
+)
+def test_build_with_a_setting_past_what_it_can_represent_exits_2(
+    tmp_path: Path, write_article: Callable[..., Path], table: str
+):
+    """`build` refuses such a setting in one line, exit 2, without a traceback."""
+    write_article("a.md", title="Alpha", url="https://example.com/a", date="2024-05-01")
+    config = tmp_path / "config.toml"
+    config.write_text(f'content = "_news"\nout = "feeds"\n{table}\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "--config", str(config)])
+    assert (2, 1, False) == (
+        result.exit_code,
+        len(result.stderr.splitlines()),
+        (tmp_path / "feeds").exists(),
+    ), result.stderr
+
+
+def test_topic_order_naming_a_topic_twice_is_refused(tmp_path: Path):
+    """A topic listed twice in digest.topic_order would print its section twice: refused."""
+    message = config_error('[digest]\ntopic_order = ["Gamma", "Space", "Gamma"]\n', tmp_path)
+    assert message == (
+        f"{tmp_path / 'config.toml'}: digest.topic_order: lists 'Gamma' more than once:"
+        " name each topic once"
+    )
+
+
+def test_topic_order_with_each_topic_once_is_kept_as_given():
+    """Distinct topics are accepted in the order given."""
+    config = parse_config({"digest": {"topic_order": ["Gamma", "gamma", "Space"]}})
+    assert ("Gamma", "gamma", "Space") == config.digest.topic_order

@@ -5,11 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from publisher import output
+from publisher.cli import main
 from publisher.errors import OutputError
 from publisher.output import (
     TEMP_SUFFIX,
@@ -324,3 +327,87 @@ def test_output_folder_is_created_only_when_writing(tmp_path: Path):
     with pytest.raises(OutputError):
         write(out, {"rss.xml": b"x", "../escape.xml": b"y"})
     assert not (tmp_path / "deep").exists()
+
+
+def test_a_linked_topic_folder_is_never_written_through(tmp_path: Path):
+    """A topic folder that is a link to elsewhere is in the way: ForeignFiles naming it,
+    nothing lands where it leads, nothing is written."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "space").symlink_to(elsewhere)
+    with pytest.raises(ForeignFiles) as raised:
+        write(out, PLAN)
+    assert (["space"], {}, {}) == (raised.value.paths, files_in(elsewhere), files_in(out))
+    assert str(raised.value).startswith(f"{out / 'space'}: is a link publisher did not make")
+
+
+def test_a_folder_on_record_that_became_a_link_is_refused(tmp_path: Path):
+    """Files publisher wrote before do not make a link put in their folder's place its own."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write(out, PLAN)
+    elsewhere.mkdir()
+    (elsewhere / "rss.xml").write_bytes(b"theirs")
+    (out / "space" / "rss.xml").unlink()
+    (out / "space").rmdir()
+    (out / "space").symlink_to(elsewhere)
+    with pytest.raises(ForeignFiles):
+        write(out, {**PLAN, "space/rss.xml": b"<rss>new</rss>"})
+    assert {"rss.xml": b"theirs"} == files_in(elsewhere)
+
+
+def test_force_replaces_a_linked_folder_by_a_real_one(tmp_path: Path):
+    """With force the link goes (not what it leads to) and a real folder holds the files."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "rss.xml").write_bytes(b"theirs")
+    out.mkdir()
+    (out / "space").symlink_to(elsewhere)
+    write(out, PLAN, force=True)
+    assert (False, PLAN, {"rss.xml": b"theirs"}) == (
+        (out / "space").is_symlink(),
+        files_in(out),
+        files_in(elsewhere),
+    )
+
+
+def test_pruning_never_follows_a_link(tmp_path: Path):
+    """A retired topic whose folder became a link: its files on record are not removed from
+    where the link leads."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    write(out, PLAN)
+    elsewhere.mkdir()
+    (elsewhere / "rss.xml").write_bytes(b"theirs")
+    (elsewhere / f".rss.xml.x{TEMP_SUFFIX}").write_bytes(b"theirs too")
+    for path in (out / "space").iterdir():
+        path.unlink()
+    (out / "space").rmdir()
+    (out / "space").symlink_to(elsewhere)
+    report = write(out, {path: data for path, data in PLAN.items() if "space" not in path})
+    assert ([], 2) == (report.removed, len(files_in(elsewhere)))
+
+
+def test_build_into_a_linked_topic_folder_exits_3_and_force_replaces_it(
+    tmp_path: Path, write_article: Callable[..., Path]
+):
+    """`build` with a topic folder linked elsewhere: exit 3 naming the link, nothing lands
+    where it leads; with --force, a real folder in its place."""
+    write_article("a.md", title="Alpha", url="https://example.com/a", topics=("Space",))
+    out, elsewhere = tmp_path / "feeds", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "space").symlink_to(elsewhere)
+    args = ["build", "--content", str(tmp_path / "_news"), "--out", str(out)]
+    refused = CliRunner().invoke(main, args)
+    assert (3, [], True) == (
+        refused.exit_code,
+        list(elsewhere.iterdir()),
+        refused.stderr.startswith(f"publisher: error: {out / 'space'}: is a link"),
+    ), refused.stderr
+    forced = CliRunner().invoke(main, [*args, "--force"])
+    assert (0, [], False, True) == (
+        forced.exit_code,
+        list(elsewhere.iterdir()),
+        (out / "space").is_symlink(),
+        (out / "space" / "rss.xml").is_file(),
+    ), forced.stderr

@@ -15,12 +15,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from publisher.cli import main
+from publisher.config import Config
+from publisher.serve import Preview, listen
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE / "fixtures" / "build"
@@ -141,16 +144,32 @@ def test_serve_builds_rebuilds_and_stops_cleanly(server: Server):
     assert {BROKEN_LINE, SLUG_WARNING} == set(err.splitlines(keepends=True))
     assert out.rstrip().endswith("Stopped.")
     assert (False, False) == (server.folder.exists(), (server.site / "newsletters").exists())
-    with sqlite3.connect(server.site / "cache" / "publisher.sqlite3") as store:
-        recorded = [
-            store.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES
+    assert {} == rows_left(server.site / "cache")
+
+
+def rows_left(cache: Path) -> dict[str, int]:
+    """The tables of the store holding rows of an output folder, or newsletters sent, with
+    how many: nothing is left of a preview once it stops (what the articles say, by content
+    folder in ``sources``, is kept for the next run)."""
+    with sqlite3.connect(cache / "publisher.sqlite3") as store:
+        tables = [
+            name
+            for (name,) in store.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name == "sends"
+            or (
+                name not in ("issues", "sources")
+                and any(
+                    column[1] == "folder" for column in store.execute(f"PRAGMA table_info({name})")
+                )
+            )
         ]
-    assert [0, 0, 0, 0] == recorded
+        counts = {
+            table: store.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in tables
+        }
+    assert {"sends", "outputs", "archive_members", "archive_layouts"} <= counts.keys()
+    return {table: count for table, count in counts.items() if count}
 
 
-TABLES = ("sends", "outputs", "renders", "topics")
-"""What the store keeps per output folder, and the newsletters sent: nothing is left of a
-preview once it stops."""
 BROKEN_LINE = "_news/2024-03-06-broken.md: title: expected text, got a list\n"
 """The fixture's broken file, reported by every build."""
 SLUG_WARNING = "warning: topics: 'C++' and 'C#' share the slug 'c'; 'C++' uses 'c-2'\n"
@@ -217,3 +236,121 @@ def test_out_must_not_be_the_published_folder(site: Path, monkeypatch: pytest.Mo
         result.exit_code,
         result.stderr,
     )
+
+
+def run_serve(
+    site: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``publisher serve`` with ``args`` in ``site``, as a process that must end on its own:
+    a refused server exits; one that starts serving is a failure (killed after 30 s)."""
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "publisher", "serve", "--port", "0", *args],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, **(env or {})},
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"serve {args} started serving: {expired.stdout!r}")
+
+
+@pytest.mark.parametrize(
+    ("out", "reason"),
+    [
+        ("/", "--out: must not be the root folder (/)"),
+        ("cache", "--out: is the same folder as cache_dir"),
+        ("feeds/preview", "--out: is inside the published folder (out)"),
+        ("_news", "--out: is the same folder as content"),
+    ],
+)
+def test_a_folder_build_would_refuse_is_never_served(site: Path, out: str, reason: str):
+    """The root folder, the store's, the content's, or one inside the published folder: one
+    line naming --out, exit 2, before anything listens or is built."""
+    done = run_serve(site, "--out", out)
+    assert (2, 1, "", True) == (
+        done.returncode,
+        len(done.stderr.splitlines()),
+        done.stdout,
+        done.stderr.startswith(f"publisher: error: command line: {reason}"),
+    ), done.stderr
+    assert not (site / "feeds").exists()
+
+
+def test_an_empty_bind_address_is_refused(site: Path):
+    """--bind '' would listen on every interface unasked: one line naming --bind, exit 2."""
+    done = run_serve(site, "--bind", "")
+    assert (2, True) == (
+        done.returncode,
+        done.stderr.startswith("publisher: error: --bind: give the address to listen on"),
+    ), done.stderr
+
+
+def test_weeks_at_the_ends_of_the_calendar_are_a_400(server: Server):
+    """Weeks whose days or neighbours the calendar cannot name get a 400 page with one line;
+    the server answers the next request as before."""
+    weeks = ["9999-W51", "0001-W02", "0001-01-10", "9999-12-25", "x" * 5000]
+    answers = [server.get(f"/newsletter/?week={week}") for week in weeks]
+    assert [(400, True)] * len(weeks) == [
+        (status, "<h1>Newsletter</h1>" in page) for status, page in answers
+    ]
+    assert 200 == server.get("/")[0]
+    assert 0 == server.stop()[0]
+
+
+def test_the_listen_backlog_holds_a_burst_of_requests(tmp_path: Path):
+    """The server queues at least 128 connections waiting to be accepted (the default is 5)."""
+    preview = Preview(Config, tmp_path, config_file=None, today=date, say=print, warn=print)
+    server = listen("127.0.0.1", 0, preview)
+    server.server_close()
+    assert 128 <= server.request_queue_size
+
+
+def test_without_templates_only_the_content_and_config_are_watched(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No digest.templates: the working folder (its cache, a log) is not watched, only the
+    articles and the config file."""
+    monkeypatch.chdir(site)
+    (site / "cache").mkdir()
+    (site / "cache" / "publisher.sqlite3").write_bytes(b"changes on every build")
+    (site / "serve.log").write_text("a line per build")
+    config = Config(content=str(site / "_news"))
+    preview = Preview(
+        lambda: config,
+        tmp := site / "scratch",
+        config_file=site / "config.toml",
+        today=date,
+        say=print,
+        warn=print,
+    )
+    watched = {Path(name).parent for name in preview.snapshot()}
+    assert ({site / "_news", site}, False) == (watched, tmp.exists())
+    assert str(site / "serve.log") not in preview.snapshot()
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.05, 0.2])
+def test_any_number_of_interrupts_leave_no_scratch_folder(site: Path, pause: float):
+    """Ctrl-C after Ctrl-C from the first build until it has stopped: the scratch folder is
+    removed all the same and the store keeps nothing of it."""
+    scratch = site / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "publisher", "serve", "--config", "config.toml", "--port", "0"],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+    )
+    deadline = time.monotonic() + WAIT
+    while not list(scratch.glob("publisher-serve-*")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    while process.poll() is None and time.monotonic() < deadline:
+        process.send_signal(signal.SIGINT)
+        time.sleep(pause or 0.001)
+    _, err = process.communicate(timeout=60)
+    assert (0, [], False) == (process.returncode, list(scratch.rglob("*")), "Traceback" in err), err
+    if (site / "cache" / "publisher.sqlite3").exists():
+        assert {} == rows_left(site / "cache")

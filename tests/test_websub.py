@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +43,11 @@ class Hub:
     status: int = 204
     delay: float = 0.0
     body: bytes = b""
+    location: str = "https://elsewhere.example/hub"
+    reason: str | None = None
+    trickle: float = 0.0
+    """Seconds between the bytes of an answer that never ends; 0: answer at once."""
+    stopped: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -63,12 +70,26 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
                 {"form": form, "type": self.headers.get("Content-Type"), "path": self.path}
             )
             time.sleep(state.delay)
-            self.send_response(state.status)
+            if state.trickle:
+                self.trickle()
+                return
+            self.send_response(state.status, state.reason)
             if 300 <= state.status < 400:
-                self.send_header("Location", "https://elsewhere.example/hub")
+                self.send_header("Location", state.location)
             self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
             self.wfile.write(state.body)
+
+        def trickle(self) -> None:
+            """A status line, then one header byte at a time until the client hangs up."""
+            answer = b"HTTP/1.1 204 No Content\r\nX-Slow: "
+            while not state.stopped.wait(state.trickle):
+                try:
+                    self.wfile.write(answer)
+                    self.wfile.flush()
+                except OSError:
+                    return
+                answer = b"x"
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -85,6 +106,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[Hub]:
     try:
         yield state
     finally:
+        state.stopped.set()
         server.shutdown()
         server.server_close()
 
@@ -302,23 +324,95 @@ def test_a_rerun_with_nothing_to_write_retries_failed_pings(site: Path, hub: Hub
 
 def test_slow_hub_is_given_up_on_after_the_timeout(site: Path, hub: Hub):
     """A hub slower than websub.timeout: one request, then the rest wait; exit 8."""
-    hub.delay = 1.0
-    result = run("--config", str(write_config(site, hub.url, timeout=0.2)))
+    hub.delay = 2.0
+    result = run("--config", str(write_config(site, hub.url, timeout=0.5)))
     assert (8, 1) == (result.exit_code, len(hub.requests))
     assert result.stderr == (
         f"warning: websub.hub: {hub.url}: 9 feeds not told of the change: no answer within"
-        " 0.2 s; the next build tries again\n"
+        " 0.5 s; the next build tries again\n"
     )
 
 
 def test_hub_refusal_names_its_answer(site: Path, hub: Hub):
-    """A hub that answers 400 is asked about every feed; the warning quotes its answer."""
+    """A hub that answers 400 is asked once; the warning quotes its answer on one line, its
+    control characters escaped."""
     hub.status, hub.body = 400, b"topic not allowed\n\x1b[31mhere"
     result = run("--config", str(write_config(site, hub.url)))
-    assert (8, 9) == (result.exit_code, len(hub.requests))
+    assert (8, 1) == (result.exit_code, len(hub.requests))
     assert result.stderr == (
         f"warning: websub.hub: {hub.url}: 9 feeds not told of the change: the hub answered"
-        " 400 Bad Request: topic not allowed [31mhere; the next build tries again\n"
+        " 400 Bad Request: topic not allowed \\x1b[31mhere; the next build tries again\n"
+    )
+
+
+def test_trickling_hub_cannot_hold_the_build(site: Path, hub: Hub):
+    """A hub answering a byte every 0.2 s: websub.timeout (1 s) bounds the whole ping stage,
+    the hub is asked once, the build exits 8 with every feed still queued for the next."""
+    hub.trickle = 0.2
+    write_config(site, hub.url, timeout=1)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "publisher", "build", "--json"],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "no_proxy": "*"},
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the build was still pinging the hub after 60 s")
+    report = json.loads(done.stdout)
+    failed = {entry["error"] for entry in report["websub"]["failed"]}
+    assert (8, 1, 9, {"no answer within 1 s"}) == (
+        done.returncode,
+        len(hub.requests),
+        len(report["websub"]["failed"]),
+        failed,
+    )
+    assert report["timings"]["ping"] < 3
+
+
+def test_failing_hub_is_asked_once_per_run(site: Path, hub: Hub):
+    """A hub answering 500 after a pause is not asked again for the other feeds."""
+    hub.status, hub.delay = 500, 0.3
+    result = run("--config", str(write_config(site, hub.url)))
+    assert (8, 1) == (result.exit_code, len(hub.requests))
+    assert "9 feeds not told of the change: the hub answered 500" in result.stderr
+
+
+def test_hub_text_reaches_the_terminal_as_one_short_line(site: Path, hub: Hub):
+    """A 60 KB reason phrase is cut to 200 characters; the warning stays one line."""
+    hub.status, hub.reason = 400, "Bad\x1b]0;owned\x07" + "x" * 60_000
+    result = run("--config", str(write_config(site, hub.url)))
+    reason = result.stderr.split("the hub answered 400 ", 1)[1].split("; the next build")[0]
+    assert (8, 1, 200, True) == (
+        result.exit_code,
+        len(result.stderr.splitlines()),
+        len(reason),
+        reason.startswith("Bad\\x1b]0;owned\\x07xxx"),
+    )
+
+
+def test_redirect_address_is_escaped_and_cut(site: Path, hub: Hub):
+    """A Location with terminal escapes is quoted escaped, and no longer than 200 characters."""
+    hub.status, hub.location = 302, "https://elsewhere.example/\x1b[2J" + "a" * 500
+    result = run("--config", str(write_config(site, hub.url)))
+    where = result.stderr.split("the hub redirected (302) to ", 1)[1].split("; the next")[0]
+    assert (8, 200, "https://elsewhere.example/\\x1b[2Jaaa") == (
+        result.exit_code,
+        len(where),
+        where[:36],
+    )
+
+
+def test_not_modified_is_not_called_a_redirect(site: Path, hub: Hub):
+    """A 304 is reported as the answer it is, not as "redirected (304) to ?"."""
+    hub.status = 304
+    result = run("--config", str(write_config(site, hub.url)))
+    assert (8, True, False) == (
+        result.exit_code,
+        "the hub answered 304 Not Modified;" in result.stderr,
+        "redirected" in result.stderr,
     )
 
 

@@ -7,16 +7,17 @@ import os
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from publisher.cli import common
 from publisher.cli.common import EXIT_USAGE, config_options, fail, job_errors, load_settings
-from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, load_config
+from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, check_folders, load_config
 from publisher.errors import PublisherError
 from publisher.jobs import forget_output_folder
-from publisher.serve import Preview, listen, serve
+from publisher.serve import Preview, hold_interrupts, listen, serve, stopping
 
 
 @click.command("serve")
@@ -39,10 +40,10 @@ def serve_command(
 ) -> None:
     """Preview the site: build it, serve it, and build it again when a file changes.
 
-    Articles, newsletter templates and the config file are watched. The current week's
-    newsletter is at /newsletter/ (another week: /newsletter/?week=2026-W47), rendered on
-    each request: nothing is sent or recorded. Problems show here and on the pages; the
-    server keeps going. Ctrl-C stops it.
+    Articles, the config file and the newsletter templates (digest.templates) are watched.
+    The current week's newsletter is at /newsletter/ (another week:
+    /newsletter/?week=2026-W47), rendered on each request: nothing is sent or recorded.
+    Problems show here and on the pages; the server keeps going. Ctrl-C stops it.
 
     Example: publisher serve --port 8001
     """
@@ -58,7 +59,12 @@ def serve_command(
 
     default = Path(DEFAULT_CONFIG_NAME)
     watched = config_path or (default if default.is_file() else None)
-    with job_errors(), ExitStack() as cleanup:
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        stopping() as allow_stop,
+        job_errors(),
+        ExitStack() as cleanup,
+    ):
         folder = out
         if folder is None:
             scratch = tempfile.TemporaryDirectory(prefix="publisher-serve-")
@@ -66,6 +72,10 @@ def serve_command(
             forget = Config(out=str(folder), cache_dir=config.cache_dir)
             # The store forgets the scratch folder; it is deleted just after.
             cleanup.callback(suppressed, lambda: forget_output_folder(forget, wait=5))
+        # Once on the way out, no Ctrl-C cuts the tidying short.
+        cleanup.callback(hold_interrupts)
+        allow_stop()
+        check_served_folder(config, folder, given=out is not None)
         preview = Preview(
             settings,
             folder,
@@ -76,6 +86,19 @@ def serve_command(
         )
         serve(preview, listen(bind, port, preview))
     click.echo("Stopped.")
+
+
+def check_served_folder(config: Config, folder: Path, *, given: bool) -> None:
+    """The folder built into and served must be one ``build`` would write: never the root
+    or home folder, the content, the cache, the newsletters, nor in or around the published
+    folder (the preview's links point at the local server)."""
+    label = "--out" if given else "the scratch folder"
+    check_folders(
+        replace(config, out=str(folder)),
+        source="command line" if given else "",
+        labels={"out": label},
+        taken={"the published folder (out)": config.out},
+    )
 
 
 def suppressed(action: Callable[[], None]) -> None:

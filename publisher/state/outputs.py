@@ -178,7 +178,23 @@ class OutputRecords(Connection):
             )
 
     def forget_folder(self, folder: str) -> None:
-        """Forget everything about an output folder that is gone for good (a preview's)."""
+        """Forget everything about an output folder that is gone for good (a preview's):
+        every table that keeps something per output folder, its archives included."""
         with self.transaction() as db:
-            for table in ("outputs", "builds", "renders", "topics", "pings"):
+            for table in FOLDER_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE folder = ?", (folder,))
+
+
+FOLDER_TABLES = (
+    "outputs",
+    "builds",
+    "renders",
+    "topics",
+    "topic_sightings",
+    "pings",
+    "selections",
+    "archive_members",
+    "archive_pages",
+    "archive_layouts",
+)
+"""The tables keeping something per output folder (``issues`` keeps the newsletter's)."""
