@@ -247,22 +247,35 @@ FEED_FILES = tuple(kind.file for kind in FORMATS)
 RENDERED_FILES = frozenset((*FEED_FILES, ITEMS_FRAGMENT))
 """What rendering one feed gives: its files and the list of stories on its page."""
 
-ItemMaker = Callable[[Sequence[Candidate]], list[Item]]
-"""Makes the :class:`~publisher.feeds.Item` of each story, in order."""
+ItemMaker = Callable[[Sequence[Candidate]], Callable[[], list[Item]]]
+"""Starts making the :class:`~publisher.feeds.Item` of each story; the function it returns
+waits for them, in order. A maker may make them on other cores meanwhile."""
 
 
-ITEMS_PER_BATCH = 20_000
-"""Stories made into items at a time: few enough to hold, many enough to share out."""
+def made_here(catalogue: Catalogue) -> ItemMaker:
+    """Makes items in this process, from the catalogue's articles, when they are asked for."""
+
+    def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
+        items = make_items(catalogue.articles(stories))
+        return lambda: items
+
+    return start
+
+
+ITEMS_PER_BATCH = 2_500
+"""Stories made into items at a time: few enough to hold, and to make the next batch while
+the pages of this one are written; many enough to share out among the cores."""
 
 
 class ItemCache:
     """Each story's items, made once per build however many documents carry it.
 
-    Documents are expected in the order they will be rendered; the first one asked for makes
-    its own stories' items and those of the documents after it, up to ``batch`` stories, in
-    one go (a caller's :data:`ItemMaker` may spread a batch over every core). A story's items
-    are let go once every expected document that carries it has been rendered, so memory
-    holds what the documents being written share, not the whole archive.
+    Documents are expected in the order they will be rendered. The first one asked for makes
+    its own stories' items and those of the documents after it, up to ``batch`` stories, and
+    starts making the next batch at once, so the documents of one batch are rendered and
+    written while the next is made. A story's items are let go once every expected document
+    that carries it has been rendered: memory holds the documents being written and the
+    stories they share, not the whole archive.
     """
 
     def __init__(self, make: ItemMaker, batch: int = ITEMS_PER_BATCH) -> None:
@@ -271,6 +284,7 @@ class ItemCache:
         self._expected: list[Candidate] = []
         self._next = 0
         self._uses: dict[str, int] = {}
+        self._pending: tuple[list[str], Callable[[], list[Item]]] | None = None
 
     def expect(self, stories: Iterable[Candidate]) -> None:
         """A document of ``stories`` will be rendered (and :meth:`release` d) after those
@@ -281,15 +295,12 @@ class ItemCache:
 
     def of(self, stories: Sequence[Candidate]) -> list[Item]:
         """The items of ``stories``, in order."""
-        todo = {story.name: story for story in stories if story.name not in self._made}
-        if todo:
-            while self._next < len(self._expected) and len(todo) < self._batch:
-                story = self._expected[self._next]
-                # A story whose documents are all rendered is needed no more.
-                if story.name not in self._made and self._uses[story.name] > 0:
-                    todo.setdefault(story.name, story)
-                self._next += 1
-            self._made.update(zip(todo, self._make(list(todo.values())), strict=True))
+        if any(story.name not in self._made for story in stories):
+            self._collect()
+            todo = {story.name: story for story in stories if story.name not in self._made}
+            if todo:
+                self._take(self._batch_after(todo))
+            self._prefetch()
         return [self._made[story.name] for story in stories]
 
     def __len__(self) -> int:
@@ -303,6 +314,30 @@ class ItemCache:
             self._uses[story.name] = left
             if left <= 0:
                 self._made.pop(story.name, None)
+
+    def _batch_after(self, todo: dict[str, Candidate]) -> dict[str, Candidate]:
+        """``todo`` and the next expected stories not made yet, up to a batch."""
+        while self._next < len(self._expected) and len(todo) < self._batch:
+            story = self._expected[self._next]
+            # A story whose documents are all rendered is needed no more.
+            if story.name not in self._made and self._uses[story.name] > 0:
+                todo.setdefault(story.name, story)
+            self._next += 1
+        return todo
+
+    def _take(self, todo: dict[str, Candidate]) -> None:
+        self._made.update(zip(todo, self._make(list(todo.values()))(), strict=True))
+
+    def _prefetch(self) -> None:
+        todo = self._batch_after({})
+        if todo:
+            self._pending = (list(todo), self._make(list(todo.values())))
+
+    def _collect(self) -> None:
+        if self._pending is not None:
+            names, wait = self._pending
+            self._pending = None
+            self._made.update(zip(names, wait(), strict=True))
 
 
 def render_feed_files(
@@ -343,7 +378,7 @@ def render_feeds(
     """
     plans = selection.feeds
     outputs = _Outputs()
-    cache = ItemCache(make_items_of or (lambda stories: make_items(catalogue.articles(stories))))
+    cache = ItemCache(make_items_of or made_here(catalogue))
     reused = {folder: files for folder, files in _reusable(plans, reuse)}
     to_render = _pages_to_render(plans, unchanged)
     for plan in plans:

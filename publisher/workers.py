@@ -45,3 +45,46 @@ def map_batches(function: Callable[[B], R], batches: Sequence[B], workers: int) 
 def _pickled_call(function: Callable[[B], R], batch: B) -> bytes:
     # Pickled here, in the worker, into one bytes object: cheaper to send back than objects.
     return pickle.dumps(function(batch), protocol=5)
+
+
+class Workers:
+    """Forked worker processes kept for one job: batches are handed out at once, and their
+    results waited for later, so the job goes on with other work meanwhile.
+
+    A batch whose worker died (out of memory, killed by an operator) is done in this process
+    when its result is waited for.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.count = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def start(self, function: Callable[[B], R], batches: Sequence[B]) -> Callable[[], list[R]]:
+        """Hand ``function(batch)`` of each batch to the workers; the function returned waits
+        for the results, in order."""
+        if self._pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            self._pool = ProcessPoolExecutor(self.count, mp_context=context)
+        try:
+            futures = [self._pool.submit(_pickled_call, function, batch) for batch in batches]
+        except BrokenProcessPool:
+            futures = []
+
+        def wait() -> list[R]:
+            results: list[R] = []
+            for index, batch in enumerate(batches):
+                try:
+                    results.append(pickle.loads(futures[index].result()))
+                except (BrokenProcessPool, IndexError):
+                    results.append(function(batch))
+            return results
+
+        return wait

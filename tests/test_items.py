@@ -4,7 +4,7 @@ that carries it: tried on the real Power Apps corpus, archives on, small pages."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -38,11 +38,12 @@ def power_apps() -> tuple[Config, ArticleList]:
 def counting_maker(catalogue: ArticleList, made: list[str]):  # type: ignore[no-untyped-def]
     """Makes items as a build does, noting every story it is asked to make."""
 
-    def make(stories: Sequence[Candidate]) -> list[Item]:
+    def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
         made.extend(story.name for story in stories)
-        return make_items(catalogue.articles(stories))
+        items = make_items(catalogue.articles(stories))
+        return lambda: items
 
-    return make
+    return start
 
 
 def rendered(config: Config, catalogue: ArticleList, made: list[str]) -> BuildPlan:

@@ -41,7 +41,7 @@ from publisher.state import (
     encode_candidates,
     retirement_due,
 )
-from publisher.workers import map_batches, usable_cores
+from publisher.workers import Workers, usable_cores
 
 if TYPE_CHECKING:
     from publisher.build import BuildPlan, FeedSelection, ItemMaker
@@ -215,28 +215,31 @@ def _build(
             and (count := check_shrink(selected, record.last_selected, rules, max_drop)) is not None
         ):
             raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
-    with timings.stage("render"):
-        plan = _render(store, config, folder, planned, catalogue, use_cache)
-    warnings.extend(plan.warnings)
-    # A run with problems or warnings is never skipped next time: they are reported again.
-    clean = not loaded.problems and not warnings
-    with timings.stage("write"):
-        report, pinged = _write(store, config, plan, record.outputs, force)
-        update = BuildUpdate(
-            outputs=report.holds,
-            inputs=inputs if clean else "",
-            written_ns=time.time_ns(),
-            selected=selected,
-            rules=rules,
-            topic_slugs={topic.name: topic.slug for topic in plan.topics},
-            archives=_layouts(planned.selection, plan, catalogue.source, record.seq),
-            page_keys=plan.page_keys,
-            sightings=planned.sightings if today is not None else None,
-            rendered=plan.rendered,
-            used_renders={feed.render_key for feed in plan.feeds},
-            pinged=pinged,
-        )
-        store.record_build(folder, record, update)
+    # Worker processes, started when there are many items to make, live through the write:
+    # pages are written while their successors' items are made.
+    with Workers(usable_cores()) as workers:
+        with timings.stage("render"):
+            plan = _render(store, config, folder, planned, catalogue, use_cache, workers)
+        warnings.extend(plan.warnings)
+        # A run with problems or warnings is never skipped next time: they are reported again.
+        clean = not loaded.problems and not warnings
+        with timings.stage("write"):
+            report, pinged = _write(store, config, plan, record.outputs, force)
+            update = BuildUpdate(
+                outputs=report.holds,
+                inputs=inputs if clean else "",
+                written_ns=time.time_ns(),
+                selected=selected,
+                rules=rules,
+                topic_slugs={topic.name: topic.slug for topic in plan.topics},
+                archives=_layouts(planned.selection, plan, catalogue.source, record.seq),
+                page_keys=plan.page_keys,
+                sightings=planned.sightings if today is not None else None,
+                rendered=plan.rendered,
+                used_renders={feed.render_key for feed in plan.feeds},
+                pinged=pinged,
+            )
+            store.record_build(folder, record, update)
     return BuildOutcome(loaded.files, report, timings, loaded, plan, warnings)
 
 
@@ -302,6 +305,7 @@ def _render(
     planned: _Planned,
     catalogue: StoredArticles,
     use_cache: bool,
+    workers: Workers,
 ) -> BuildPlan:
     """Render the planned feeds, reusing subscription documents rendered earlier."""
     from publisher.build import render_feeds
@@ -315,7 +319,7 @@ def _render(
         catalogue,
         reuse,
         planned.unchanged,
-        items_on_every_core(catalogue),
+        items_on_every_core(catalogue, workers),
     )
 
 
@@ -530,22 +534,23 @@ ITEMS_IN_WORKERS_MIN = 1000
 """Stories to make into items from which worker processes pay for their start."""
 
 
-def items_on_every_core(catalogue: StoredArticles) -> ItemMaker:
-    """Makes stories into feed items, spread over worker processes when there are many: each
-    worker decodes its share of the stored records and renders their items."""
+def items_on_every_core(catalogue: StoredArticles, workers: Workers) -> ItemMaker:
+    """Makes stories into feed items, handed to worker processes when there are many: each
+    worker decodes its share of the stored records and renders their items, while the build
+    goes on writing the pages of the batch before."""
 
-    def make(stories: Sequence[Candidate]) -> list[Item]:
-        workers = usable_cores()
-        if workers < 2 or len(stories) < ITEMS_IN_WORKERS_MIN:
-            from publisher.feeds import make_items
+    def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
+        if workers.count < 2 or len(stories) < ITEMS_IN_WORKERS_MIN:
+            from publisher.build import made_here
 
-            return make_items(catalogue.articles(stories))
+            return made_here(catalogue)(stories)
         records = catalogue.records(stories)
-        size = max(250, len(records) // (workers * 4))
+        size = -(-len(records) // (workers.count * 2))
         batches = [records[start : start + size] for start in range(0, len(records), size)]
-        return [item for made in map_batches(items_of_records, batches, workers) for item in made]
+        wait = workers.start(items_of_records, batches)
+        return lambda: [item for made in wait() for item in made]
 
-    return make
+    return start
 
 
 def items_of_records(records: Sequence[tuple[str, str]]) -> list[Item]:
