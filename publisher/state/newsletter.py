@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from typing import Any
 
+from publisher.errors import StoreError
 from publisher.state.connection import Connection
 from publisher.state.records import IssueRecord, SendRecord
 
 _ISSUE_COLUMNS = "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content"
+SEND_COLUMNS = ("list_address", "week", "message_id", "state", "at")
+"""The columns of ``sends`` carried over from a store set aside."""
+
+
+class SendsLost(StoreError):
+    """The record of sends went with a store set aside and could not be read back: whether a
+    week was sent to the list is unknown, so only ``--resend`` sends it."""
 
 
 class NewsletterRecords(Connection):
@@ -58,6 +68,14 @@ class NewsletterRecords(Connection):
             ).fetchone()
             if row is not None and not resend:
                 return SendRecord(*row)
+            lost = db.execute("SELECT reason FROM sends_lost LIMIT 1").fetchone()
+            if lost is not None and not resend:
+                raise SendsLost(
+                    f"cannot tell whether {week} was sent to {list_address}: the record of"
+                    f" newsletters sent was lost ({lost[0]}); check the list, then --resend"
+                    " to send it",
+                    path=str(self.path),
+                )
             db.execute(
                 "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, 'sending', ?)",
                 (list_address, week, message_id, at),
@@ -65,12 +83,14 @@ class NewsletterRecords(Connection):
         return None
 
     def mark_sent(self, list_address: str, week: str) -> None:
-        """The server accepted the message claimed by :meth:`claim_send`."""
+        """The server accepted the message claimed by :meth:`claim_send`. A record lost
+        before is settled by it: the send was ``--resend``, so someone checked the list."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE sends SET state = 'sent' WHERE list_address = ? AND week = ?",
                 (list_address, week),
             )
+            db.execute("DELETE FROM sends_lost")
 
     def forget_send(self, list_address: str, week: str) -> None:
         """A send that certainly failed: the next run may try again."""
@@ -78,3 +98,17 @@ class NewsletterRecords(Connection):
             db.execute(
                 "DELETE FROM sends WHERE list_address = ? AND week = ?", (list_address, week)
             )
+
+    def carry_sends(self, rows: Iterable[Sequence[Any]], lost: Iterable[str]) -> None:
+        """Take over the sends of a store set aside (:data:`SEND_COLUMNS`), and record that
+        the record was ``lost`` (why) when it could not be read."""
+        with self.transaction() as db:
+            db.executemany(
+                f"INSERT OR IGNORE INTO sends ({', '.join(SEND_COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("INSERT INTO sends_lost (reason) VALUES (?)", ((r,) for r in lost))
+
+    def sends_lost(self) -> list[str]:
+        """Why the record of sends is incomplete, if it is (see :class:`SendsLost`)."""
+        return [row[0] for row in self._query("SELECT reason FROM sends_lost")]
