@@ -46,6 +46,8 @@ HOSTILE = [
     ("{{ lipsum() }}", "'lipsum' is undefined"),
     ("{{ namespace() }}", "'namespace' is undefined"),
     ("{{ nothing() }}", "'nothing' is undefined"),
+    ("{{ site.format }}", "prints a function or method (format), not text"),
+    ("{{ lead.split() }}", "prints a list, not text"),
 ]
 
 
@@ -116,7 +118,9 @@ def write_config(folder: Path, subject: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("template", [template for template, _ in HOSTILE[:7]])
+@pytest.mark.parametrize(
+    "template", [template for template, _ in HOSTILE[:7]] + ["{{ site.format }}"]
+)
 def test_digest_with_a_hostile_subject_exits_2_with_its_json(tmp_path: Path, template: str) -> None:
     """digest --json with each of the issue's examples: exit 2, one line on stderr naming
     digest.subject, and the JSON object on stdout with the same error."""

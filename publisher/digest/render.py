@@ -14,6 +14,7 @@ import re
 import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,7 +169,7 @@ def render_subject(template: str, digest: Digest) -> str:
 
 
 class _Unbounded(Exception):
-    """The subject template went past one of its bounds."""
+    """The subject template went past one of its bounds, or printed something not text."""
 
 
 def _weight(value: object, budget: int = SUBJECT_LIMIT) -> int:
@@ -254,12 +255,13 @@ class _SubjectSandbox(SandboxedEnvironment):
     template cannot take the machine: every value it builds (``'x' * 10**9``, a filter's
     result, ``~``) stays within :data:`SUBJECT_LIMIT` characters or items, every number it
     passes as a width or count within :data:`NUMBER_LIMIT`, its loop rounds, calls and
-    operations together within :data:`SUBJECT_LIMIT` steps."""
+    operations together within :data:`SUBJECT_LIMIT` steps, and what it prints is text."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self) -> None:
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False, optimized=False)
+        self.finalize = self.shown
         self.steps = 0
         # namespace() would let a loop build without bound; lipsum, cycler and joiner have no
         # use in a subject.
@@ -286,6 +288,16 @@ class _SubjectSandbox(SandboxedEnvironment):
         for value in values:
             _bounded(value)
         return _bounded("".join(str(value) for value in values))
+
+    def shown(self, value: object) -> object:
+        """What ``{{ … }}`` prints: text, a number or a date, never a function's repr."""
+        if isinstance(value, jinja2.Undefined):
+            return value  # StrictUndefined says which name, when printed
+        if isinstance(value, str | int | float | date):
+            return _bounded(value)
+        kind = "a function or method" if callable(value) else f"a {type(value).__name__}"
+        named = getattr(value, "__name__", "")
+        raise _Unbounded(f"prints {kind}{f' ({named})' if named else ''}, not text")
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         self.step()
