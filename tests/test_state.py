@@ -322,6 +322,28 @@ def test_a_lost_record_of_sends_refuses_until_a_resend(write_article: WriteArtic
         store.close()
 
 
+def test_a_send_from_before_week_starts_were_kept_counts_for_any_day(
+    write_article: WriteArticle, tmp_path: Path
+):
+    """A send recorded without the day its week starts on (before the column) is found by a
+    Wednesday issue of its label; a Monday send recorded with its day is not."""
+    folder = write_articles(write_article, 1)
+    make_store(tmp_path / "cache", folder, send=False)
+    with opened(tmp_path / "cache") as store:
+        store.connection.execute(
+            "INSERT INTO sends VALUES (?, '2026-W40', '<old@test>', 'sent', '', NULL)", (LIST,)
+        )
+        store.claim_send(LIST, "2026-W41", "<new@test>", "")
+        store.mark_sent(LIST, "2026-W41")
+        old = store.claim_send(LIST, "2026-W40-wed", "<w@test>", "", starts=3, label="2026-W40")
+        new = store.claim_send(LIST, "2026-W41-wed", "<w@test>", "", starts=3, label="2026-W41")
+        recorded = store.send_record(LIST, "2026-W41-wed")
+    assert (None, True, True) == (new, old is not None, recorded is not None)
+    assert old is not None and recorded is not None
+    expected = ("<old@test>", None, "sending", 3)
+    assert expected == (old.message_id, old.week_starts, recorded.state, recorded.week_starts)
+
+
 def test_damage_seen_only_on_use_is_a_damaged_store_error(
     write_article: WriteArticle, tmp_path: Path
 ):

@@ -63,7 +63,7 @@ class RenderedDigest:
     @property
     def files(self) -> dict[str, bytes]:
         """The ``digest.out`` files, by name."""
-        label = self.digest.week.label
+        label = self.digest.week.key
         return {
             f"{label}.html": self.html.encode("utf-8"),
             f"{label}.txt": self.text.encode("utf-8"),
@@ -77,7 +77,7 @@ class RenderedDigest:
         site = slugify(self.digest.site_title)
         if len(site) > ARCHIVE_SLUG_CHARS:
             site = site[: ARCHIVE_SLUG_CHARS + 1].rsplit("-", 1)[0][:ARCHIVE_SLUG_CHARS]
-        week = self.digest.week.label.lower()
+        week = self.digest.week.key.lower()
         return f"{self.digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
 
 

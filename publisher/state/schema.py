@@ -163,6 +163,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE sends_lost (reason TEXT NOT NULL);
     """,
+    """
+    ALTER TABLE sends ADD COLUMN week_starts INTEGER;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -237,13 +240,14 @@ def read_sends(path: Path) -> tuple[list[tuple[Any, ...]], list[str]] | None:
             return None
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
         columns = {row[1] for row in db.execute("PRAGMA table_info(sends)")}
-        if not set(SEND_COLUMNS) <= columns:
+        if not set(SEND_COLUMNS[:-1]) <= columns:
             return None
         checked = [table for table in ("sends", "sends_lost") if table in tables]
         for table in checked:
             if db.execute(f"PRAGMA quick_check({table})").fetchall() != [("ok",)]:
                 return None
-        rows = db.execute(f"SELECT {', '.join(SEND_COLUMNS)} FROM sends").fetchall()
+        wanted = [name if name in columns else "NULL" for name in SEND_COLUMNS]
+        rows = db.execute(f"SELECT {', '.join(wanted)} FROM sends").fetchall()
         lost = []
         if "sends_lost" in tables:
             lost = [row[0] for row in db.execute("SELECT reason FROM sends_lost")]
