@@ -116,6 +116,23 @@ def test_wednesday_week_covers_wednesday_to_tuesday() -> None:
     assert expected == (week.first_day, week.last_day, week.send_day, week.label)
 
 
+def test_an_issue_is_named_by_its_week_and_the_day_it_starts(make_article: MakeArticle) -> None:
+    """Monday weeks keep their plain label in file names and the Message-ID; a Wednesday week
+    of the same ISO week is another issue, named with its day."""
+    article = make_article(published_at=at("2020-11-20"))
+    monday = make_digest(list_config(), [article], IssueWeek.parse("2020-W47"))
+    wednesday = make_digest(
+        list_config(week_starts="wednesday"), [article], IssueWeek.parse("2020-W47", starts=3)
+    )
+    ids = [email.message_from_bytes(r.message)["Message-ID"] for r in (monday, wednesday)]
+    expected = (
+        ["2020-W47.eml", "2020-W47-wed.eml"],
+        ["<digest-2020-w47.readers-test-example@test.example>",
+         "<digest-2020-w47-wed.readers-test-example@test.example>"],
+    )  # fmt: skip
+    assert expected == ([min(r.files) for r in (monday, wednesday)], ids)
+
+
 def test_wednesday_issue_is_dated_the_wednesday_after(make_article: MakeArticle) -> None:
     """The Date header follows the window: 08:00 on the day after it ends, in digest.timezone."""
     config = list_config(week_starts="wednesday", timezone="America/New_York")

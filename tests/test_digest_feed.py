@@ -237,3 +237,34 @@ def test_feed_content_drops_the_preheader_and_outlook_comments() -> None:
     )
     expected = ('<p style="color:#111">Story</p>\n', "")
     assert expected == (feed_content(page), feed_content(""))
+
+
+def test_monday_and_wednesday_issues_of_a_week_are_two_entries(tmp_path: Path) -> None:
+    """2026-W47 written with Monday weeks, then with Wednesday weeks: two issues, two entries
+    with their own ids and files."""
+    config = write_config(tmp_path)
+    digest(config, "2026-W47")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[digest]\n", '[digest]\nweek_starts = "wednesday"\n'))
+    digest(config, "2026-W47")
+    feed = feedparser.parse(tmp_path / "newsletters" / "feed.xml")
+    wednesday = "tag:news.example.org,2026-11-25:weekly-news-example-org/2026-W47-wed"
+    assert [wednesday, W47_ID] == [entry.id for entry in feed.entries]
+
+
+def test_a_wednesday_issue_recorded_under_its_plain_week_stays_one_entry(tmp_path: Path) -> None:
+    """An issue of Wednesday weeks recorded by an earlier release under "2026-W47" is taken
+    over by its new name: one feed entry, its id kept."""
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[digest]\n", '[digest]\nweek_starts = "wednesday"\n'))
+    digest(config, "2026-W47")
+    store, _ = open_store(tmp_path / ".publisher-cache")
+    try:
+        old_id = "tag:news.example.org,2026-11-25:weekly-news-example-org/2026-W47"
+        store.connection.execute("UPDATE issues SET week = '2026-W47', entry_id = ?", (old_id,))
+    finally:
+        store.close()
+    digest(config, "2026-W47")
+    feed = feedparser.parse(tmp_path / "newsletters" / "feed.xml")
+    assert [old_id] == [entry.id for entry in feed.entries]

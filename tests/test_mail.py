@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from click.testing import CliRunner
-from helpers import Inbox, free_port
+from helpers import Inbox, free_port, spoil_store
 
 from publisher.cli import main
 from publisher.cli.digest import EXIT_SEND_FAILED
 from publisher.config import SmtpConfig
 from publisher.errors import SendError
 from publisher.mail import send_message
-from publisher.state import open_store
+from publisher.state import DB_NAME, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,3 +222,88 @@ def test_bad_to_address_is_refused_before_anything_happens(
     )
     assert err.startswith("publisher: error: --to: ")
     assert reason in err
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "said"),
+    [
+        ("a newer schema", 0, "already sent to the list; not sent again"),
+        ("truncated", 2, "publisher: error: "),
+        ("random bytes", 2, "publisher: error: "),
+    ],
+)
+def test_a_store_set_aside_does_not_mail_the_list_again(
+    tmp_path: Path, smtp_server: tuple[int, Inbox], kind: str, code: int, said: str
+) -> None:
+    """A store found newer or damaged after a send is set aside: the record of sends is
+    carried over from it when it can be read (exit 0, not sent again), else --send refuses in
+    one line naming --resend (exit 2); either way the list gets the issue once."""
+    port, inbox = smtp_server
+    config = str(write_config(tmp_path, port))
+    assert 0 == digest("--config", config, "--send")[0]
+    spoil_store(kind, tmp_path / ".publisher-cache" / DB_NAME)
+    again, out, err = digest("--config", config, "--send")
+    expected = (code, 1)
+    assert expected == (again, inbox.to_list()), err
+    assert said in (out if code == 0 else err.splitlines()[-1])
+    if code:
+        assert "--resend" in err.splitlines()[-1]
+    assert (code, 1) == (digest("--config", config, "--send")[0], inbox.to_list())
+
+
+def test_resend_after_a_lost_record_sends_and_records_again(
+    tmp_path: Path, smtp_server: tuple[int, Inbox]
+) -> None:
+    """With the record unreadable, --resend sends the week; from then on it is recorded as
+    before, so the next --send does not mail the list again."""
+    port, inbox = smtp_server
+    config = str(write_config(tmp_path, port))
+    assert 0 == digest("--config", config, "--send")[0]
+    spoil_store("random bytes", tmp_path / ".publisher-cache" / DB_NAME)
+    assert 0 == digest("--config", config, "--send", "--resend")[0]
+    code, out, _ = digest("--config", config, "--send")
+    assert (0, 2) == (code, inbox.to_list())
+    assert "already sent to the list; not sent again" in out
+
+
+def test_a_changed_week_start_makes_a_new_issue_that_is_sent(
+    tmp_path: Path, smtp_server: tuple[int, Inbox]
+) -> None:
+    """2026-W47 sent with Monday weeks, then digest.week_starts = "wednesday": the Wednesday
+    issue of 2026-W47 is another issue, with its own files and Message-ID, and it is sent
+    (once); the Monday issue stays recorded as sent."""
+    port, inbox = smtp_server
+    config = write_config(tmp_path, port)
+    assert 0 == digest("--config", str(config), "--send")[0]
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[digest]\n", '[digest]\nweek_starts = "wednesday"\n'))
+    code, out, err = digest("--config", str(config), "--send")
+    again = digest("--config", str(config), "--send")
+    ids = [message_from_bytes(data)["Message-ID"] for _, _, data in inbox.messages]
+    expected = (0, 2, 2, 0)
+    assert expected == (code, inbox.to_list(), len(set(ids)), again[0]), err
+    assert "sent to readers@news.example.org" in out
+    assert "already sent to the list; not sent again" in again[1]
+    names = sorted(path.name for path in (tmp_path / "newsletters").glob("2026-W47*.eml"))
+    assert ["2026-W47-wed.eml", "2026-W47.eml"] == names
+
+
+def test_a_send_recorded_without_its_day_counts_with_a_warning(
+    tmp_path: Path, smtp_server: tuple[int, Inbox]
+) -> None:
+    """A Wednesday issue sent by a release that did not record the day (under "2026-W47",
+    day unknown) is not sent again; a warning says --resend sends it if it was another issue."""
+    port, inbox = smtp_server
+    config = write_config(tmp_path, port)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[digest]\n", '[digest]\nweek_starts = "wednesday"\n'))
+    assert 0 == digest("--config", str(config), "--send")[0]
+    store, _ = open_store(tmp_path / ".publisher-cache")
+    try:
+        store.connection.execute("UPDATE sends SET week = '2026-W47', week_starts = NULL")
+    finally:
+        store.close()
+    code, _, err = digest("--config", str(config), "--send", "-q")
+    assert (0, 1) == (code, inbox.to_list())
+    assert err.startswith("warning: 2026-W47 was sent to the list before publisher recorded")
+    assert "--resend" in err

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urljoin
 from xml.etree.ElementTree import Element
 
+import feedparser
 import html5lib
 import pytest
 from helpers import HEADLESS, load_folder
@@ -24,6 +25,7 @@ from publisher.config import Config, DigestConfig, SiteConfig, load_config
 from publisher.feeds.pages import ITEMS_FRAGMENT, shorten
 from publisher.model import Article, Candidate, Image, Provider
 from publisher.selection import ArticleList
+from publisher.text import headline
 
 MakeArticle = Callable[..., Article]
 HERE = Path(__file__).resolve().parent
@@ -269,15 +271,34 @@ def test_hostile_pages_are_valid_html(hostile_plan: BuildPlan):
 def test_hostile_text_reads_back_as_the_same_text(
     hostile_plan: BuildPlan, make_article: MakeArticle
 ):
-    """Each title and source on the page is the article's own text, shown as text."""
+    """Each title on the page is the article's headline, as the feeds give it, and each
+    source its own text, shown as text."""
     articles = hostile_articles(make_article)
     for name in ("index.html", "ai/index.html"):
         items = items_of(parse_strict(hostile_plan.outputs[name]))
-        assert [article.title for article in articles] == [item["title"] for item in items]
+        assert [headline(article.title) for article in articles] == [
+            item["title"] for item in items
+        ]
         assert [article.url for article in articles] == [item["href"] for item in items]
         assert all(item["meta"].startswith("Hostile <Times> & Co · ") for item in items)
     document = parse_strict(hostile_plan.outputs["index.html"])
     assert 'Site <script>alert("t")</script> & co' == document.findtext("head/title")
+
+
+def test_pages_show_titles_and_excerpts_as_the_feeds_do(make_article: MakeArticle):
+    """A title "Hello <b>World</b>" reads "Hello World" on the topic page, as in rss.xml, and
+    an excerpt with a script reads as the feeds' summary: its words, no script text."""
+    article = make_article(
+        title="Hello <b>World</b>",
+        excerpt="<p>Bold <em>plans</em></p><script>alert(1)</script>",
+        images=(Image("https://cdn.example.com/a.jpg", 10, 10),),
+    )
+    outputs = build(Config(), [article]).outputs
+    item = items_of(parse_strict(outputs["space/index.html"]))[0]
+    feed = feedparser.parse(outputs["space/rss.xml"]).entries[0]
+    expected = ("Hello World", "Bold plans", "Hello World")
+    assert expected == (item["title"], item["excerpt"], item["image"]["alt"])
+    assert (feed.title, feed.summary) == (item["title"], item["excerpt"])
 
 
 def test_no_page_runs_javascript(hostile_plan: BuildPlan, plan: BuildPlan):

@@ -38,6 +38,7 @@ from publisher.state import (
     SCHEMA_VERSION,
     ArchiveLayout,
     DamagedStore,
+    SendsLost,
     Store,
     article_row,
     decode_article,
@@ -245,12 +246,14 @@ def test_number_too_big_for_the_store_never_stops_a_build(
 # --- a store that cannot be trusted is set aside ----------------------------------------------
 
 
-def make_store(cache: Path, folder: Path) -> bytes:
-    """A healthy store holding ``folder``'s articles and one send; its bytes."""
+def make_store(cache: Path, folder: Path, *, send: bool = True) -> bytes:
+    """A healthy store holding ``folder``'s articles and (unless not ``send``) one send; its
+    bytes."""
     with opened(cache) as store:
         refresh_articles(store, folder, scan_folder(folder))
-        store.claim_send(LIST, WEEK, "<id@test>", "2026-11-30T09:00:00+00:00")
-        store.mark_sent(LIST, WEEK)
+        if send:
+            store.claim_send(LIST, WEEK, "<id@test>", "2026-11-30T09:00:00+00:00")
+            store.mark_sent(LIST, WEEK)
     return (cache / DB_NAME).read_bytes()
 
 
@@ -269,7 +272,8 @@ def test_untrustworthy_store_is_set_aside_and_started_afresh(
     kind: str, write_article: WriteArticle, tmp_path: Path
 ):
     """open_store moves a damaged, foreign or newer file to *.broken, as it was, says so in
-    one warning naming it, and opens a new, empty, healthy store."""
+    one warning naming it, and opens a new healthy store without articles; the record of
+    sends is carried over when the old file reads as a publisher store, else marked lost."""
     folder = write_articles(write_article, 3)
     cache = tmp_path / "cache"
     make_store(cache, folder)
@@ -288,10 +292,56 @@ def test_untrustworthy_store_is_set_aside_and_started_afresh(
             pragma(store, "user_version"),
             pragma(store, "integrity_check"),
         )
-        assert store.send_record(LIST, WEEK) is None
+        readable = kind == "a newer schema"
+        expected = (readable, not readable)
+        assert expected == (store.send_record(LIST, WEEK) is not None, bool(store.sends_lost()))
+        kept = "is carried over" if readable else "could not be read"
+        assert f"the record of newsletters sent {kept}" in warnings[0]
         assert 3 == refresh_articles(store, folder, scan_folder(folder)).parsed
     finally:
         store.close()
+
+
+def test_a_lost_record_of_sends_refuses_until_a_resend(write_article: WriteArticle, tmp_path: Path):
+    """With the record of sends lost, claiming any week raises SendsLost naming --resend; a
+    resend is claimed, and once marked sent the store trusts its record again."""
+    folder = write_articles(write_article, 1)
+    make_store(tmp_path / "cache", folder)
+    spoil_store("random bytes", tmp_path / "cache" / DB_NAME)
+    store, _ = open_store(tmp_path / "cache", wait=10)
+    try:
+        with pytest.raises(SendsLost, match="--resend"):
+            store.claim_send(LIST, "2026-W48", "<id@test>", "")
+        assert store.claim_send(LIST, WEEK, "<id@test>", "", resend=True) is None
+        store.mark_sent(LIST, WEEK)
+        assert ([], None) == (
+            store.sends_lost(),
+            store.claim_send(LIST, "2026-W48", "<id@test>", ""),
+        )
+    finally:
+        store.close()
+
+
+def test_a_send_from_before_week_starts_were_kept_counts_for_any_day(
+    write_article: WriteArticle, tmp_path: Path
+):
+    """A send recorded without the day its week starts on (before the column) is found by a
+    Wednesday issue of its label; a Monday send recorded with its day is not."""
+    folder = write_articles(write_article, 1)
+    make_store(tmp_path / "cache", folder, send=False)
+    with opened(tmp_path / "cache") as store:
+        store.connection.execute(
+            "INSERT INTO sends VALUES (?, '2026-W40', '<old@test>', 'sent', '', NULL)", (LIST,)
+        )
+        store.claim_send(LIST, "2026-W41", "<new@test>", "")
+        store.mark_sent(LIST, "2026-W41")
+        old = store.claim_send(LIST, "2026-W40-wed", "<w@test>", "", starts=3, label="2026-W40")
+        new = store.claim_send(LIST, "2026-W41-wed", "<w@test>", "", starts=3, label="2026-W41")
+        recorded = store.send_record(LIST, "2026-W41-wed")
+    assert (None, True, True) == (new, old is not None, recorded is not None)
+    assert old is not None and recorded is not None
+    expected = ("<old@test>", None, "sending", 3)
+    assert expected == (old.message_id, old.week_starts, recorded.state, recorded.week_starts)
 
 
 def test_damage_seen_only_on_use_is_a_damaged_store_error(
@@ -720,7 +770,7 @@ def test_store_from_before_the_selection_count_is_migrated_and_then_guards(
     with monkeypatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", MIGRATIONS[:1])
         patch.setattr(schema, "SCHEMA_VERSION", 1)
-        make_store(tmp_path / "cache", folder)
+        make_store(tmp_path / "cache", folder, send=False)
     outcome = run_build(config, wait=5)
     assert outcome.loaded is not None and outcome.plan is not None
     assert (3, 3) == (outcome.loaded.cache_hits, outcome.plan.selected)

@@ -114,7 +114,8 @@ def digest(
     --resend, so rerunning the weekly job is safe. With --json, one JSON object on every
     exit, failures included; with -q, nothing but problems and warnings (for cron).
 
-    Exit codes: 0 written (and sent), 2 bad config, option or template, 3 output not
+    Exit codes: 0 written (and sent), 2 bad config, option or template (or a record of
+    sends lost with a damaged store: --resend once), 3 output not
     writable or holding a file publisher did not write (--force replaces it), 4 output
     locked, 5 no articles that week (nothing written, nothing sent), 6 sending failed (files
     are written), 7 --preview without Chromium.

@@ -65,7 +65,7 @@ def issue_record(
     else:
         updated = sent_at
     return IssueRecord(
-        week=digest.week.label,
+        week=digest.week.key,
         entry_id=earlier.entry_id if earlier else entry_id(digest),
         title=digest.subject,
         sent_at=sent_at,
@@ -92,7 +92,7 @@ def entry_id(digest: Digest) -> str:
         except idna.IDNAError:
             domain = "invalid"
     list_slug = slugify(digest.list_id) or "newsletter"
-    return f"tag:{domain},{digest.issue_date.isoformat()}:{list_slug}/{digest.week.label}"
+    return f"tag:{domain},{digest.issue_date.isoformat()}:{list_slug}/{digest.week.key}"
 
 
 def feed_content(html: str) -> str:

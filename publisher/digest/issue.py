@@ -135,6 +135,15 @@ class IssueWeek:
     def label(self) -> str:
         return f"{self.year}-W{self.week:02}"
 
+    @property
+    def key(self) -> str:
+        """What names the issue among all others (its files, its record, its send and its
+        Message-ID): the label, and the day its week starts on unless Monday (``2020-W47``,
+        ``2020-W47-wed``), so that a changed ``digest.week_starts`` makes a new issue."""
+        if self.starts == 1:
+            return self.label
+        return f"{self.label}-{WEEKDAYS[self.starts - 1][:3]}"
+
     def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
         """The first day 00:00 (inclusive) to the send day 00:00 (exclusive), local time."""
         start = datetime.combine(self.first_day, time(0), zone)

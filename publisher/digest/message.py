@@ -47,9 +47,10 @@ def build_message(digest: Digest, html: str, text: str) -> bytes:
 
 
 def message_id(digest: Digest) -> str:
-    """``<digest-2026-w47@example.org>``: one id per week and list, stable across reruns."""
+    """``<digest-2026-w47.list@example.org>``: one id per issue (see
+    :attr:`~publisher.digest.issue.IssueWeek.key`) and list, stable across reruns."""
     domain = Address(addr_spec=parseaddr(digest.sender)[1]).domain
-    return f"<digest-{digest.week.label.lower()}.{slugify(digest.list_id)}@{domain}>"
+    return f"<digest-{digest.week.key.lower()}.{slugify(digest.list_id)}@{domain}>"
 
 
 def archive_page(digest: Digest, html: str) -> bytes:

@@ -19,6 +19,7 @@ from html import escape
 from publisher.feeds import ATOM, FORMATS, FeedInfo, Format
 from publisher.feeds.safe import feed_date, uri
 from publisher.model import EPOCH, Article
+from publisher.text import headline, summary_of
 
 ITEMS_FRAGMENT = "items.fragment.html"
 """The name a feed's rendered list of stories takes among its rendered files: cached with the
@@ -104,20 +105,23 @@ def _item(article: Article) -> str:
         meta.insert(0, f'<span class="source">{text(article.provider.name)}</span>')
     if article.is_video:
         meta.append('<span class="badge">Video</span>')
+    # The feeds' rule for markup in titles and excerpts: read as the words a reader sees.
+    title = headline(article.title)
+    summary = summary_of(article.title, article.excerpt)
     lines = ['      <li class="item">\n']
     if image := article.lead_image:
         size = f' width="{image.width}" height="{image.height}"'
         size = size if image.width and image.height else ""
         # The image's own title says what it shows; else the headline, as in the newsletter.
-        alt = image.title or article.title
+        alt = headline(image.title) if image.title else title
         lines.append(
             f"        <img src={quoteattr(uri(image.url))} alt={quoteattr(alt)}{size}"
             ' loading="lazy" decoding="async">\n'
         )
-    lines.append(f"        <h3><a href={url}>{text(article.title)}</a></h3>\n")
+    lines.append(f"        <h3><a href={url}>{text(title)}</a></h3>\n")
     lines.append(f'        <p class="meta">{" · ".join(meta)}</p>\n')
-    if article.excerpt:
-        lines.append(f'        <p class="excerpt">{text(shorten(article.excerpt))}</p>\n')
+    if summary:
+        lines.append(f'        <p class="excerpt">{text(shorten(summary))}</p>\n')
     lines.append("      </li>\n")
     return "".join(lines)
 

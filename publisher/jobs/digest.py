@@ -152,17 +152,30 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     to_list = not request.recipients
     list_address = envelope_address(config.digest.list_address)
     recipients = list(request.recipients) or [list_address]
-    week = request.week.label
+    issue_week = request.week
+    week = issue_week.key
     moment = request.now.isoformat(timespec="seconds") if request.now else ""
     if to_list:
         # Claimed before sending, in one step with the check: if the record cannot be written,
         # nothing is sent; if the run dies mid-send, the list is not mailed again without
         # --resend.
         identifier = message_id(rendered.digest)
-        outcome.already_sent = store.claim_send(
-            list_address, week, identifier, moment, resend=request.resend
+        outcome.already_sent = earlier = store.claim_send(
+            list_address,
+            week,
+            identifier,
+            moment,
+            resend=request.resend,
+            starts=issue_week.starts,
+            label=issue_week.label,
         )
-        if outcome.already_sent:
+        if earlier:
+            if earlier.week_starts is None and issue_week.starts != 1:
+                outcome.warnings.append(
+                    f"{issue_week.label} was sent to the list before publisher recorded the day"
+                    " its weeks start on, and is taken as this issue; if that was an issue of"
+                    " weeks starting on another day, send this one with --resend"
+                )
             return
     try:
         send_message(
@@ -197,7 +210,15 @@ def _update_issue_feeds(
 
     out_dir = Path(config.digest.out)
     folder = os.path.realpath(out_dir)
-    earlier = store.issue(folder, rendered.digest.week.label)
+    week = rendered.digest.week
+    earlier = store.issue(folder, week.key)
+    if earlier is None and week.key != week.label:
+        # Recorded under its plain label before an issue's name held the day its week starts
+        # on: the same issue if it went out on the same day, kept as one feed entry.
+        named = store.issue(folder, week.label)
+        if named is not None and named.sent_at == issue_record(rendered, None, now).sent_at:
+            store.forget_issue(folder, week.label)
+            earlier = named
     record = issue_record(rendered, earlier, now)
     if record != earlier:
         store.keep_issue(folder, record)

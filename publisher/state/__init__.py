@@ -5,7 +5,8 @@ selection queries and the full record by field name), what each output folder ho
 feeds and inlined newsletters by the hash of what went in, the topic folders and when each
 topic was last seen, which archive page each story sits on, and the newsletters sent. The
 schema is created and migrated in :mod:`~publisher.state.schema` and nowhere else. A file that
-is damaged, foreign or from a newer version is moved aside and rebuilt with a warning.
+is damaged, foreign or from a newer version is moved aside and rebuilt with a warning; the
+record of sends is carried over from it, or marked lost when it cannot be read.
 
 One module per table group, all on one connection (:mod:`~publisher.state.connection`):
 ``articles``, ``outputs``, ``archives``, ``newsletter``, and ``builds``, which reads and writes
@@ -14,6 +15,7 @@ record types, without SQLite. :class:`Store` is all of them together.
 """
 
 from publisher.state.connection import DamagedStore
+from publisher.state.newsletter import SendsLost
 from publisher.state.records import (
     RECORD_VERSION,
     ArchiveLayout,
@@ -57,6 +59,7 @@ __all__ = [
     "FolderRecord",
     "IssueRecord",
     "SendRecord",
+    "SendsLost",
     "Store",
     "article_row",
     "decode_article",

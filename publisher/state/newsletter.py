@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from typing import Any
 
+from publisher.errors import StoreError
 from publisher.state.connection import Connection
 from publisher.state.records import IssueRecord, SendRecord
 
 _ISSUE_COLUMNS = "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content"
+SEND_COLUMNS = ("list_address", "week", "message_id", "state", "at", "week_starts")
+"""The columns of ``sends`` carried over from a store set aside (the last may be missing)."""
+_SEND_RECORD = "message_id, state, at, week_starts"
+
+
+class SendsLost(StoreError):
+    """The record of sends went with a store set aside and could not be read back: whether a
+    week was sent to the list is unknown, so only ``--resend`` sends it."""
 
 
 class NewsletterRecords(Connection):
@@ -40,37 +51,71 @@ class NewsletterRecords(Connection):
 
     def send_record(self, list_address: str, week: str) -> SendRecord | None:
         rows = self._query(
-            "SELECT message_id, state, at FROM sends WHERE list_address = ? AND week = ?",
+            f"SELECT {_SEND_RECORD} FROM sends WHERE list_address = ? AND week = ?",
             (list_address, week),
         )
         return SendRecord(*rows[0]) if rows else None
 
     def claim_send(
-        self, list_address: str, week: str, message_id: str, at: str, *, resend: bool = False
+        self,
+        list_address: str,
+        week: str,
+        message_id: str,
+        at: str,
+        *,
+        resend: bool = False,
+        starts: int = 1,
+        label: str = "",
     ) -> SendRecord | None:
         """Record a send to the list as ``sending``, in one step with the check of an earlier
         one: the earlier record when there is one (and ``resend`` is not set), else ``None``
-        and the week is claimed. A run that dies mid-send leaves it ``sending``."""
+        and the week is claimed. A run that dies mid-send leaves it ``sending``.
+
+        ``week`` names the issue, ``starts`` is the weekday its week starts on. An issue whose
+        week does not start on Monday also finds a send of its plain ``label`` recorded before
+        sends kept the day (``week_starts`` unknown): it may have been this issue."""
         with self.transaction() as db:
             row = db.execute(
-                "SELECT message_id, state, at FROM sends WHERE list_address = ? AND week = ?",
+                f"SELECT {_SEND_RECORD} FROM sends WHERE list_address = ? AND week = ?",
                 (list_address, week),
             ).fetchone()
+            if row is None and label and label != week:
+                row = db.execute(
+                    f"SELECT {_SEND_RECORD} FROM sends WHERE list_address = ? AND week = ?"
+                    " AND week_starts IS NULL",
+                    (list_address, label),
+                ).fetchone()
             if row is not None and not resend:
                 return SendRecord(*row)
+            lost = db.execute("SELECT reason FROM sends_lost LIMIT 1").fetchone()
+            if lost is not None and not resend:
+                raise SendsLost(
+                    f"cannot tell whether {week} was sent to {list_address}: the record of"
+                    f" newsletters sent was lost ({lost[0]}); check the list, then --resend"
+                    " to send it",
+                    path=str(self.path),
+                )
             db.execute(
-                "INSERT OR REPLACE INTO sends VALUES (?, ?, ?, 'sending', ?)",
-                (list_address, week, message_id, at),
+                "INSERT OR REPLACE INTO sends (list_address, week, message_id, state, at,"
+                " week_starts) VALUES (?, ?, ?, 'sending', ?, ?)",
+                (list_address, week, message_id, at, starts),
             )
         return None
 
     def mark_sent(self, list_address: str, week: str) -> None:
-        """The server accepted the message claimed by :meth:`claim_send`."""
+        """The server accepted the message claimed by :meth:`claim_send`. A record lost
+        before is settled by it: the send was ``--resend``, so someone checked the list."""
         with self.transaction() as db:
             db.execute(
                 "UPDATE sends SET state = 'sent' WHERE list_address = ? AND week = ?",
                 (list_address, week),
             )
+            db.execute("DELETE FROM sends_lost")
+
+    def forget_issue(self, folder: str, week: str) -> None:
+        """Forget the issue of ``week`` written to ``folder`` (recorded under another name)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM issues WHERE folder = ? AND week = ?", (folder, week))
 
     def forget_send(self, list_address: str, week: str) -> None:
         """A send that certainly failed: the next run may try again."""
@@ -78,3 +123,18 @@ class NewsletterRecords(Connection):
             db.execute(
                 "DELETE FROM sends WHERE list_address = ? AND week = ?", (list_address, week)
             )
+
+    def carry_sends(self, rows: Iterable[Sequence[Any]], lost: Iterable[str]) -> None:
+        """Take over the sends of a store set aside (:data:`SEND_COLUMNS`), and record that
+        the record was ``lost`` (why) when it could not be read."""
+        with self.transaction() as db:
+            db.executemany(
+                f"INSERT OR IGNORE INTO sends ({', '.join(SEND_COLUMNS)})"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("INSERT INTO sends_lost (reason) VALUES (?)", ((r,) for r in lost))
+
+    def sends_lost(self) -> list[str]:
+        """Why the record of sends is incomplete, if it is (see :class:`SendsLost`)."""
+        return [row[0] for row in self._query("SELECT reason FROM sends_lost")]

@@ -274,6 +274,9 @@ class SendRecord:
     message_id: str
     state: str
     at: str
+    week_starts: int | None = None
+    """The weekday (ISO, 1 for Monday) the issue's week started on; ``None`` when it was
+    recorded before sends kept it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,13 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from publisher.errors import StoreError
 from publisher.output import make_folder
 from publisher.state.builds import BuildRecords
 from publisher.state.connection import DamagedStore, _translated
-from publisher.state.newsletter import NewsletterRecords
+from publisher.state.newsletter import SEND_COLUMNS, NewsletterRecords
 
 DB_NAME = "publisher.sqlite3"
 
@@ -157,6 +158,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE archive_layouts ADD COLUMN items TEXT NOT NULL DEFAULT '';
     DELETE FROM archive_layouts;
     """,
+    """
+    CREATE TABLE sends_lost (reason TEXT NOT NULL);
+    """,
+    """
+    ALTER TABLE sends ADD COLUMN week_starts INTEGER;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
@@ -172,28 +179,81 @@ def open_store(cache_dir: Path, *, wait: float = 60.0) -> tuple[Store, list[str]
     """The store in ``cache_dir``, created or migrated as needed, and any warnings.
 
     ``wait`` is how long a write may wait for another run's transaction. A damaged, foreign
-    or newer file is moved aside (``*.broken``) and a new store started: it is a cache of what
-    the files say, plus the record of sends, which is then lost (said in the warning).
+    or newer file is moved aside (``*.broken``) and a new store started (see
+    :func:`set_aside`): it is a cache of what the files say, plus the record of sends, which
+    is carried over.
     """
     make_folder(cache_dir)
     path = cache_dir / DB_NAME
     try:
         return _open(path, wait), []
     except DamagedStore as damage:
-        warning = set_aside(path, str(damage))
+        warning = set_aside(path, str(damage), wait=wait)
         return _open(path, wait), [warning]
 
 
-def set_aside(path: Path, reason: str) -> str:
-    """Move a damaged store out of the way; the warning to show."""
+def set_aside(path: Path, reason: str, *, wait: float = 60.0) -> str:
+    """Move a damaged store out of the way and start a new one; the warning to show.
+
+    The record of sends must outlive the file, or the next ``--send`` mails the list again:
+    it is copied into the new store when the old file can still be read as a publisher store
+    (a newer schema, or damage elsewhere); when it cannot, the new store says the record was
+    lost, and a send to a list needs ``--resend`` (:class:`~publisher.state.SendsLost`).
+    """
     aside = path.with_name(f"{path.name}.broken")
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             Path(f"{path}{suffix}").replace(f"{aside}{suffix}")
+    sends = read_sends(aside)
+    store = _open(path, wait)
+    try:
+        if sends is None:
+            store.carry_sends([], [f"{aside.name}: {reason}"])
+        else:
+            store.carry_sends(*sends)
+    finally:
+        store.close()
+    kept = (
+        "the record of newsletters sent is carried over"
+        if sends is not None
+        else "the record of newsletters sent could not be read, so --send to a list needs"
+        " --resend once"
+    )
     return (
         f"{path}: {reason}; moved to {aside.name} and started afresh"
-        " (every file is parsed again; the record of newsletters sent is in the old file)"
+        f" (every file is parsed again; {kept})"
     )
+
+
+def read_sends(path: Path) -> tuple[list[tuple[Any, ...]], list[str]] | None:
+    """The ``sends`` rows of a store set aside, and any record loss it already knew of
+    (read only, the file left as it is); ``None`` when they cannot be trusted: not a
+    publisher store, no such table, or the table damaged."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+            return None
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
+        columns = {row[1] for row in db.execute("PRAGMA table_info(sends)")}
+        if not set(SEND_COLUMNS[:-1]) <= columns:
+            return None
+        checked = [table for table in ("sends", "sends_lost") if table in tables]
+        for table in checked:
+            if db.execute(f"PRAGMA quick_check({table})").fetchall() != [("ok",)]:
+                return None
+        wanted = [name if name in columns else "NULL" for name in SEND_COLUMNS]
+        rows = db.execute(f"SELECT {', '.join(wanted)} FROM sends").fetchall()
+        lost = []
+        if "sends_lost" in tables:
+            lost = [row[0] for row in db.execute("SELECT reason FROM sends_lost")]
+        return rows, lost
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
 
 
 def _open(path: Path, wait: float) -> Store:
