@@ -11,8 +11,15 @@ import hashlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
 
+from publisher.archives import (
+    ArchiveSplit,
+    Histories,
+    archive_paths,
+    layout_signature,
+    split_history,
+    update_history,
+)
 from publisher.config import Config
 from publisher.errors import OutputClash
 from publisher.feeds import FORMATS, RENDERER_VERSION, FeedInfo, Item, history_of, make_items
@@ -28,41 +35,14 @@ from publisher.feeds.pages import (
 from publisher.feeds.safe import uri
 from publisher.model import EPOCH, Article, Candidate, Topic
 from publisher.selection import (
-    ArchiveSplit,
     ArticleList,
     Catalogue,
-    FeedHistory,
     Rules,
     assign_slugs,
     rules_for,
     select_every,
     select_from,
-    split_history,
-    update_history,
 )
-
-
-class ArchiveHistory(FeedHistory, Protocol):
-    """A feed's history as the last build left it, with each archive page's key."""
-
-    @property
-    def keys(self) -> Sequence[str]:
-        """The :meth:`FeedPlan.page_key` of each page, page 1 first."""
-        ...
-
-
-class Histories(Protocol):
-    """What earlier builds of an output folder remember of its feeds' archives."""
-
-    def members(self, folder: str) -> Mapping[str, int]:
-        """Feed ``folder``'s every remembered story (by canonical URL) with its page."""
-        ...
-
-    def history(self, folder: str, topic: str | None, signature: str) -> ArchiveHistory | None:
-        """The history of feed ``folder`` (of ``topic``, ``None`` for all), if the last build
-        laid it out by the same ``signature`` (:func:`layout_signature`) and what changed since
-        is known."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -103,11 +83,6 @@ class FeedPlan:
     def archive_paths(self, page: int) -> list[str]:
         """The files of archive page ``page``, one per format."""
         return archive_paths(self.folder, page)
-
-
-def archive_paths(folder: str, page: int) -> list[str]:
-    """The files of archive page ``page`` of the feed in ``folder``, one per format."""
-    return [f"{folder}{kind.archive_file(page)}" for kind in FORMATS]
 
 
 @dataclass(frozen=True)
@@ -226,13 +201,6 @@ def plan_feeds(
         if feed.items or feed.pages or topic.name in kept_topics:
             plans.append(feed)
     return FeedSelection(tuple(plans), tuple(topics), tuple(warnings), splits, signatures)
-
-
-def layout_signature(info: FeedInfo, rules: Rules, page_size: int) -> str:
-    """What a feed's archive layout and page keys are made from, besides its stories: an
-    earlier layout is carried forward only under the same signature."""
-    made_of = repr((RENDERER_VERSION, info, rules, page_size))
-    return hashlib.sha256(made_of.encode()).hexdigest()
 
 
 def build(

@@ -17,11 +17,12 @@ from helpers import edit, load_folder
 from lxml import etree
 
 from publisher import build as build_module
+from publisher.archives import split_history
 from publisher.config import ArchiveConfig, Config, SelectionConfig, SiteConfig
 from publisher.feeds.safe import uri
 from publisher.jobs import BuildOutcome, run_build
 from publisher.model import Article, Candidate
-from publisher.selection import Rules, rules_for, select, split_history
+from publisher.selection import Rules, rules_for, select
 
 WriteArticle = Callable[..., Path]
 Validate = Callable[[Path, str | None], tuple[list[str], list[str]]]

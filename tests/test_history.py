@@ -19,9 +19,9 @@ import pytest
 from conftest import article_text
 
 from publisher import build as build_module
+from publisher.archives import update_history
 from publisher.config import ArchiveConfig, Config, SelectionConfig, SiteConfig
 from publisher.jobs import run_build
-from publisher.selection import update_history
 
 SITE = "https://example.org/feeds/"
 TOPICS = ("Space", "Oceans", "Energy")

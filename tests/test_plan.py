@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 
-from publisher.build import BuildPlan, FeedSelection, archive_paths, plan_feeds, render_feeds
+from publisher.archives import CURRENT_PAGE, archive_paths
+from publisher.build import BuildPlan, FeedSelection, plan_feeds, render_feeds
 from publisher.config import ArchiveConfig, Config, SelectionConfig, SiteConfig
 from publisher.model import Article, Candidate
-from publisher.selection import CURRENT_PAGE, ArticleList
+from publisher.selection import ArticleList
 
 MakeArticle = Callable[..., Article]
 DAY0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

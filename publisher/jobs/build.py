@@ -397,7 +397,7 @@ class StoredHistory:
         return self.store.pages_of(self.folder, self.feed, canonicals)
 
     def current(self) -> list[str]:
-        from publisher.selection import CURRENT_PAGE
+        from publisher.archives import CURRENT_PAGE
 
         return self.store.page_members(self.folder, self.feed, CURRENT_PAGE)
 
@@ -434,7 +434,7 @@ class StoredHistories:
         return self.store.feed_members(self.folder, folder)
 
     def history(self, folder: str, topic: str | None, signature: str) -> StoredHistory | None:
-        from publisher.build import archive_paths
+        from publisher.archives import archive_paths
 
         layout = self.layouts.get(folder)
         if not self.carry_forward or layout is None:
