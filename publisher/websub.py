@@ -150,12 +150,7 @@ class _TrackedHTTP(urllib.request.HTTPHandler):
         self.opened = opened
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
-            connection = http.client.HTTPConnection(*args, **kwargs)
-            self.opened.append(connection)
-            return connection
-
-        return self.do_open(connect, req)
+        return self.do_open(_tracked(http.client.HTTPConnection, self.opened), req)
 
 
 class _TrackedHTTPS(urllib.request.HTTPSHandler):
@@ -167,12 +162,21 @@ class _TrackedHTTPS(urllib.request.HTTPSHandler):
         self.context = context
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
-            connection = http.client.HTTPSConnection(*args, **kwargs)
-            self.opened.append(connection)
-            return connection
-
+        connect = _tracked(http.client.HTTPSConnection, self.opened)
         return self.do_open(connect, req, context=self.context)
+
+
+def _tracked(
+    kind: type[http.client.HTTPConnection], opened: list[http.client.HTTPConnection]
+) -> Callable[..., http.client.HTTPConnection]:
+    """Makes connections of ``kind``, each kept in ``opened``."""
+
+    def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+        connection = kind(*args, **kwargs)
+        opened.append(connection)
+        return connection
+
+    return connect
 
 
 def _refusal(error: urllib.error.HTTPError) -> str:
