@@ -136,9 +136,7 @@ def shorten(value: str, limit: int = EXCERPT_CHARS) -> str:
 # Pages --------------------------------------------------------------------------------------
 
 
-def render_feed_page(
-    listing: FeedListing, items: bytes, site_title: str, site_home: str
-) -> bytes:
+def render_feed_page(listing: FeedListing, items: bytes, site_title: str, site_home: str) -> bytes:
     """A topic feed's page, ``<slug>/index.html``: its stories and how to subscribe."""
     info = listing.info
     up = "../" * listing.folder.count("/")
