@@ -190,7 +190,7 @@ def plan_feeds(
         info = FeedInfo(
             title=f"{site.title}: {topic.name}",
             description=f"{site.description}: {topic.name}",
-            home=site.home,
+            home=f"{base}{topic.slug}/",  # the topic's own page, index.html in its folder
             base_url=f"{base}{topic.slug}/",
             language=site.language,
             hub=hub,
@@ -397,7 +397,7 @@ def render_feeds(
     outputs.add("feeds.opml", render_opml(site.title, listings), "the OPML list")
     for plan, listing in zip(plans, listings, strict=True):
         if plan.topic and plan.folder:
-            page = render_feed_page(listing, items[plan.folder], site.title)
+            page = render_feed_page(listing, items[plan.folder], site.title, site.home)
             outputs.add(f"{plan.folder}{PAGE_FILE}", page, f"the page of topic {plan.topic.name!r}")
     index = render_index(
         site.title, site.description, site.language, listings, items[""], config.digest.url

@@ -161,20 +161,37 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def load_config(path: Path | None) -> Config:
-    """Read ``path``, or ``config.toml`` in the working directory when it exists, else defaults."""
+    """Read ``path``, or ``config.toml`` in the working directory when it exists, else defaults.
+
+    A file of several sites (``[sites]``) is read with :func:`publisher.sites.load_sites`.
+    """
     if path is None:
         default = Path(DEFAULT_CONFIG_NAME)
         if not default.is_file():
             return Config()
         path = default
+    raw = read_document(path)
+    if "sites" in raw:
+        raise ConfigError(
+            "holds several sites: name one with --site", path=str(path), field="sites"
+        )
+    return config_from_document(raw, path)
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The parsed TOML of ``path``; a :class:`ConfigError` when it cannot be read or parsed."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("file not found", path=str(path)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read: {error}", path=str(path)) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
+
+
+def config_from_document(raw: Mapping[str, Any], path: Path) -> Config:
+    """The checked config of a parsed document read from ``path``, its paths resolved."""
     # Paths are resolved before the checks, so that folders are compared where they really are.
     config = resolve_paths(_build(Config, raw, str(path), prefix=""), path.parent)
     check_config(config, str(path))

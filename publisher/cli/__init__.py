@@ -12,6 +12,7 @@ COMMANDS = {
     "build": "publisher.cli.feeds:build",
     "check": "publisher.cli.feeds:check",
     "digest": "publisher.cli.digest:digest",
+    "init": "publisher.cli.init:init",
     "serve": "publisher.cli.serve:serve_command",
 }
 

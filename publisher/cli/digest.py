@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -15,12 +16,14 @@ from publisher.cli.common import (
     EXIT_USAGE,
     config_options,
     exit_code_of,
+    for_each_site,
     json_option,
     read_settings,
     report_problems,
+    site_option,
     wait_option,
 )
-from publisher.config import address_problem
+from publisher.config import Config, address_problem
 from publisher.digest.issue import Digest, IssueWeek, weekday_number
 from publisher.errors import PreviewError, PublisherError
 from publisher.jobs import DigestOutcome, DigestRequest, run_digest
@@ -76,6 +79,7 @@ class DigestCommand(click.Command):
 
 @click.command(cls=DigestCommand)
 @config_options
+@site_option
 @click.option(
     "--week",
     is_flag=False,
@@ -95,6 +99,7 @@ class DigestCommand(click.Command):
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but problems and warnings.")
 def digest(
     config_path: Path | None,
+    site_names: tuple[str, ...],
     content: Path | None,
     week: str | None,
     out: Path | None,
@@ -120,11 +125,56 @@ def digest(
     locked, 5 no articles that week (nothing written, nothing sent), 6 sending failed (files
     are written), 7 --preview without Chromium.
 
+    With several sites ([sites] in the config), each site's issue in turn, each on lines of its
+    own (--json: one object per site); the exit code is the worst.
+
     Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
     """
-    report = Report(as_json=as_json, quiet=quiet)
+    options = DigestOptions(
+        config_path, content, week, out, send, recipients, resend, preview, force, wait
+    )
+    for_each_site(
+        config_path,
+        site_names,
+        lambda base: _digest_site(base, options, Report(as_json=as_json, quiet=quiet)),
+        as_json=as_json,
+        overrides=(content, out, preview),
+        on_error=Report(as_json=as_json, quiet=quiet).fail,
+    )
+
+
+@dataclass(frozen=True)
+class DigestOptions:
+    """The command line of one ``digest`` run, applied to each site."""
+
+    config_path: Path | None
+    content: Path | None
+    week: str | None
+    out: Path | None
+    send: bool
+    recipients: tuple[str, ...]
+    resend: bool
+    preview: Path | None
+    force: bool
+    wait: float
+
+
+def _digest_site(base: Config | None, options: DigestOptions, report: Report) -> NoReturn:
+    """One site's issue, written (and sent) and reported; always exits."""
+    config_path, content, week, out = (
+        options.config_path,
+        options.content,
+        options.week,
+        options.out,
+    )
+    send, recipients, resend, preview = (
+        options.send,
+        options.recipients,
+        options.resend,
+        options.preview,
+    )
     try:
-        config = read_settings(config_path, content=content, digest_out=out)
+        config = read_settings(config_path, base=base, content=content, digest_out=out)
         if recipients and not send:
             report.fail("--to: only with --send", EXIT_USAGE)
         for recipient in recipients:
@@ -143,9 +193,16 @@ def digest(
         )
         report.fields["week"] = chosen.label
         request = DigestRequest(
-            chosen, send, recipients, resend, password, common.now(zone), preview, force=force
+            chosen,
+            send,
+            recipients,
+            resend,
+            password,
+            common.now(zone),
+            preview,
+            force=options.force,
         )
-        outcome = run_digest(config, request, wait=wait)
+        outcome = run_digest(config, request, wait=options.wait)
     except PreviewError as error:
         report.fail(str(error), EXIT_NO_BROWSER)
     except PublisherError as error:

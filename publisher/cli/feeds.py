@@ -15,10 +15,12 @@ from publisher.cli.common import (
     ParseProgress,
     config_options,
     fail,
+    for_each_site,
     job_errors,
     json_option,
     load_settings,
     report_problems,
+    site_option,
     wait_option,
 )
 from publisher.config import Config
@@ -29,6 +31,7 @@ EXIT_HUB_FAILED = 8
 
 @click.command()
 @config_options
+@site_option
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [default: feeds].")
 @click.option("--site-url", help="Public URL of the output folder, for self links.")
 @click.option("--strict", is_flag=True, help="Treat a bad article file as fatal: write nothing.")
@@ -46,6 +49,7 @@ EXIT_HUB_FAILED = 8
 )
 def build(
     config_path: Path | None,
+    site_names: tuple[str, ...],
     content: Path | None,
     out: Path | None,
     site_url: str | None,
@@ -61,9 +65,29 @@ def build(
     With a WebSub hub ([websub] hub), the hub is told of each feed that changed; exit code 8
     when it could not be (the feeds are written; the next build tries again).
 
+    With several sites ([sites] in the config), each is built in turn and reports on lines of
+    its own; the exit code is the worst.
+
     Example: publisher build --content _news --out public/feeds --site-url https://example.org/feeds/
     """
-    config = load_settings(config_path, content=content, out=out, site_url=site_url)
+
+    def run(base: Config | None) -> None:
+        config = load_settings(config_path, base=base, content=content, out=out, site_url=site_url)
+        _build_site(config, wait, strict, as_json, no_cache, quiet, force)
+
+    for_each_site(config_path, site_names, run, as_json=as_json, overrides=(content, out, site_url))
+
+
+def _build_site(
+    config: Config,
+    wait: float,
+    strict: bool,
+    as_json: bool,
+    no_cache: bool,
+    quiet: bool,
+    force: bool,
+) -> None:
+    """Build one site and report it; exits non-zero on failure."""
     with job_errors(), ParseProgress(not (quiet or as_json)) as progress:
         try:
             outcome = run_build(
@@ -155,15 +179,31 @@ def _pinged(outcome: BuildOutcome) -> str:
 
 @click.command()
 @config_options
+@site_option
 @wait_option
 @json_option
-def check(config_path: Path | None, content: Path | None, wait: float, as_json: bool) -> None:
+def check(
+    config_path: Path | None,
+    site_names: tuple[str, ...],
+    content: Path | None,
+    wait: float,
+    as_json: bool,
+) -> None:
     """Read every article file and report problems; write no feeds.
 
     What it parses is kept in the state store (cache_dir), so the next build is quicker.
-    Exits 1 when any file has a problem. Example: publisher check --content _news
+    Exits 1 when any file has a problem; with several sites, the worst exit of any.
+    Example: publisher check --content _news
     """
-    config = load_settings(config_path, content=content)
+
+    def run(base: Config | None) -> None:
+        _check_site(load_settings(config_path, base=base, content=content), wait, as_json)
+
+    for_each_site(config_path, site_names, run, as_json=as_json, overrides=(content,))
+
+
+def _check_site(config: Config, wait: float, as_json: bool) -> None:
+    """Check one site's articles and report them; exits 1 when a file has a problem."""
     with job_errors(), ParseProgress(not as_json) as progress:
         loaded = run_check(config, wait=wait, progress=progress)
     if as_json:

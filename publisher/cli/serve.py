@@ -13,15 +13,24 @@ from pathlib import Path
 import click
 
 from publisher.cli import common
-from publisher.cli.common import EXIT_USAGE, config_options, fail, job_errors, load_settings
-from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, check_folders, load_config
+from publisher.cli.common import (
+    EXIT_USAGE,
+    choose_sites,
+    config_options,
+    fail,
+    job_errors,
+    load_settings,
+)
+from publisher.config import DEFAULT_CONFIG_NAME, Config, check_config, check_folders
 from publisher.errors import PublisherError
 from publisher.jobs import forget_output_folder
 from publisher.serve import Preview, hold_interrupts, listen, serve, stopping
+from publisher.sites import NO_SITES, load_sites
 
 
 @click.command("serve")
 @config_options
+@click.option("--site", "site_name", metavar="NAME", help="The site of [sites] to preview.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -36,7 +45,12 @@ from publisher.serve import Preview, hold_interrupts, listen, serve, stopping
     help="Port to listen on (0: any free port).",
 )
 def serve_command(
-    config_path: Path | None, content: Path | None, out: Path | None, bind: str, port: int
+    config_path: Path | None,
+    site_name: str | None,
+    content: Path | None,
+    out: Path | None,
+    bind: str,
+    port: int,
 ) -> None:
     """Preview the site: build it, serve it, and build it again when a file changes.
 
@@ -45,15 +59,23 @@ def serve_command(
     /newsletter/?week=2026-W47), rendered on each request: nothing is sent or recorded.
     Problems show here and on the pages; the server keeps going. Ctrl-C stops it.
 
+    With several sites ([sites] in the config), --site names the one to preview.
+
     Example: publisher serve --port 8001
     """
-    config = load_settings(config_path, content=content)
+    sites = choose_sites(config_path, [site_name] if site_name else [])
+    if len(sites) > 1:
+        fail(f"--site: name one of the config's sites ({', '.join(sites)})", EXIT_USAGE)
+    name, base = next(iter(sites.items()))
+    config = load_settings(config_path, base=None if name == NO_SITES else base, content=content)
     if out and os.path.realpath(out) == os.path.realpath(config.out):
         fail(f"--out: {out} is the published folder (out); choose another", EXIT_USAGE)
 
     def settings() -> Config:
         """The settings as they are now: the config file is read again on every build."""
-        current = load_config(config_path).with_overrides(content=str(content) if content else None)
+        current = load_sites(config_path)[name].with_overrides(
+            content=str(content) if content else None
+        )
         check_config(current)
         return current
 

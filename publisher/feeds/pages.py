@@ -140,7 +140,7 @@ def shorten(value: str, limit: int = EXCERPT_CHARS) -> str:
 # Pages --------------------------------------------------------------------------------------
 
 
-def render_feed_page(listing: FeedListing, items: bytes, site_title: str) -> bytes:
+def render_feed_page(listing: FeedListing, items: bytes, site_title: str, site_home: str) -> bytes:
     """A topic feed's page, ``<slug>/index.html``: its stories and how to subscribe."""
     info = listing.info
     up = "../" * listing.folder.count("/")
@@ -159,7 +159,7 @@ def render_feed_page(listing: FeedListing, items: bytes, site_title: str) -> byt
         "  </main>\n"
         "  <footer>\n"
         f'    <p><a href="{up or "./"}">Every feed of {text(site_title)}</a>'
-        f" · <a href={quoteattr(uri(info.home))}>The site</a></p>\n"
+        f" · <a href={quoteattr(uri(site_home))}>The site</a></p>\n"
         "  </footer>\n"
     )
     return _document(info.language, info.title, info.description, _discovery([listing]), body)

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     # Only for annotations: the package imports this module to build its format table.
     from publisher.feeds import Entry, FeedInfo, History
 
-GENERATOR_URI = "https://github.com/news-publisher/publisher"
-"""The project's home page, as in pyproject.toml: "publisher" on PyPI is another project."""
 LIBRARY_VERSIONS = f"feedgen {feedgen.version.version_str}, lxml " + ".".join(
     map(str, etree.LXML_VERSION)
 )
@@ -209,7 +207,8 @@ def _feed_generator(
     feed.subtitle(info.description)
     feed.language(info.language)
     feed.author({"name": info.title, "uri": uri(info.home)})
-    feed.generator("publisher", __version__, GENERATOR_URI)
+    # No uri: the project has no public home to name, and an invented one misleads readers.
+    feed.generator("publisher", __version__)
     feed.updated(updated)
     # feedgen's RSS <link> is the last link() call: self links first, the site last.
     feed.link(href=uri(self_url), rel="self", type=self_type)
@@ -289,7 +288,8 @@ def render_atom_entries(info: FeedInfo, entries: Sequence[Entry], self_url: str 
     feed.subtitle(info.description)
     feed.language(info.language)
     feed.author({"name": info.title, "uri": uri(info.home)})
-    feed.generator("publisher", __version__, GENERATOR_URI)
+    # No uri: the project has no public home to name, and an invented one misleads readers.
+    feed.generator("publisher", __version__)
     feed.updated(feed_date(max((entry.updated for entry in entries), default=EPOCH)))
     if self_url:
         feed.link(href=uri(self_url), rel="self", type=ATOM_TYPE)
