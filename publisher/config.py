@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import math
 import os
 import re
@@ -136,6 +137,24 @@ class WebSubConfig:
     """Seconds the hub may take over all the pings of one build."""
 
 
+PRECOMPRESS_ENCODINGS = ("gzip", "brotli")
+LONGEST_MAX_AGE = 3600
+"""Seconds a reader may keep a subscription document: feed readers poll, so at most an hour."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """How the output folder is served: compressed twins of each file, a ``_headers`` file."""
+
+    precompress: tuple[str, ...] = ()
+    """Encodings of the twins written beside each file (``NAME.gz``, ``NAME.br``)."""
+    headers: bool = False
+    """Write ``_headers`` (Netlify, Cloudflare Pages): content types and cache lifetimes."""
+    max_age: int = 900
+    """Seconds readers and caches may keep a subscription document or page; archive pages,
+    which never change, are kept far longer."""
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything publisher can be told; paths are resolved against the config file."""
@@ -149,6 +168,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -411,6 +431,17 @@ _STORED_INTEGER = _when_set(
         f"must be from {-(2**63)} to {2**63 - 1}: the state store keeps it as a 64-bit integer",
     )
 )
+
+
+def _precompress_problem(encodings: tuple[str, ...]) -> str:
+    for encoding in encodings:
+        if encoding not in PRECOMPRESS_ENCODINGS:
+            return f"unknown encoding {encoding!r}: use {' or '.join(PRECOMPRESS_ENCODINGS)}"
+    if "brotli" in encodings and importlib.util.find_spec("brotli") is None:
+        return "brotli needs the brotli package: pip install 'news-publisher[brotli]'"
+    return ""
+
+
 _AT_LEAST_ONE = _require(lambda count: count >= 1, "must be at least 1")
 _ONE_LINE = _require(
     str.isprintable, "must be one line without control characters (it goes into mail headers)"
@@ -488,6 +519,14 @@ RULES: tuple[tuple[str, Check], ...] = (
     ),
     ("digest.week_starts", _weekday_problem),
     ("digest.topic_order", _repeated_topic),
+    ("output.precompress", _precompress_problem),
+    (
+        "output.max_age",
+        _require(
+            lambda seconds: 1 <= seconds <= LONGEST_MAX_AGE,
+            f"must be 1 to {LONGEST_MAX_AGE} seconds: feed readers poll, so at most an hour",
+        ),
+    ),
 )
 """Every setting's own check, in the order they are tried: a key and what is wrong with its
 value. ``topics.*.limit`` stands for the ``limit`` of each topic."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import hashlib
 import os
 import tempfile
@@ -117,6 +118,7 @@ def write_outputs(
     prune: bool = True,
     force: bool = False,
     order: Sequence[str] | None = None,
+    precompress: Sequence[str] = (),
 ) -> WriteReport:
     """Make ``out_dir`` hold ``outputs``: each file replaced atomically, only when its bytes change.
 
@@ -127,41 +129,50 @@ def write_outputs(
     paths new to ``previous`` before anything is written (it is called, once, even with none),
     so a run killed half-way still knows every file it may have left. Files are written in
     ``order`` (every path of ``outputs``) when given, else by path.
+
+    ``precompress`` names encodings (:data:`TWIN_SUFFIXES`) of twins written beside each file,
+    its exact bytes compressed; they are planned, claimed, recorded and pruned like any file
+    (see :func:`twin_paths`), and compressed again only when their file changes.
     """
     for relative in outputs:
         _check_relative(relative)
     # What a damaged or tampered record says was written never reaches outside the folder.
     previous = {path: stamp for path, stamp in previous.items() if _is_relative(path)}
-    if not force and (foreign := foreign_files(out_dir, outputs, previous)):
+    planned = sorted(outputs) if order is None else list(order)
+    everything = WithTwins(outputs, planned, precompress)
+    if not force and (foreign := foreign_files(out_dir, everything, previous)):
         raise ForeignFiles(out_dir, foreign)
     make_folder(out_dir)
-    planned = sorted(outputs) if order is None else list(order)
-    for in_the_way in folders_in_the_way(out_dir, planned):
+    for in_the_way in folders_in_the_way(out_dir, everything.order):
         _remove(out_dir, in_the_way)
     # A link left on the way to files no longer planned is never followed to remove them.
     linked = folders_in_the_way(out_dir, previous)
-    for parent in {PurePosixPath(p).parent for p in [*previous, *planned]}:
+    for parent in {PurePosixPath(p).parent for p in [*previous, *everything.order]}:
         if not _under(parent.as_posix(), linked):
             remove_leftover_temps(out_dir / parent)
     # Called even with no new path: it also marks the folder as being written.
-    claim([relative for relative in planned if relative not in previous])
+    claim([relative for relative in everything.order if relative not in previous])
     report = WriteReport()
     for relative in planned:
-        target = out_dir / relative
         data = outputs[relative]
         digest = hashlib.sha256(data).hexdigest()
-        stamp = _stamp(target)
         known = previous.get(relative)
-        if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
-            report.unchanged.append(relative)
-        else:
-            write_atomically(target, data)
-            report.written.append(relative)
-            stamp = _stamp(target)
-        if stamp:
-            report.holds[relative] = (*stamp, digest)
-    stale = sorted(set(previous) - set(planned)) if prune else []
-    for relative in stale:
+        _put(out_dir, relative, data, digest, known, report)
+        # After their file: a twin is never there without it. A twin is reused only when its
+        # file's bytes are those it was recorded with and it is still as recorded.
+        same_source = known is not None and known[2] == digest
+        for twin in everything.twins.get(relative, ()):
+            recorded = previous.get(twin)
+            stamp = _stamp(out_dir / twin)
+            if same_source and recorded is not None and stamp == recorded[:2]:
+                report.unchanged.append(twin)
+                report.holds[twin] = recorded
+                continue
+            twin_data = everything[twin]
+            _put(out_dir, twin, twin_data, hashlib.sha256(twin_data).hexdigest(), None, report)
+    stale = sorted(set(previous) - set(everything.order)) if prune else []
+    # Twins first: a twin never outlives its file, even when a removal is cut short.
+    for relative in sorted(stale, key=lambda path: not is_twin(path)):
         if _under(relative, linked):
             continue
         if _remove(out_dir, relative):
@@ -179,6 +190,93 @@ def _remove(out_dir: Path, relative: str) -> bool:
     except OSError as error:
         raise OutputError(f"cannot remove: {error.strerror or error}", path=relative) from None
     return True
+
+
+def _put(
+    out_dir: Path,
+    relative: str,
+    data: bytes,
+    digest: str,
+    known: OutputStamp | None,
+    report: WriteReport,
+) -> None:
+    """Write one file unless it already holds ``data``, and report what it holds."""
+    target = out_dir / relative
+    stamp = _stamp(target)
+    if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
+        report.unchanged.append(relative)
+    else:
+        write_atomically(target, data)
+        report.written.append(relative)
+        stamp = _stamp(target)
+    if stamp:
+        report.holds[relative] = (*stamp, digest)
+
+
+TWIN_SUFFIXES = {"gzip": ".gz", "brotli": ".br"}
+"""The file name suffix of each encoding's twin, as nginx's gzip_static and Caddy look for it."""
+UNSERVED = frozenset({"_headers"})
+"""Files read by the host, never sent to readers: no twins."""
+BROTLI_QUALITY = 11
+
+
+def twin_paths(relative: str, encodings: Sequence[str]) -> list[str]:
+    """The twins of the file at ``relative`` for ``encodings`` (none for a host's own file)."""
+    if relative in UNSERVED:
+        return []
+    return [f"{relative}{TWIN_SUFFIXES[encoding]}" for encoding in encodings]
+
+
+def is_twin(relative: str) -> bool:
+    """Whether ``relative`` is named like a compressed twin."""
+    return relative.endswith(tuple(TWIN_SUFFIXES.values()))
+
+
+def compress(data: bytes, encoding: str) -> bytes:
+    """``data`` compressed for ``encoding``, the same bytes every time: no time or name in
+    the gzip header, a fixed brotli quality."""
+    if encoding == "gzip":
+        return gzip.compress(data, compresslevel=9, mtime=0)
+    if encoding == "brotli":
+        # Imported here: only a site that asks for brotli twins needs the package.
+        import brotli
+
+        compressed: bytes = brotli.compress(data, quality=BROTLI_QUALITY)
+        return compressed
+    raise OutputError(f"unknown encoding {encoding!r}", path=encoding)
+
+
+class WithTwins(Mapping[str, bytes]):
+    """``outputs`` with the compressed twins of each file, compressed when first asked for."""
+
+    def __init__(
+        self, outputs: Mapping[str, bytes], planned: Sequence[str], encodings: Sequence[str]
+    ) -> None:
+        self.outputs = outputs
+        self.twins = {path: twin_paths(path, encodings) for path in planned}
+        self.sources = {
+            twin: (path, encoding)
+            for path in planned
+            for twin, encoding in zip(self.twins[path], encodings, strict=False)
+        }
+        if clash := sorted(set(self.sources) & set(outputs)):
+            raise OutputError("planned both as a file and as a compressed twin", path=clash[0])
+        self.order = [path for path in planned for path in [path, *self.twins[path]]]
+        self._last: tuple[str, bytes] | None = None
+
+    def __getitem__(self, path: str) -> bytes:
+        if path not in self.sources:
+            return self.outputs[path]
+        if self._last is None or self._last[0] != path:
+            source, encoding = self.sources[path]
+            self._last = (path, compress(self.outputs[source], encoding))
+        return self._last[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 def unchanged_since(out_dir: Path, written: Mapping[str, OutputStamp | None]) -> bool:

@@ -74,7 +74,12 @@ timeout = 30.0
 
 [websub]
 hub = ""       # a WebSub hub told of each changed feed after a build; empty: none
-timeout = 5.0  # seconds per request to the hub
+timeout = 5.0  # seconds all pings of one build may take, whatever the hub does
+
+[output]
+precompress = []  # twins beside each file for servers to send as they are: "gzip", "brotli"
+headers = false   # write _headers (Netlify, Cloudflare Pages): content types, cache lifetimes
+max_age = 900     # seconds readers may keep a feed or page (at most 3600); archive pages: a week
 """
 
 _ARTICLE = """\

@@ -29,7 +29,13 @@ from publisher.jobs.prelude import (
 )
 from publisher.lock import job_lock, lock_path
 from publisher.model import Candidate
-from publisher.output import OutputStamp, WriteReport, unchanged_since, write_outputs
+from publisher.output import (
+    OutputStamp,
+    WriteReport,
+    twin_paths,
+    unchanged_since,
+    write_outputs,
+)
 from publisher.state import (
     ArchiveLayout,
     ArchiveUpdate,
@@ -277,10 +283,11 @@ def _plan(
     )
 
     def unchanged(paths: Sequence[str], key: str) -> bool:
+        twins = [twin for path in paths for twin in twin_paths(path, config.output.precompress)]
         return (
             use_cache
             and all(record.page_keys.get(path) == key for path in paths)
-            and unchanged_since(out_dir, {path: written.get(path) for path in paths})
+            and unchanged_since(out_dir, {path: written.get(path) for path in [*paths, *twins]})
         )
 
     # Archive membership is not a cache: even --no-cache keeps every story on its page.
@@ -334,7 +341,14 @@ def _write(
     report, kept archive files included, and the queued feed URLs that need no ping after all."""
     out_dir = Path(config.out)
     folder = os.path.realpath(out_dir)
-    kept = {path: written[path] for path in plan.kept}
+    encodings = config.output.precompress
+    # A kept archive page keeps its twins (planning keeps it only when they are on record).
+    kept = {
+        twin: written[twin]
+        for path in plan.kept
+        for twin in [path, *twin_paths(path, encodings)]
+        if twin in written
+    }
     feeds = plan.subscriptions
     published, changing = _changing_feeds(config, plan, written)
     queued: set[str] = set()
@@ -342,13 +356,20 @@ def _write(
     def claim(paths: list[str]) -> None:
         queued.update(store.claim_build(folder, paths, published=published, changing=changing))
 
+    outputs: Mapping[str, bytes] = plan.outputs
+    order = plan.outputs.writing_order()
+    if config.output.headers:
+        from publisher.feeds.headers import with_headers
+
+        outputs, order = with_headers(outputs, order, plan.kept, config.output.max_age)
     report = write_outputs(
         out_dir,
-        plan.outputs,
+        outputs,
         {path: stamp for path, stamp in written.items() if path not in kept},
         claim=claim,
         force=force,
-        order=plan.outputs.writing_order(),
+        order=order,
+        precompress=encodings,
     )
     # Queued before writing, so a run killed half-way still pings; a feed that turned out
     # unchanged on disk (the store was lost, say) has nothing to tell.
