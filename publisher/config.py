@@ -118,8 +118,9 @@ class DigestConfig:
     umbrella_share: float = 0.8
     """A topic carried by at least this share of the qualifying articles is the site's
     umbrella, not a section."""
-    subject: str = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
-    """The Subject header, a Jinja template (see the README for its names)."""
+    subject: str = "{{ lead }}"
+    """The Subject header, a Jinja template (see the README for its names). The default, the
+    lead headline alone, is cut to fit a phone; the From name already says whose it is."""
     url: str = ""
     """Public URL of ``out``: the newsletter feeds' self links, and where issues are linked
     from when there is no ``archive_url``."""

@@ -191,10 +191,7 @@ def _report_outcome(report: Report, outcome: DigestOutcome, preview: Path | None
     if preview:
         report.say(f"preview: {preview} ({PREVIEW_WIDTH} px wide)", err=True)
     sent = f"; sent to {', '.join(outcome.sent_to)}" if outcome.sent_to else ""
-    report.say(
-        f"{week}: {len(issue.stories)} stories in {len(issue.sections)} sections; "
-        f"wrote {', '.join(outcome.files)}{sent}"
-    )
+    report.say(f"{week}: {issue.summary}; wrote {', '.join(outcome.files)}{sent}")
     report.finish(0)
 
 

@@ -34,6 +34,10 @@ KEEP_WHOLE = 0.2
 more than this share of it (up to 350 characters)."""
 PREHEADER_CHARS = 140
 """About what inbox previews show after the subject."""
+HEADLINES_FROM = 3
+"""An issue of more stories than this opens with a list of its headlines."""
+HEADLINES_SHOWN = 5
+"""The most headlines in that list: a glance, not a second table of contents."""
 SEND_HOUR = time(8, 0)
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
@@ -153,6 +157,17 @@ class IssueWeek:
         return self.label
 
 
+def counted(count: int, word: str, plural: str = "") -> str:
+    """``1 story``, ``2 stories``, ``0 sections``."""
+    if count == 1:
+        return f"1 {word}"
+    if not plural:
+        plural = (
+            f"{word[:-1]}ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else f"{word}s"
+        )
+    return f"{count} {plural}"
+
+
 def weekday_number(name: str) -> int:
     """``"wednesday"`` → 3 (ISO numbering); names as ``digest.week_starts`` takes them."""
     return WEEKDAYS.index(name.lower()) + 1
@@ -224,6 +239,8 @@ class Digest:
     """The section the lead story belongs to (it is shown on its own, above the sections)."""
     left_out: int = 0
     """Qualifying stories of the week that did not fit (``per_topic``, ``max_stories``)."""
+    web_url: str = ""
+    """The issue's web page ("view in browser"), when ``archive_url`` or ``url`` is set."""
 
     @property
     def issue_date(self) -> date:
@@ -263,6 +280,24 @@ class Digest:
     def stories(self) -> tuple[Story, ...]:
         lead = (self.lead,) if self.lead else ()
         return lead + tuple(story for section in self.sections for story in section.stories)
+
+    @property
+    def headlines(self) -> tuple[Story, ...]:
+        """The stories listed at the top of an issue of more than :data:`HEADLINES_FROM`: the
+        first :data:`HEADLINES_SHOWN`; none in a short issue, which is its own list."""
+        stories = self.stories
+        return stories[:HEADLINES_SHOWN] if len(stories) > HEADLINES_FROM else ()
+
+    @property
+    def more_headlines(self) -> str:
+        """``and 10 more stories below`` after the list of headlines, or nothing."""
+        rest = len(self.stories) - len(self.headlines) if self.headlines else 0
+        return f"and {counted(rest, 'more story', 'more stories')} below" if rest else ""
+
+    @property
+    def summary(self) -> str:
+        """``2 stories in 1 section``."""
+        return f"{counted(len(self.stories), 'story')} in {counted(len(self.sections), 'section')}"
 
     @property
     def is_empty(self) -> bool:
