@@ -11,9 +11,9 @@ import tomllib
 import types
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from publisher.errors import ConfigError
@@ -128,6 +128,35 @@ class DigestConfig:
     """URL prefix of the archive pages: an issue's page is this plus its file name."""
 
 
+CADENCES = ("daily", "weekly", "monthly")
+
+
+def _edition_fields() -> list[tuple[str, Any, Any]]:
+    """Every ``[digest]`` key, unset (``None``) unless the edition overrides it."""
+    hints = get_type_hints(DigestConfig)
+    return [
+        (item.name, hints[item.name] | None, field(default=None)) for item in fields(DigestConfig)
+    ]
+
+
+if TYPE_CHECKING:
+    EditionConfig = Any
+else:
+    EditionConfig = make_dataclass(
+        "EditionConfig",
+        [
+            *_edition_fields(),
+            ("topics", tuple[str, ...], field(default=())),
+            ("cadence", str, field(default="weekly")),
+            ("late_days", int, field(default=7)),
+        ],
+        frozen=True,
+    )
+    EditionConfig.__doc__ = """An ``[editions.NAME]`` table: ``[digest]`` keys that differ
+    for this edition, the ``topics`` it carries (all when empty), its ``cadence`` and how
+    many days late an article may arrive and still be sent (``late_days``)."""
+
+
 @dataclass(frozen=True)
 class WebSubConfig:
     """The WebSub hub told after each build which feeds changed; no hub, no pings."""
@@ -150,6 +179,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
     archive: ArchiveConfig = field(default_factory=ArchiveConfig)
+    editions: Mapping[str, EditionConfig] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Config:
         """A copy with the given top-level values replaced; ``None`` means "not given"."""
@@ -242,7 +272,8 @@ def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None:
             return None
-        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+        inner = next(arg for arg in get_args(hint) if arg is not type(None))
+        return _convert(inner, value, source, name)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is float and isinstance(value, float) and not math.isfinite(value):
@@ -472,6 +503,11 @@ RULES: tuple[tuple[str, Check], ...] = (
     ),
     ("digest.week_starts", _weekday_problem),
     ("digest.topic_order", _repeated_topic),
+    (
+        "editions.*.cadence",
+        _require(lambda cadence: cadence in CADENCES, f"must be one of {', '.join(CADENCES)}"),
+    ),
+    ("editions.*.late_days", _require(lambda days: 0 <= days <= 366, "must be 0 to 366 days")),
 )
 """Every setting's own check, in the order they are tried: a key and what is wrong with its
 value. ``topics.*.limit`` stands for the ``limit`` of each topic."""

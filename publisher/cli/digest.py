@@ -21,7 +21,8 @@ from publisher.cli.common import (
     wait_option,
 )
 from publisher.config import address_problem
-from publisher.digest.issue import Digest, IssueWeek, weekday_number
+from publisher.digest.edition import edition_of
+from publisher.digest.issue import Digest
 from publisher.errors import PreviewError, PublisherError
 from publisher.jobs import DigestOutcome, DigestRequest, run_digest
 from publisher.preview import PREVIEW_WIDTH
@@ -84,6 +85,9 @@ class DigestCommand(click.Command):
     help="The week starting in that ISO week, or containing that day "
     "[default, or --week alone: the last complete week].",
 )
+@click.option("--day", metavar="YYYY-MM-DD", help="The day of a daily edition.")
+@click.option("--month", metavar="YYYY-MM", help="The month of a monthly edition.")
+@click.option("--edition", default="", help="An [editions.NAME] table [default: [digest]].")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the issue files.")
 @click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
@@ -97,6 +101,9 @@ def digest(
     config_path: Path | None,
     content: Path | None,
     week: str | None,
+    day: str | None,
+    month: str | None,
+    edition: str,
     out: Path | None,
     send: bool,
     recipients: tuple[str, ...],
@@ -125,27 +132,24 @@ def digest(
     report = Report(as_json=as_json, quiet=quiet)
     try:
         config = read_settings(config_path, content=content, digest_out=out)
+        chosen = edition_of(config, edition)
         if recipients and not send:
             report.fail("--to: only with --send", EXIT_USAGE)
         for recipient in recipients:
             if problem := address_problem(recipient):
                 report.fail(f"--to: {problem}", EXIT_USAGE)
-        smtp = config.digest.smtp
+        smtp = chosen.config.digest.smtp
         password = os.environ.get(smtp.password_env)
         if send and smtp.user and password is None:
             report.fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
-        zone = config.digest.timezone
-        starts = weekday_number(config.digest.week_starts)
-        chosen = (
-            IssueWeek.parse(week, starts)
-            if week
-            else IssueWeek.last_complete(common.today(zone), starts)
-        )
-        report.fields["week"] = chosen.label
+        zone = chosen.config.digest.timezone
+        flags = {"--day": day, "--week": week, "--month": month}
+        period = chosen.period(flags, common.today(zone))
+        report.fields |= {"edition": edition or None, "week": period.label}
         request = DigestRequest(
-            chosen, send, recipients, resend, password, common.now(zone), preview, force=force
+            period, send, recipients, resend, password, common.now(zone), preview, force, chosen
         )
-        outcome = run_digest(config, request, wait=wait)
+        outcome = run_digest(chosen.config, request, wait=wait)
     except PreviewError as error:
         report.fail(str(error), EXIT_NO_BROWSER)
     except PublisherError as error:
@@ -161,6 +165,7 @@ def _report_outcome(report: Report, outcome: DigestOutcome, preview: Path | None
     issue, rendered = outcome.issue, outcome.rendered
     week = issue.week
     report.fields |= {"start": week.first_day.isoformat(), "end": week.last_day.isoformat()}
+    report.fields |= {"late": outcome.late, "too_late": outcome.too_late}
     report.notes = {
         "skipped": [{"path": p.path, "error": str(p)} for p in outcome.loaded.problems],
         "warnings": outcome.warnings,

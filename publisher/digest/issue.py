@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
+from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -168,6 +169,24 @@ def counted(count: int, word: str, plural: str = "") -> str:
     return f"{count} {plural}"
 
 
+class Period(Protocol):
+    """The days an issue covers: a week (:class:`IssueWeek`), a day or a month."""
+
+    @property
+    def starts(self) -> int: ...
+    @property
+    def first_day(self) -> date: ...
+    @property
+    def last_day(self) -> date: ...
+    @property
+    def send_day(self) -> date: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]: ...
+
+
 def weekday_number(name: str) -> int:
     """``"wednesday"`` → 3 (ISO numbering); names as ``digest.week_starts`` takes them."""
     return WEEKDAYS.index(name.lower()) + 1
@@ -218,7 +237,7 @@ class Section:
 class Digest:
     """Everything the templates see: one week's issue, ready to render."""
 
-    week: IssueWeek
+    week: Period
     sent_at: datetime
     subject: str
     """Rendered from ``digest.subject`` by :mod:`publisher.digest.render`; empty until then."""
@@ -267,9 +286,20 @@ class Digest:
         }
 
     @property
+    def heading(self) -> str:
+        """What the issue covers, as its masthead says: ``The week of 16-22 November 2026``,
+        ``16 November 2026`` or ``November 2026``."""
+        first, last = self.week.first_day, self.week.last_day
+        return f"The week of {self.period}" if last - first == timedelta(days=6) else self.period
+
+    @property
     def period(self) -> str:
         """``16-22 November 2026`` (with an en dash), or ``30 November - 6 December 2026``."""
         first, last = self.week.first_day, self.week.last_day
+        if first == last:
+            return _long_date(first)
+        if first.day == 1 and last.month == first.month and (last + timedelta(days=1)).day == 1:
+            return f"{_MONTHS[first.month - 1]} {first.year}"
         if first.year != last.year:
             return f"{_long_date(first)} {DASH} {_long_date(last)}"
         if first.month != last.month:
@@ -319,24 +349,28 @@ class Digest:
 # Selection ----------------------------------------------------------------------------------
 
 
-def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) -> list[Article]:
+def week_articles(config: Config, articles: Iterable[Article], week: Period) -> list[Article]:
     """Articles published in ``week`` (configured time zone) that a feed would select, best first.
 
     An article counts when some topic's rules (or the site-wide rules, when it has no topic)
     select it; copies of one story are reduced to the best one.
     """
     start, end = week.bounds(ZoneInfo(config.digest.timezone))
-    chosen = []
-    for article in articles:
-        if not start <= article.published_at < end:
-            continue
-        topics: Sequence[str | None] = article.topics or (None,)
-        if any(
-            is_selectable(article, rules_for(topic, config.selection, config.topics))
-            for topic in topics
-        ):
-            chosen.append(article)
+    chosen = [
+        article
+        for article in articles
+        if start <= article.published_at < end and qualifies(config, article)
+    ]
     return sorted(deduplicate(chosen), key=best_first)
+
+
+def qualifies(config: Config, article: Article) -> bool:
+    """Some topic's rules (or the site-wide rules, when it has no topic) select ``article``."""
+    topics: Sequence[str | None] = article.topics or (None,)
+    return any(
+        is_selectable(article, rules_for(topic, config.selection, config.topics))
+        for topic in topics
+    )
 
 
 # The issue ----------------------------------------------------------------------------------
@@ -345,13 +379,16 @@ def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) 
 def plan_digest(
     config: Config,
     articles: Iterable[Article],
-    week: IssueWeek,
+    week: Period,
     counts: TopicCounts | None = None,
+    chosen: Iterable[Article] | None = None,
 ) -> Digest:
     """The issue for ``week``: what it says, to whom, and when; it may have no stories.
 
     ``counts`` are the topic counts of the whole collection (see :class:`TopicCounts`); without
     them they are counted from ``articles``, which should then be the whole collection.
+    ``chosen`` are the issue's articles when an edition chose them (see
+    :func:`publisher.digest.edition.holding`); by default, the week's.
     """
     digest_config = config.digest
     _check_list_settings(config)
@@ -359,7 +396,10 @@ def plan_digest(
     articles = list(articles)
     if counts is None:
         counts = count_topics(config, articles)
-    ranked = week_articles(config, articles, week)
+    if chosen is None:
+        ranked = week_articles(config, articles, week)
+    else:
+        ranked = sorted(deduplicate(chosen), key=best_first)
     arrangement = arrange(config, ranked, counts)
     lead = arrangement.lead
     sections = arrangement.sections
@@ -437,9 +477,7 @@ def shorten(text: str, limit: int = EXCERPT_CHARS, *, keep_whole: float = KEEP_W
     return cut.rstrip(f" ,;:.-{DASH}\N{EM DASH}") + "…"
 
 
-def _story(
-    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, *, lead: bool
-) -> Story:
+def _story(config: Config, week: Period, zone: ZoneInfo, article: Article, *, lead: bool) -> Story:
     digest_config = config.digest
     url = article.url
     if digest_config.utm:
