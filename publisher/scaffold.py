@@ -72,6 +72,14 @@ user = ""                                 # empty: no login
 password_env = "PUBLISHER_SMTP_PASSWORD"  # the environment variable holding the password
 timeout = 30.0
 
+# More newsletters from the same articles: each [editions.NAME] takes any [digest] key as an
+# override, writes into newsletters/NAME/ and sends every article once, late arrivals included.
+[editions.daily]
+cadence = "daily"   # daily, weekly or monthly
+topics = []         # only articles carrying one of these topics; empty: all
+late_days = 7       # an article dated up to this many days before the issue still goes out once
+list_address = ""   # its own list; publisher digest --edition daily --send
+
 [websub]
 hub = ""       # a WebSub hub told of each changed feed after a build; empty: none
 timeout = 5.0  # seconds all pings of one build may take, whatever the hub does

@@ -260,14 +260,37 @@ def test_shorten_cuts_at_a_word() -> None:
 # Subject and preheader ---------------------------------------------------------------------------
 
 
-def test_default_subject_names_the_lead_and_the_count(make_article: MakeArticle) -> None:
-    """ "<site>: <lead headline> and N more"; a one-story issue has no "and 0 more"."""
+def test_default_subject_is_the_lead_headline(make_article: MakeArticle) -> None:
+    """The default subject is the lead headline alone: the From name already says whose it is."""
     lead = make_article(published_at=at("2026-11-18"), quality=90, title="<b>Big</b> story")
     others = [make_article(published_at=at("2026-11-19")) for _ in range(3)]
     full = make_digest(list_config(), [lead, *others], SAMPLE_WEEK).digest.subject
     alone = make_digest(list_config(), [lead], SAMPLE_WEEK).digest.subject
-    expected = ("Test News: Big story and 3 more", "Test News: Big story")
-    assert expected == (full, alone)
+    assert ("Big story", "Big story") == (full, alone)
+
+
+def test_default_subject_fits_a_phone(make_article: MakeArticle) -> None:
+    """A long lead headline is cut at a word to at most 78 characters."""
+    title = (
+        "Microsoft announces general availability of new Power Apps and Dataverse for Teams"
+        " with a great many words after it"
+    )
+    lead = make_article(published_at=at("2026-11-18"), title=title)
+    subject = make_digest(list_config(), [lead], SAMPLE_WEEK).digest.subject
+    expected = "Microsoft announces general availability of new Power Apps and Dataverse for…"
+    assert (expected, True) == (subject, len(subject) <= 78)
+
+
+def test_subject_template_still_wins(make_article: MakeArticle) -> None:
+    """A configured digest.subject is rendered as written, not cut to a phone's width."""
+    template = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
+    lead = make_article(published_at=at("2026-11-18"), quality=90, title="A " + "long " * 20)
+    others = [make_article(published_at=at("2026-11-19"))]
+    subject = make_digest(list_config(subject=template), [lead, *others], SAMPLE_WEEK).digest
+    assert ("Test News: A long", "and 1 more") == (
+        subject.subject[:17],
+        subject.subject[-10:],
+    )
 
 
 def test_subject_template_sees_the_week_and_its_dates(make_article: MakeArticle) -> None:
@@ -359,7 +382,7 @@ def test_user_template_overrides_one_file(tmp_path: Path, make_article: MakeArti
     (tmp_path / "digest.txt").write_text("{{ digest.subject }} / custom\n", encoding="utf-8")
     article = make_article(published_at=at("2026-11-18"))
     rendered = make_digest(list_config(templates=str(tmp_path)), [article], SAMPLE_WEEK)
-    expected = (f"Test News: {article.title} / custom\n", True)
+    expected = (f"{article.title} / custom\n", True)
     assert expected == (
         rendered.text,
         "Story" in rendered.html,

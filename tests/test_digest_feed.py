@@ -72,7 +72,7 @@ def test_feed_lists_each_issue_newest_first(tmp_path: Path) -> None:
     html = (tmp_path / "newsletters" / "2026-W47.html").read_text(encoding="utf-8")
     lead = lxml.html.document_fromstring(html).findtext(".//h1/a")
     first = feed.entries[0]
-    assert first.title.startswith("Publisher Sample News: Study: July heatwave")
+    assert first.title.startswith("Study: July heatwave")
     assert lead in first.content[0].value
     assert "preheader" not in first.content[0].value
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from publisher.cli import main
-from publisher.config import Config
+from publisher.config import Config, DigestConfig
 from publisher.scaffold import CONFIG, EXAMPLE_WEEK
 
 Validate = Callable[[Path, str | None], tuple[list[str], list[str]]]
@@ -64,13 +64,17 @@ def test_init_on_an_existing_site_changes_nothing(inside: Path) -> None:
     assert "config.toml: exists" in result.stderr
 
 
+NAMED_TABLES = ("topics", "editions")
+"""Tables of tables named by the user: checked on their own."""
+
+
 def _keys(cls: Any, prefix: str = "") -> set[str]:
     keys = set()
     for item in fields(cls):
         default = getattr(cls(), item.name)
         if is_dataclass(default):
             keys |= _keys(type(default), f"{prefix}{item.name}.")
-        elif item.name != "topics":
+        elif item.name not in NAMED_TABLES:
             keys.add(f"{prefix}{item.name}")
     return keys
 
@@ -78,9 +82,9 @@ def _keys(cls: Any, prefix: str = "") -> set[str]:
 def _written(table: dict[str, Any], prefix: str = "") -> set[str]:
     keys = set()
     for key, value in table.items():
-        if isinstance(value, dict) and key != "topics":
+        if isinstance(value, dict) and key not in NAMED_TABLES:
             keys |= _written(value, f"{prefix}{key}.")
-        elif key != "topics":
+        elif key not in NAMED_TABLES:
             keys.add(f"{prefix}{key}")
     return keys
 
@@ -90,3 +94,6 @@ def test_init_config_names_every_key() -> None:
     document = tomllib.loads(CONFIG)
     assert _keys(Config) == _written(document)
     assert document["topics"]
+    edition_keys = {"cadence", "topics", "late_days"} | {f.name for f in fields(DigestConfig)}
+    assert all(set(table) <= edition_keys for table in document["editions"].values())
+    assert {"cadence", "topics", "late_days"} <= set(document["editions"]["daily"])

@@ -24,7 +24,8 @@ from publisher.cli.common import (
     wait_option,
 )
 from publisher.config import Config, address_problem
-from publisher.digest.issue import Digest, IssueWeek, weekday_number
+from publisher.digest.edition import edition_of
+from publisher.digest.issue import Digest
 from publisher.errors import PreviewError, PublisherError
 from publisher.jobs import DigestOutcome, DigestRequest, run_digest
 from publisher.preview import PREVIEW_WIDTH
@@ -88,6 +89,9 @@ class DigestCommand(click.Command):
     help="The week starting in that ISO week, or containing that day "
     "[default, or --week alone: the last complete week].",
 )
+@click.option("--day", metavar="YYYY-MM-DD", help="The day of a daily edition.")
+@click.option("--month", metavar="YYYY-MM", help="The month of a monthly edition.")
+@click.option("--edition", default="", help="An [editions.NAME] table [default: [digest]].")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the issue files.")
 @click.option("--send", is_flag=True, help="Deliver the .eml over SMTP (digest.smtp).")
 @click.option("--to", "recipients", multiple=True, help="Send here, not to the list address.")
@@ -102,6 +106,9 @@ def digest(
     site_names: tuple[str, ...],
     content: Path | None,
     week: str | None,
+    day: str | None,
+    month: str | None,
+    edition: str,
     out: Path | None,
     send: bool,
     recipients: tuple[str, ...],
@@ -130,8 +137,9 @@ def digest(
 
     Example: publisher digest --week 2020-W47 --content _news --send --to me@example.org
     """
+    periods = {"--day": day, "--week": week, "--month": month}
     options = DigestOptions(
-        config_path, content, week, out, send, recipients, resend, preview, force, wait
+        config_path, content, periods, edition, out, send, recipients, resend, preview, force, wait
     )
     for_each_site(
         config_path,
@@ -149,7 +157,9 @@ class DigestOptions:
 
     config_path: Path | None
     content: Path | None
-    week: str | None
+    periods: dict[str, str | None]
+    """The period flags as given: ``--day``, ``--week``, ``--month``."""
+    edition: str
     out: Path | None
     send: bool
     recipients: tuple[str, ...]
@@ -161,12 +171,7 @@ class DigestOptions:
 
 def _digest_site(base: Config | None, options: DigestOptions, report: Report) -> NoReturn:
     """One site's issue, written (and sent) and reported; always exits."""
-    config_path, content, week, out = (
-        options.config_path,
-        options.content,
-        options.week,
-        options.out,
-    )
+    config_path, content, out = options.config_path, options.content, options.out
     send, recipients, resend, preview = (
         options.send,
         options.recipients,
@@ -175,34 +180,31 @@ def _digest_site(base: Config | None, options: DigestOptions, report: Report) ->
     )
     try:
         config = read_settings(config_path, base=base, content=content, digest_out=out)
+        chosen = edition_of(config, options.edition)
         if recipients and not send:
             report.fail("--to: only with --send", EXIT_USAGE)
         for recipient in recipients:
             if problem := address_problem(recipient):
                 report.fail(f"--to: {problem}", EXIT_USAGE)
-        smtp = config.digest.smtp
+        smtp = chosen.config.digest.smtp
         password = os.environ.get(smtp.password_env)
         if send and smtp.user and password is None:
             report.fail(f"digest.smtp.password_env: {smtp.password_env} is not set", EXIT_USAGE)
-        zone = config.digest.timezone
-        starts = weekday_number(config.digest.week_starts)
-        chosen = (
-            IssueWeek.parse(week, starts)
-            if week
-            else IssueWeek.last_complete(common.today(zone), starts)
-        )
-        report.fields["week"] = chosen.label
+        zone = chosen.config.digest.timezone
+        period = chosen.period(options.periods, common.today(zone))
+        report.fields |= {"edition": options.edition or None, "week": period.label}
         request = DigestRequest(
-            chosen,
+            period,
             send,
             recipients,
             resend,
             password,
             common.now(zone),
             preview,
-            force=options.force,
+            options.force,
+            chosen,
         )
-        outcome = run_digest(config, request, wait=options.wait)
+        outcome = run_digest(chosen.config, request, wait=options.wait)
     except PreviewError as error:
         report.fail(str(error), EXIT_NO_BROWSER)
     except PublisherError as error:
@@ -218,6 +220,7 @@ def _report_outcome(report: Report, outcome: DigestOutcome, preview: Path | None
     issue, rendered = outcome.issue, outcome.rendered
     week = issue.week
     report.fields |= {"start": week.first_day.isoformat(), "end": week.last_day.isoformat()}
+    report.fields |= {"late": outcome.late, "too_late": outcome.too_late}
     report.notes = {
         "skipped": [{"path": p.path, "error": str(p)} for p in outcome.loaded.problems],
         "warnings": outcome.warnings,
@@ -248,10 +251,7 @@ def _report_outcome(report: Report, outcome: DigestOutcome, preview: Path | None
     if preview:
         report.say(f"preview: {preview} ({PREVIEW_WIDTH} px wide)", err=True)
     sent = f"; sent to {', '.join(outcome.sent_to)}" if outcome.sent_to else ""
-    report.say(
-        f"{week}: {len(issue.stories)} stories in {len(issue.sections)} sections; "
-        f"wrote {', '.join(outcome.files)}{sent}"
-    )
+    report.say(f"{week}: {issue.summary}; wrote {', '.join(outcome.files)}{sent}")
     report.finish(0)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.utils import parseaddr
+from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,10 @@ KEEP_WHOLE = 0.2
 more than this share of it (up to 350 characters)."""
 PREHEADER_CHARS = 140
 """About what inbox previews show after the subject."""
+HEADLINES_FROM = 3
+"""An issue of more stories than this opens with a list of its headlines."""
+HEADLINES_SHOWN = 5
+"""The most headlines in that list: a glance, not a second table of contents."""
 SEND_HOUR = time(8, 0)
 DASH = "\N{EN DASH}"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
@@ -153,6 +158,35 @@ class IssueWeek:
         return self.label
 
 
+def counted(count: int, word: str, plural: str = "") -> str:
+    """``1 story``, ``2 stories``, ``0 sections``."""
+    if count == 1:
+        return f"1 {word}"
+    if not plural:
+        plural = (
+            f"{word[:-1]}ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else f"{word}s"
+        )
+    return f"{count} {plural}"
+
+
+class Period(Protocol):
+    """The days an issue covers: a week (:class:`IssueWeek`), a day or a month."""
+
+    @property
+    def starts(self) -> int: ...
+    @property
+    def first_day(self) -> date: ...
+    @property
+    def last_day(self) -> date: ...
+    @property
+    def send_day(self) -> date: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]: ...
+
+
 def weekday_number(name: str) -> int:
     """``"wednesday"`` → 3 (ISO numbering); names as ``digest.week_starts`` takes them."""
     return WEEKDAYS.index(name.lower()) + 1
@@ -203,7 +237,7 @@ class Section:
 class Digest:
     """Everything the templates see: one week's issue, ready to render."""
 
-    week: IssueWeek
+    week: Period
     sent_at: datetime
     subject: str
     """Rendered from ``digest.subject`` by :mod:`publisher.digest.render`; empty until then."""
@@ -224,6 +258,8 @@ class Digest:
     """The section the lead story belongs to (it is shown on its own, above the sections)."""
     left_out: int = 0
     """Qualifying stories of the week that did not fit (``per_topic``, ``max_stories``)."""
+    web_url: str = ""
+    """The issue's web page ("view in browser"), when ``archive_url`` or ``url`` is set."""
 
     @property
     def issue_date(self) -> date:
@@ -250,9 +286,20 @@ class Digest:
         }
 
     @property
+    def heading(self) -> str:
+        """What the issue covers, as its masthead says: ``The week of 16-22 November 2026``,
+        ``16 November 2026`` or ``November 2026``."""
+        first, last = self.week.first_day, self.week.last_day
+        return f"The week of {self.period}" if last - first == timedelta(days=6) else self.period
+
+    @property
     def period(self) -> str:
         """``16-22 November 2026`` (with an en dash), or ``30 November - 6 December 2026``."""
         first, last = self.week.first_day, self.week.last_day
+        if first == last:
+            return _long_date(first)
+        if first.day == 1 and last.month == first.month and (last + timedelta(days=1)).day == 1:
+            return f"{_MONTHS[first.month - 1]} {first.year}"
         if first.year != last.year:
             return f"{_long_date(first)} {DASH} {_long_date(last)}"
         if first.month != last.month:
@@ -263,6 +310,24 @@ class Digest:
     def stories(self) -> tuple[Story, ...]:
         lead = (self.lead,) if self.lead else ()
         return lead + tuple(story for section in self.sections for story in section.stories)
+
+    @property
+    def headlines(self) -> tuple[Story, ...]:
+        """The stories listed at the top of an issue of more than :data:`HEADLINES_FROM`: the
+        first :data:`HEADLINES_SHOWN`; none in a short issue, which is its own list."""
+        stories = self.stories
+        return stories[:HEADLINES_SHOWN] if len(stories) > HEADLINES_FROM else ()
+
+    @property
+    def more_headlines(self) -> str:
+        """``and 10 more stories below`` after the list of headlines, or nothing."""
+        rest = len(self.stories) - len(self.headlines) if self.headlines else 0
+        return f"and {counted(rest, 'more story', 'more stories')} below" if rest else ""
+
+    @property
+    def summary(self) -> str:
+        """``2 stories in 1 section``."""
+        return f"{counted(len(self.stories), 'story')} in {counted(len(self.sections), 'section')}"
 
     @property
     def is_empty(self) -> bool:
@@ -284,24 +349,28 @@ class Digest:
 # Selection ----------------------------------------------------------------------------------
 
 
-def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) -> list[Article]:
+def week_articles(config: Config, articles: Iterable[Article], week: Period) -> list[Article]:
     """Articles published in ``week`` (configured time zone) that a feed would select, best first.
 
     An article counts when some topic's rules (or the site-wide rules, when it has no topic)
     select it; copies of one story are reduced to the best one.
     """
     start, end = week.bounds(ZoneInfo(config.digest.timezone))
-    chosen = []
-    for article in articles:
-        if not start <= article.published_at < end:
-            continue
-        topics: Sequence[str | None] = article.topics or (None,)
-        if any(
-            is_selectable(article, rules_for(topic, config.selection, config.topics))
-            for topic in topics
-        ):
-            chosen.append(article)
+    chosen = [
+        article
+        for article in articles
+        if start <= article.published_at < end and qualifies(config, article)
+    ]
     return sorted(deduplicate(chosen), key=best_first)
+
+
+def qualifies(config: Config, article: Article) -> bool:
+    """Some topic's rules (or the site-wide rules, when it has no topic) select ``article``."""
+    topics: Sequence[str | None] = article.topics or (None,)
+    return any(
+        is_selectable(article, rules_for(topic, config.selection, config.topics))
+        for topic in topics
+    )
 
 
 # The issue ----------------------------------------------------------------------------------
@@ -310,13 +379,16 @@ def week_articles(config: Config, articles: Iterable[Article], week: IssueWeek) 
 def plan_digest(
     config: Config,
     articles: Iterable[Article],
-    week: IssueWeek,
+    week: Period,
     counts: TopicCounts | None = None,
+    chosen: Iterable[Article] | None = None,
 ) -> Digest:
     """The issue for ``week``: what it says, to whom, and when; it may have no stories.
 
     ``counts`` are the topic counts of the whole collection (see :class:`TopicCounts`); without
     them they are counted from ``articles``, which should then be the whole collection.
+    ``chosen`` are the issue's articles when an edition chose them (see
+    :func:`publisher.digest.edition.holding`); by default, the week's.
     """
     digest_config = config.digest
     _check_list_settings(config)
@@ -324,7 +396,10 @@ def plan_digest(
     articles = list(articles)
     if counts is None:
         counts = count_topics(config, articles)
-    ranked = week_articles(config, articles, week)
+    if chosen is None:
+        ranked = week_articles(config, articles, week)
+    else:
+        ranked = sorted(deduplicate(chosen), key=best_first)
     arrangement = arrange(config, ranked, counts)
     lead = arrangement.lead
     sections = arrangement.sections
@@ -402,9 +477,7 @@ def shorten(text: str, limit: int = EXCERPT_CHARS, *, keep_whole: float = KEEP_W
     return cut.rstrip(f" ,;:.-{DASH}\N{EM DASH}") + "…"
 
 
-def _story(
-    config: Config, week: IssueWeek, zone: ZoneInfo, article: Article, *, lead: bool
-) -> Story:
+def _story(config: Config, week: Period, zone: ZoneInfo, article: Article, *, lead: bool) -> Story:
     digest_config = config.digest
     url = article.url
     if digest_config.utm:

@@ -7,21 +7,41 @@ import json
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
 
 from slugify import slugify
 
 from publisher.digest.issue import Digest
 
-HEADER_POLICY = SMTP.clone(max_line_length=998)
-"""Fold headers only past RFC 5322's hard limit: a folded List-Unsubscribe URL becomes an
-encoded word, and one-click unsubscribe stops working."""
+
+class _MailPolicy(EmailPolicy):
+    """SMTP's policy, with each header folded within :attr:`max_line_length` unless one of its
+    words cannot fit a line: then it is folded only past RFC 5322's hard limit (998), since
+    folding a long List-Unsubscribe URL makes it an encoded word, and one-click unsubscribe
+    stops working."""
+
+    def fold(self, name: str, value: str) -> str:
+        return str(EmailPolicy.fold(self._for(name, value), name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        return EmailPolicy.fold_binary(self._for(name, value), name, value)
+
+    def _for(self, name: str, value: str) -> EmailPolicy:
+        longest = max((len(word) for word in f"{name}: {value}".split()), default=0)
+        if longest < (self.max_line_length or 998) - 1:
+            return self
+        return self.clone(max_line_length=998)
+
+
+MAIL_POLICY = _MailPolicy(linesep="\r\n", max_line_length=76)
+"""Lines within RFC 2045's 76 characters (section 6.7), quoted-printable bodies included:
+longer ones are scored as spam (SpamAssassin's ``MIME_QP_LONG_LINE``)."""
 
 
 def build_message(digest: Digest, html: str, text: str) -> bytes:
     """The whole email, ``multipart/alternative`` with the text part first, CRLF line ends."""
-    message = EmailMessage(policy=HEADER_POLICY)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = digest.subject
     message["From"] = digest.sender
     message["To"] = digest.list_address

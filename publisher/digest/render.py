@@ -25,7 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 from slugify import slugify
 
-from publisher.config import Config
+from publisher.config import Config, DigestConfig
 from publisher.digest.issue import Digest, IssueWeek, plan_digest, shorten
 from publisher.digest.message import archive_page, build_message
 from publisher.errors import ConfigError, TemplateError
@@ -40,6 +40,8 @@ GMAIL_CLIP_BYTES = 102 * 1024
 """Gmail hides everything after this many bytes of HTML behind "[Message clipped]"."""
 SUBJECT_CHARS = 200
 """A longer subject is cut at a word with an ellipsis (inboxes show a third of that)."""
+PHONE_SUBJECT_CHARS = 78
+"""The default subject (the lead headline) is cut at a word to this: what a phone shows."""
 SUBJECT_LIMIT = 2_000
 """The most characters or items a subject template may build in one value or print, and the
 most steps (loop rounds, calls, operations) it may take."""
@@ -72,13 +74,32 @@ class RenderedDigest:
 
     @property
     def archive_name(self) -> str:
-        """``<YYYY-MM-DD>-<site>-<week>.html``, a Jekyll post name under ``digest.archive``;
-        the site's part is cut at a word to keep the name well under file systems' limit."""
-        site = slugify(self.digest.site_title)
-        if len(site) > ARCHIVE_SLUG_CHARS:
-            site = site[: ARCHIVE_SLUG_CHARS + 1].rsplit("-", 1)[0][:ARCHIVE_SLUG_CHARS]
-        week = self.digest.week.key.lower()
-        return f"{self.digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
+        """The issue's page under ``digest.archive`` (see :func:`archive_name`)."""
+        return archive_name(self.digest)
+
+
+def archive_name(digest: Digest) -> str:
+    """``<YYYY-MM-DD>-<site>-<week>.html``, a Jekyll post name under ``digest.archive``;
+    the site's part is cut at a word to keep the name well under file systems' limit."""
+    site = slugify(digest.site_title)
+    if len(site) > ARCHIVE_SLUG_CHARS:
+        site = site[: ARCHIVE_SLUG_CHARS + 1].rsplit("-", 1)[0][:ARCHIVE_SLUG_CHARS]
+    week = digest.week.key.lower()
+    return f"{digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
+
+
+def web_page(config: Config, digest: Digest) -> str:
+    """The issue on the web: its archive page, else its HTML file under ``digest.url``, else
+    nothing (then the email has no "view in browser" link)."""
+    if config.digest.archive_url:
+        return f"{_folder_url(config.digest.archive_url)}{archive_name(digest)}"
+    if config.digest.url:
+        return f"{_folder_url(config.digest.url)}{digest.week.key}.html"
+    return ""
+
+
+def _folder_url(url: str) -> str:
+    return url if url.endswith("/") else f"{url}/"
 
 
 Inliner = Callable[[str, str], str]
@@ -100,7 +121,13 @@ def render_digest(
     ``inline`` defaults to :func:`inline_css`; the jobs pass a cached one, and a ``compiled``
     store so that a rerun does not compile the templates again.
     """
-    digest = replace(digest, subject=render_subject(config.digest.subject, digest))
+    template = config.digest.subject
+    limit = PHONE_SUBJECT_CHARS if template == DigestConfig.subject else SUBJECT_CHARS
+    digest = replace(
+        digest,
+        subject=render_subject(template, digest, limit),
+        web_url=web_page(config, digest),
+    )
     environment = template_environment(template_folder(config), compiled)
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
     text = _normalise_text(_render(environment, TEXT_TEMPLATE, digest))
@@ -134,16 +161,16 @@ def _normalise_text(text: str) -> str:
 # Templates ----------------------------------------------------------------------------------
 
 
-def render_subject(template: str, digest: Digest) -> str:
+def render_subject(template: str, digest: Digest, limit: int = SUBJECT_CHARS) -> str:
     """``digest.subject`` rendered for this issue: one line, whitespace folded, cut at a word
-    past :data:`SUBJECT_CHARS`.
+    past ``limit`` characters.
 
     The template is configuration, so it is checked as such: a syntax error, an unknown name,
     an empty result, anything it raises or a bound it passes (see :class:`_SubjectSandbox`) is
     a :class:`ConfigError` naming ``digest.subject``.
     """
     values = {
-        name: shorten(value, SUBJECT_CHARS, keep_whole=0) if isinstance(value, str) else value
+        name: shorten(value, limit, keep_whole=0) if isinstance(value, str) else value
         for name, value in digest.subject_values.items()
     }
     environment = _SubjectSandbox()
@@ -165,7 +192,7 @@ def render_subject(template: str, digest: Digest) -> str:
     subject = " ".join(subject.split())
     if not subject:
         raise ConfigError("renders as an empty subject", field="digest.subject")
-    return shorten(subject, SUBJECT_CHARS, keep_whole=0)
+    return shorten(subject, limit, keep_whole=0)
 
 
 class _Unbounded(Exception):

@@ -8,7 +8,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -17,11 +17,13 @@ from publisher.config import DEFAULT_SITE_URL, Config, check_folders
 from publisher.errors import PreviewError, SendError
 from publisher.jobs.prelude import LoadReport, StoredArticles, load_content, with_store
 from publisher.lock import job_lock
+from publisher.model import Article
 from publisher.output import ForeignFiles, foreign_files, write_outputs
 from publisher.state import SendRecord, Store
 
 if TYPE_CHECKING:
-    from publisher.digest.issue import Digest, IssueWeek
+    from publisher.digest.edition import Edition, SentArticles
+    from publisher.digest.issue import Digest, Period
     from publisher.digest.render import RenderedDigest
 
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 class DigestRequest:
     """What ``publisher digest`` was asked to do."""
 
-    week: IssueWeek
+    week: Period
     send: bool = False
     recipients: tuple[str, ...] = ()
     """Send here instead of the list (a test send: never blocked, never recorded)."""
@@ -41,6 +43,15 @@ class DigestRequest:
     """Also write a PNG screenshot of the issue here (headless Chromium)."""
     force: bool = False
     """Replace files in the newsletter folders that publisher did not write."""
+    edition: Edition | None = None
+    """The edition (``None``: ``[digest]``, the default one)."""
+
+    @property
+    def send_key(self) -> str:
+        """What names this issue among the list's sends: an edition's own periods never
+        meet another's."""
+        name = self.edition.name if self.edition else ""
+        return f"{name}:{self.week.key}" if name else self.week.key
 
 
 @dataclass
@@ -58,6 +69,12 @@ class DigestOutcome:
     """Why the preview failed; it is taken after sending, so it never holds the issue back."""
     send_error: SendError | None = None
     """Why sending failed; the files are written, and no preview is taken."""
+    late: list[str] = field(default_factory=list)
+    """Articles of earlier periods this issue holds (their files)."""
+    too_late: list[str] = field(default_factory=list)
+    """Articles dated past ``late_days`` that no issue held: named, never sent."""
+    held: list[str] = field(default_factory=list)
+    """The URLs of the articles the issue holds, recorded when it is sent to the list."""
 
 
 def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) -> DigestOutcome:
@@ -81,6 +98,7 @@ def run_digest(config: Config, request: DigestRequest, *, wait: float = 60.0) ->
 def _digest(
     store: Store, warnings: list[str], config: Config, request: DigestRequest
 ) -> DigestOutcome:
+    from publisher.digest.edition import SentArticles, edition_of, holding
     from publisher.digest.render import inline_css, render_digest, template_folder
     from publisher.preview import find_browser
 
@@ -88,8 +106,21 @@ def _digest(
     browser = find_browser() if request.preview else None
     content = load_content(store, Path(config.content))
     warnings.extend(str(warning) for warning in content.loaded.warnings)
-    issue = _plan_issue(config, content.catalogue, request.week)
+    edition = request.edition or edition_of(config)
+    sent = SentArticles(*_sent(store, edition.name))
+    start = min(request.week.bounds(edition.zone)[0], _first(sent, edition))
+    start -= timedelta(days=edition.late_days)
+    end = request.week.bounds(edition.zone)[1]
+    held = holding(edition, request.week, content.catalogue.published_between(start, end), sent)
+    issue = _plan_issue(config, content.catalogue, request.week, held.articles)
     outcome = DigestOutcome(content.loaded, issue, warnings=warnings)
+    outcome.late = [article.path for article in held.late]
+    outcome.too_late = [article.path for article in held.too_late]
+    if held.too_late:
+        outcome.warnings.append(
+            f"not sent, dated more than {edition.late_days} days before {request.week.label}:"
+            f" {', '.join(outcome.too_late)}"
+        )
     if issue.is_empty:
         return outcome
 
@@ -114,14 +145,28 @@ def _digest(
     return outcome
 
 
-def _plan_issue(config: Config, catalogue: StoredArticles, week: IssueWeek) -> Digest:
-    """The issue of ``week``, planned from the articles of ``catalogue``."""
+def _plan_issue(
+    config: Config, catalogue: StoredArticles, week: Period, chosen: list[Article] | None = None
+) -> Digest:
+    """The issue of ``week``, planned from the articles of ``catalogue`` (or ``chosen``)."""
     from publisher.digest.issue import plan_digest
     from publisher.digest.sections import counts_from_rows
 
     start, end = week.bounds(ZoneInfo(config.digest.timezone))
     counts = counts_from_rows(config, *catalogue.store.topic_quality_counts(catalogue.source))
-    return plan_digest(config, catalogue.published_between(start, end), week, counts)
+    articles = catalogue.published_between(start, end) if chosen is None else chosen
+    return plan_digest(config, articles, week, counts, chosen)
+
+
+def _sent(store: Store, edition: str) -> tuple[date | None, dict[str, str], frozenset[str]]:
+    first, held, periods = store.edition_sends(edition)
+    return (date.fromisoformat(first) if first else None), held, frozenset(periods)
+
+
+def _first(sent: SentArticles, edition: Edition) -> datetime:
+    if sent.first_day is None:
+        return datetime.max.replace(tzinfo=edition.zone)
+    return datetime.combine(sent.first_day, time(0), edition.zone)
 
 
 def _deliver(store: Store, config: Config, request: DigestRequest, outcome: DigestOutcome) -> None:
@@ -153,7 +198,7 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     list_address = envelope_address(config.digest.list_address)
     recipients = list(request.recipients) or [list_address]
     issue_week = request.week
-    week = issue_week.key
+    week = request.send_key
     moment = request.now.isoformat(timespec="seconds") if request.now else ""
     if to_list:
         # Claimed before sending, in one step with the check: if the record cannot be written,
@@ -177,6 +222,9 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
                     " weeks starting on another day, send this one with --resend"
                 )
             return
+        edition = request.edition.name if request.edition else ""
+        held = [story.article_url for story in rendered.digest.stories]
+        store.keep_edition_issue(edition, issue_week.key, issue_week.first_day.isoformat(), held)
     try:
         send_message(
             config.digest.smtp,
@@ -188,6 +236,9 @@ def _deliver(store: Store, config: Config, request: DigestRequest, outcome: Dige
     except SendError as error:
         if to_list and not error.possibly_sent:
             store.forget_send(list_address, week)
+            store.forget_edition_issue(
+                request.edition.name if request.edition else "", issue_week.key
+            )
         outcome.send_error = error
         return
     if to_list:
@@ -250,7 +301,7 @@ def _write_kept(
     store.finish_outputs(folder, kept | report.holds, "", 0)
 
 
-def preview_digest(config: Config, week: IssueWeek, *, wait: float = 60.0) -> RenderedDigest | None:
+def preview_digest(config: Config, week: Period, *, wait: float = 60.0) -> RenderedDigest | None:
     """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
     written, sent or recorded (the parse cache is brought up to date, as by ``check``).
     ``None`` for a week with no articles."""

@@ -138,3 +138,38 @@ class NewsletterRecords(Connection):
     def sends_lost(self) -> list[str]:
         """Why the record of sends is incomplete, if it is (see :class:`SendsLost`)."""
         return [row[0] for row in self._query("SELECT reason FROM sends_lost")]
+
+    def edition_sends(self, edition: str) -> tuple[str | None, dict[str, str], set[str]]:
+        """What the list of ``edition`` was sent: the first day of its first issue, the
+        period each article sent was held by (by URL), and the periods sent."""
+        periods = self._query(
+            "SELECT period, first_day FROM edition_issues WHERE edition = ?", (edition,)
+        )
+        held = self._query("SELECT url, period FROM edition_articles WHERE edition = ?", (edition,))
+        first = min((row[1] for row in periods), default=None)
+        return first, {url: period for url, period in held}, {row[0] for row in periods}
+
+    def keep_edition_issue(
+        self, edition: str, period: str, first_day: str, urls: Iterable[str]
+    ) -> None:
+        """Record the articles an issue of ``edition`` sent to its list held."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO edition_issues (edition, period, first_day)"
+                " VALUES (?, ?, ?)",
+                (edition, period, first_day),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO edition_articles (edition, url, period) VALUES (?, ?, ?)",
+                ((edition, url, period) for url in urls),
+            )
+
+    def forget_edition_issue(self, edition: str, period: str) -> None:
+        """A send that certainly failed: its articles were not sent."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM edition_issues WHERE edition = ? AND period = ?", (edition, period)
+            )
+            db.execute(
+                "DELETE FROM edition_articles WHERE edition = ? AND period = ?", (edition, period)
+            )

@@ -164,6 +164,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sends ADD COLUMN week_starts INTEGER;
     """,
+    """
+    CREATE TABLE edition_issues (
+        edition TEXT NOT NULL, period TEXT NOT NULL, first_day TEXT NOT NULL,
+        PRIMARY KEY (edition, period)
+    ) WITHOUT ROWID;
+    CREATE TABLE edition_articles (
+        edition TEXT NOT NULL, url TEXT NOT NULL, period TEXT NOT NULL,
+        PRIMARY KEY (edition, url)
+    ) WITHOUT ROWID;
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 

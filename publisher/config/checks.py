@@ -1,4 +1,4 @@
-"""``config.toml`` → a frozen :class:`Config`; every error names the key."""
+"""Every check of every setting, as a table of rules: one line naming the key and what is wrong."""
 
 from __future__ import annotations
 
@@ -8,292 +8,22 @@ import importlib.util
 import math
 import os
 import re
-import tomllib
-import types
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from publisher.config.model import (
+    CADENCES,
+    DEFAULT_CONFIG_NAME,
+    LONGEST_MAX_AGE,
+    PRECOMPRESS_ENCODINGS,
+    TLS_MODES,
+    WEEKDAYS,
+    Config,
+)
 from publisher.errors import ConfigError
-
-DEFAULT_CONFIG_NAME = "config.toml"
-DEFAULT_SITE_URL = "http://localhost:8000/"
-"""Where self links point while ``site.url`` is not set: a local preview server."""
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    """What the feeds say about themselves."""
-
-    title: str = "News"
-    description: str = "Curated news"
-    url: str = ""
-    """Public URL of the output folder: every feed's ``rel="self"`` is under it; empty when not
-    set (then :data:`DEFAULT_SITE_URL`, with a warning)."""
-    link: str = ""
-    """The site's home page; defaults to ``url``."""
-    language: str = "en"
-
-    @property
-    def base_url(self) -> str:
-        """The URL feeds are published under: ``url``, or the local default when it is unset."""
-        return self.url or DEFAULT_SITE_URL
-
-    @property
-    def home(self) -> str:
-        return self.link or self.base_url
-
-
-@dataclass(frozen=True)
-class TopicRule:
-    """Per-topic overrides of the selection rules."""
-
-    min_quality: int | None = None
-    limit: int | None = None
-
-
-@dataclass(frozen=True)
-class SelectionConfig:
-    """Which articles make it into feeds."""
-
-    min_quality: int = 50
-    include_unrated: bool = False
-    limit: int = 50
-    max_drop: float = 0.5
-    """The largest share of the last build's selected articles a build may lose without
-    ``--force``: a half-synced or unreadable folder must not empty the feeds."""
-    retire_after_days: int = 30
-    """A topic no article carries any more keeps its (empty) feeds this many days."""
-
-
-@dataclass(frozen=True)
-class ArchiveConfig:
-    """RFC 5005 archive pages: every qualifying article stays reachable from each feed."""
-
-    enabled: bool = True
-    page_size: int = 100
-    """Items per archive page."""
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """How ``digest --send`` reaches a mail server; the password comes from the environment."""
-
-    host: str = "localhost"
-    port: int = 587
-    tls: str = "starttls"
-    user: str = ""
-    password_env: str = "PUBLISHER_SMTP_PASSWORD"
-    timeout: float = 30.0
-
-
-@dataclass(frozen=True)
-class DigestConfig:
-    """The weekly newsletter."""
-
-    templates: str = ""
-    """Folder of edited copies of the templates; unset, the package's own are used."""
-    out: str = "newsletters"
-    archive: str = "_newsletters"
-    per_topic: int = 8
-    topic_order: tuple[str, ...] = ()
-    timezone: str = "UTC"
-    utm: bool = True
-    utm_source: str = "newsletter"
-    sender: str = "News <news@example.org>"
-    list_address: str = "readers@example.org"
-    list_id: str = ""
-    unsubscribe_url: str = ""
-    unsubscribe_mailto: str = ""
-    postal_address: str = ""
-    smtp: SmtpConfig = field(default_factory=SmtpConfig)
-    week_starts: str = "monday"
-    """The first day of an issue's week; the issue is dated the day after the week ends."""
-    max_stories: int = 20
-    """Stories in a whole issue, the lead included."""
-    other_section: str = "More news"
-    """The closing section: stories with no topic of their own but the site's umbrella."""
-    umbrella_share: float = 0.8
-    """A topic carried by at least this share of the qualifying articles is the site's
-    umbrella, not a section."""
-    subject: str = "{{ site }}: {{ lead }}{% if more %} and {{ more }} more{% endif %}"
-    """The Subject header, a Jinja template (see the README for its names)."""
-    url: str = ""
-    """Public URL of ``out``: the newsletter feeds' self links, and where issues are linked
-    from when there is no ``archive_url``."""
-    archive_url: str = ""
-    """URL prefix of the archive pages: an issue's page is this plus its file name."""
-
-
-@dataclass(frozen=True)
-class WebSubConfig:
-    """The WebSub hub told after each build which feeds changed; no hub, no pings."""
-
-    hub: str = ""
-    timeout: float = 5.0
-    """Seconds the hub may take over all the pings of one build."""
-
-
-PRECOMPRESS_ENCODINGS = ("gzip", "brotli")
-LONGEST_MAX_AGE = 3600
-"""Seconds a reader may keep a subscription document: feed readers poll, so at most an hour."""
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    """How the output folder is served: compressed twins of each file, a ``_headers`` file."""
-
-    precompress: tuple[str, ...] = ()
-    """Encodings of the twins written beside each file (``NAME.gz``, ``NAME.br``)."""
-    headers: bool = False
-    """Write ``_headers`` (Netlify, Cloudflare Pages): content types and cache lifetimes."""
-    max_age: int = 900
-    """Seconds readers and caches may keep a subscription document or page; archive pages,
-    which never change, are kept far longer."""
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything publisher can be told; paths are resolved against the config file."""
-
-    content: str = "content/_news"
-    out: str = "feeds"
-    cache_dir: str = ".publisher-cache"
-    site: SiteConfig = field(default_factory=SiteConfig)
-    selection: SelectionConfig = field(default_factory=SelectionConfig)
-    topics: Mapping[str, TopicRule] = field(default_factory=dict)
-    digest: DigestConfig = field(default_factory=DigestConfig)
-    websub: WebSubConfig = field(default_factory=WebSubConfig)
-    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-
-    def with_overrides(self, **overrides: Any) -> Config:
-        """A copy with the given top-level values replaced; ``None`` means "not given"."""
-        given = {key: value for key, value in overrides.items() if value is not None}
-        return replace(self, **given)
-
-
-TLS_MODES = ("starttls", "ssl", "none")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def load_config(path: Path | None) -> Config:
-    """Read ``path``, or ``config.toml`` in the working directory when it exists, else defaults.
-
-    A file of several sites (``[sites]``) is read with :func:`publisher.sites.load_sites`.
-    """
-    if path is None:
-        default = Path(DEFAULT_CONFIG_NAME)
-        if not default.is_file():
-            return Config()
-        path = default
-    raw = read_document(path)
-    if "sites" in raw:
-        raise ConfigError(
-            "holds several sites: name one with --site", path=str(path), field="sites"
-        )
-    return config_from_document(raw, path)
-
-
-def read_document(path: Path) -> dict[str, Any]:
-    """The parsed TOML of ``path``; a :class:`ConfigError` when it cannot be read or parsed."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", path=str(path)) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read: {error}", path=str(path)) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"invalid TOML: {error}", path=str(path)) from None
-
-
-def config_from_document(raw: Mapping[str, Any], path: Path) -> Config:
-    """The checked config of a parsed document read from ``path``, its paths resolved."""
-    # Paths are resolved before the checks, so that folders are compared where they really are.
-    config = resolve_paths(_build(Config, raw, str(path), prefix=""), path.parent)
-    check_config(config, str(path))
-    return config
-
-
-def parse_config(raw: Mapping[str, Any], source: str = DEFAULT_CONFIG_NAME) -> Config:
-    """Check every key and type of a parsed TOML document and build the config; its relative
-    paths are relative to the working directory."""
-    config: Config = _build(Config, raw, source, prefix="")
-    check_config(config, source)
-    check_folders(config, source)
-    return config
-
-
-def resolve_paths(config: Config, base: Path) -> Config:
-    """Make the config's relative paths relative to ``base`` (the config file's folder)."""
-    if base == Path():
-        return config
-    digest = replace(
-        config.digest,
-        templates=str(base / config.digest.templates) if config.digest.templates else "",
-        out=str(base / config.digest.out),
-        archive=str(base / config.digest.archive),
-    )
-    return replace(
-        config,
-        content=str(base / config.content),
-        out=str(base / config.out),
-        cache_dir=str(base / config.cache_dir),
-        digest=digest,
-    )
-
-
-def _build(cls: type[Any], raw: Mapping[str, Any], source: str, prefix: str) -> Any:
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        name = f"{prefix}{key}"
-        if key not in known:
-            raise ConfigError("unknown key", path=source, field=name)
-        values[key] = _convert(hints[key], value, source, name)
-    return cls(**values)
-
-
-def _convert(hint: Any, value: Any, source: str, name: str) -> Any:
-    origin = get_origin(hint)
-    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
-        if not isinstance(value, dict):
-            raise ConfigError("expected a table", path=source, field=name)
-        return _build(hint, value, source, prefix=f"{name}.")
-    if origin is Mapping:
-        if not isinstance(value, dict):
-            raise ConfigError("expected a table", path=source, field=name)
-        item_type = get_args(hint)[1]
-        return {
-            key: _convert(item_type, item, source, f"{name}.{key}") for key, item in value.items()
-        }
-    if origin is tuple:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ConfigError("expected a list of strings", path=source, field=name)
-        return tuple(value)
-    if origin in (Union, types.UnionType):
-        if value is None:
-            return None
-        hint = next(arg for arg in get_args(hint) if arg is not type(None))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, float) and not math.isfinite(value):
-        # TOML has nan and inf; no setting means either.
-        raise ConfigError(f"expected a finite number, got {value!r}", path=source, field=name)
-    if type(value) is not hint:
-        raise ConfigError(f"expected {_type_name(hint)}, got {value!r}", path=source, field=name)
-    return value
-
-
-def _type_name(hint: Any) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", float: "a number"}.get(
-        hint, str(hint)
-    )
-
 
 MAX_UNSUBSCRIBE_URL = 900
 """Longest ``digest.unsubscribe_url``: ``List-Unsubscribe: <url>`` must stay one header line."""
@@ -527,6 +257,11 @@ RULES: tuple[tuple[str, Check], ...] = (
             f"must be 1 to {LONGEST_MAX_AGE} seconds: feed readers poll, so at most an hour",
         ),
     ),
+    (
+        "editions.*.cadence",
+        _require(lambda cadence: cadence in CADENCES, f"must be one of {', '.join(CADENCES)}"),
+    ),
+    ("editions.*.late_days", _require(lambda days: 0 <= days <= 366, "must be 0 to 366 days")),
 )
 """Every setting's own check, in the order they are tried: a key and what is wrong with its
 value. ``topics.*.limit`` stands for the ``limit`` of each topic."""
