@@ -25,8 +25,25 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 FLAGS = {"daily": "--day", "weekly": "--week", "monthly": "--month"}
 
 
+class _CalendarPeriod:
+    """What a day and a month share: named by their label, bounded by their first and last
+    day in the edition's time zone."""
+
+    __slots__ = ()
+
+    @property
+    def key(self: Period) -> str:
+        return self.label
+
+    def bounds(self: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        return _bounds(self, zone)
+
+    def __str__(self: Period) -> str:
+        return self.label
+
+
 @dataclass(frozen=True, slots=True, order=True)
-class IssueDay:
+class IssueDay(_CalendarPeriod):
     """One calendar day, sent the next."""
 
     day: date
@@ -55,19 +72,10 @@ class IssueDay:
     def label(self) -> str:
         return self.day.isoformat()
 
-    @property
-    def key(self) -> str:
-        return self.label
-
-    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        return _bounds(self, zone)
-
-    def __str__(self) -> str:
-        return self.label
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class IssueMonth:
+class IssueMonth(_CalendarPeriod):
     """One calendar month, sent on the first day of the next."""
 
     year: int
@@ -97,15 +105,6 @@ class IssueMonth:
     def label(self) -> str:
         return f"{self.year:04}-{self.month:02}"
 
-    @property
-    def key(self) -> str:
-        return self.label
-
-    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
-        return _bounds(self, zone)
-
-    def __str__(self) -> str:
-        return self.label
 
 
 def _bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
