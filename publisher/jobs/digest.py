@@ -281,6 +281,20 @@ def _update_issue_feeds(
         store.keep_rendered(folder, {key: feeds}, {key})
     _write_kept(store, out_dir, feeds, force=force)
     outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
+    _update_issue_pages(store, config, outcome, force=force)
+
+
+def _update_issue_pages(
+    store: Store, config: Config, outcome: DigestOutcome, *, force: bool = False
+) -> None:
+    """Rewrite ``index.html`` and ``latest.html`` of the folder's issues from the store, as
+    the feeds are: every issue written there, newest first."""
+    from publisher.digest.web import INDEX_ISSUES, issue_pages
+
+    out_dir = Path(config.digest.out)
+    pages = issue_pages(config, store.issues(os.path.realpath(out_dir), INDEX_ISSUES))
+    _write_kept(store, out_dir, pages, force=force)
+    outcome.files.extend(str(out_dir / name) for name in sorted(pages))
 
 
 def _write_kept(
