@@ -21,22 +21,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from publisher.config import Config, WebSubConfig
 from publisher.content.scan import scan_folder
-from publisher.digest.issue import IssueWeek, weekday_number
+from publisher.digest.edition import FLAGS, Edition, edition_of
+from publisher.digest.issue import Period
 from publisher.errors import PublisherError
-from publisher.jobs import preview_digest, run_build
+from publisher.jobs import SEARCHED_PERIODS, latest_preview, preview_digest, run_build
 
 NEWSLETTER_PATH = "/newsletter/"
+_NEWSLETTER = re.compile(r"/newsletter(?:/([A-Za-z0-9_-]+))?/?")
+QUERY_KEYS = tuple(flag.removeprefix("--") for flag in FLAGS.values())
+"""``?day=``, ``?week=``, ``?month=``: the period flags of ``publisher digest``."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 POLL_SECONDS = 0.5
 """How often the files are looked at; more on folders big enough that looking takes a while."""
@@ -137,53 +141,71 @@ class Preview:
 
     # The newsletter ---------------------------------------------------------------------------
 
-    def newsletter(self, query: str) -> tuple[int, str]:
-        """The status and HTML of ``/newsletter/?week=…`` (default: this week)."""
-        weeks = parse_qs(query).get("week", [])
+    def newsletter(self, query: str, name: str = "") -> tuple[int, str]:
+        """The status and HTML of ``/newsletter/`` (or ``/newsletter/<edition>/``): the issue
+        of ``?week=`` (``?day=``, ``?month=``, by the edition's cadence), else the latest one
+        with articles, searched back from the period holding today."""
+        asked = {
+            f"--{key}": values[0] for key in QUERY_KEYS if (values := parse_qs(query).get(key))
+        }
         try:
-            config = self.preview_config()
+            edition = edition_of(self.preview_config(), name)
         except PublisherError as error:
-            return HTTPStatus.INTERNAL_SERVER_ERROR, _message_page("Newsletter", str(error))
+            status = HTTPStatus.NOT_FOUND if name else HTTPStatus.INTERNAL_SERVER_ERROR
+            return status, _message_page("Newsletter", str(error))
+        config = edition.config
         try:
-            starts = weekday_number(config.digest.week_starts)
-            if weeks:
-                week = IssueWeek.parse(weeks[0], starts)
-            else:
-                week = IssueWeek.containing(self.today(config.digest.timezone), starts)
-            links = _week_links(week)
+            today = self.today(config.digest.timezone)
+            period = edition.period(asked, today) if asked else edition.containing(today)
+            links = _period_links(edition, period)
         except PublisherError as error:
             return HTTPStatus.BAD_REQUEST, _message_page("Newsletter", str(error))
         except (ValueError, OverflowError):
-            # A week at the very ends of the calendar (0001-01-10, 9999-12-25): its
+            # A period at the very ends of the calendar (0001-01-10, 9999-12-25): its
             # neighbours, or its days, cannot be named.
-            asked = weeks[0] if weeks else "this week"
+            said = ", ".join(f"{flag[2:]}={value!r}" for flag, value in asked.items())
             return HTTPStatus.BAD_REQUEST, _message_page(
-                "Newsletter", f"week={asked!r}: outside the weeks a newsletter can cover"
+                "Newsletter", f"{said or 'today'}: outside the periods a newsletter can cover"
             )
         with self.jobs:
             try:
-                rendered = preview_digest(config, week, wait=self.wait)
+                if asked:
+                    rendered = preview_digest(config, period, wait=self.wait, edition=edition)
+                    found = (period, rendered) if rendered else None
+                else:
+                    found = latest_preview(edition, today, wait=self.wait)
             except PublisherError as error:
-                self.warn(f"publisher: error: newsletter {week}: {error}")
+                self.warn(f"publisher: error: newsletter {period}: {error}")
                 return HTTPStatus.INTERNAL_SERVER_ERROR, _message_page(
-                    f"Newsletter {week}", f"cannot render it: {error}", links
+                    f"Newsletter {period}", f"cannot render it: {error}", links
                 )
-        if rendered is None:
-            text = f"No articles selected for {week} ({week.first_day} to {week.last_day})."
-            return HTTPStatus.NOT_FOUND, _message_page(f"Newsletter {week}", text, links)
+        if found is None:
+            text = f"No articles selected for {period} ({period.first_day} to {period.last_day})."
+            if not asked:
+                text = f"No articles selected in the {SEARCHED_PERIODS} periods up to {period}."
+            return HTTPStatus.NOT_FOUND, _message_page(f"Newsletter {period}", text, links)
+        period, page = found[0], found[1].html
         bar = (
-            f"Newsletter preview, {html.escape(str(week))} ({week.first_day} to {week.last_day}):"
-            f" rendered now, not sent. {links}"
+            f"Newsletter preview, {html.escape(str(period))} ({period.first_day} to"
+            f" {period.last_day}): rendered now, not sent. {_period_links(edition, period)}"
         )
-        return HTTPStatus.OK, _with_banner(rendered.html, [bar], escape=False)
+        return HTTPStatus.OK, _with_banner(page, [bar], escape=False)
 
 
-def _week_links(week: IssueWeek) -> str:
-    before = IssueWeek.containing(week.first_day - timedelta(days=7), week.starts)
-    after = IssueWeek.containing(week.first_day + timedelta(days=7), week.starts)
+def newsletter_edition(path: str) -> str | None:
+    """The edition a ``/newsletter/…`` path names (``""``: the default one), or ``None``
+    for any other path."""
+    match = _NEWSLETTER.fullmatch(path)
+    return match[1] or "" if match else None
+
+
+def _period_links(edition: Edition, period: Period) -> str:
+    key = FLAGS[edition.cadence].removeprefix("--")
+    where = f"{NEWSLETTER_PATH}{quote(edition.name)}/" if edition.name else NEWSLETTER_PATH
+    before, after = edition.before(period), edition.after(period)
     return (
-        f'<a href="{NEWSLETTER_PATH}?week={before}">&larr; {before}</a> · '
-        f'<a href="{NEWSLETTER_PATH}?week={after}">{after} &rarr;</a>'
+        f'<a href="{where}?{key}={before}">&larr; {before}</a> · '
+        f'<a href="{where}?{key}={after}">{after} &rarr;</a>'
     )
 
 
@@ -262,8 +284,8 @@ class Handler(SimpleHTTPRequestHandler):
 
     def _get(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path.rstrip("/") == NEWSLETTER_PATH.rstrip("/"):
-            status, page = self.preview.newsletter(parts.query)
+        if (edition := newsletter_edition(parts.path)) is not None:
+            status, page = self.preview.newsletter(parts.query, edition)
             self._send_html(status, page)
             return
         problems = self.preview.problems

@@ -23,7 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS_NEWS = SHARED / "corpus" / "microsoft-power-apps" / "_news"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SAMPLE_FILES = ["2026-W47.eml", "2026-W47.html", "2026-W47.txt", "feed.json", "feed.xml"]
+SAMPLE_FILES = [
+    "2026-W47.eml",
+    "2026-W47.html",
+    "2026-W47.txt",
+    "feed.json",
+    "feed.xml",
+    "index.html",
+    "latest.html",
+]
 ARCHIVE_NAME = "2026-11-23-publisher-sample-news-2026-w47.html"
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
@@ -82,7 +90,8 @@ def test_corpus_week(tmp_path: Path) -> None:
         pytest.skip("../shared/corpus/microsoft-power-apps/_news is absent")
     config = str(write_config(tmp_path))
     code, _, err = run("--config", config, "--week", "2020-W47", "--content", str(CORPUS_NEWS))
-    expected = (0, "", ["2020-W47.eml", "2020-W47.html", "2020-W47.txt", "feed.json", "feed.xml"])
+    names = ["2020-W47.eml", "2020-W47.html", "2020-W47.txt", "feed.json", "feed.xml"]
+    expected = (0, "", [*names, "index.html", "latest.html"])
     assert expected == (code, err, listing(tmp_path / "newsletters"))
 
 
@@ -149,7 +158,7 @@ def test_json_report(tmp_path: Path) -> None:
     """--json prints the week, counts and the files written."""
     code, out, _ = run("--config", str(write_config(tmp_path)), "--week", "2026-W47", "--json")
     report = json.loads(out)
-    expected = (0, "2026-W47", 15, 6, [])
+    expected = (0, "2026-W47", 15, 8, [])
     assert expected == (
         code,
         report["week"],

@@ -147,6 +147,22 @@ class Edition:
             return IssueMonth(last.year, last.month)
         return IssueWeek.parse(text, starts) if text else IssueWeek.last_complete(today, starts)
 
+    def containing(self, day: date) -> Period:
+        """The edition's period that holds ``day``."""
+        if self.cadence == "daily":
+            return IssueDay(day)
+        if self.cadence == "monthly":
+            return IssueMonth(day.year, day.month)
+        return IssueWeek.containing(day, weekday_number(self.config.digest.week_starts))
+
+    def before(self, period: Period) -> Period:
+        """The period just before ``period``."""
+        return self.containing(period.first_day - timedelta(days=1))
+
+    def after(self, period: Period) -> Period:
+        """The period just after ``period``."""
+        return self.containing(period.last_day + timedelta(days=1))
+
     @property
     def title(self) -> str:
         return repr(self.name) if self.name else "default"

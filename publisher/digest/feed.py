@@ -77,6 +77,8 @@ def issue_record(
         content=earlier.content
         if earlier is not None and unchanged
         else feed_content(rendered.html),
+        lead=digest.lead.title if digest.lead else "",
+        heading=digest.heading,
     )
 
 

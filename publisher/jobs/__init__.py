@@ -14,11 +14,19 @@ from publisher.jobs.build import (
     run_build,
 )
 from publisher.jobs.check import run_check
-from publisher.jobs.digest import DigestOutcome, DigestRequest, preview_digest, run_digest
+from publisher.jobs.digest import (
+    SEARCHED_PERIODS,
+    DigestOutcome,
+    DigestRequest,
+    latest_preview,
+    preview_digest,
+    run_digest,
+)
 from publisher.jobs.prelude import RACY_NS, input_fingerprint, refresh_articles
 
 __all__ = [
     "RACY_NS",
+    "SEARCHED_PERIODS",
     "BuildOutcome",
     "DigestOutcome",
     "DigestRequest",
@@ -26,6 +34,7 @@ __all__ = [
     "StrictRefusal",
     "forget_output_folder",
     "input_fingerprint",
+    "latest_preview",
     "preview_digest",
     "refresh_articles",
     "run_build",

@@ -8,18 +8,23 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from publisher.config import DEFAULT_SITE_URL, Config, check_folders
-from publisher.errors import PreviewError, SendError
+from publisher.errors import PreviewError, PublisherError, SendError
 from publisher.jobs.prelude import LoadReport, StoredArticles, load_content, with_store
 from publisher.lock import job_lock
 from publisher.model import Article
 from publisher.output import ForeignFiles, foreign_files, write_outputs
 from publisher.state import SendRecord, Store
+
+SEARCHED_PERIODS = 52
+"""How far back a preview looks for the latest issue with articles: a year of weekly issues."""
+EARLIEST = datetime(1, 1, 3, tzinfo=UTC)
+"""Before any article: the earliest moment every time zone can name."""
 
 if TYPE_CHECKING:
     from publisher.digest.edition import Edition, SentArticles
@@ -281,6 +286,20 @@ def _update_issue_feeds(
         store.keep_rendered(folder, {key: feeds}, {key})
     _write_kept(store, out_dir, feeds, force=force)
     outcome.files.extend(str(out_dir / name) for name in sorted(feeds))
+    _update_issue_pages(store, config, outcome, force=force)
+
+
+def _update_issue_pages(
+    store: Store, config: Config, outcome: DigestOutcome, *, force: bool = False
+) -> None:
+    """Rewrite ``index.html`` and ``latest.html`` of the folder's issues from the store, as
+    the feeds are: every issue written there, newest first."""
+    from publisher.digest.web import INDEX_ISSUES, issue_pages
+
+    out_dir = Path(config.digest.out)
+    pages = issue_pages(config, store.issues(os.path.realpath(out_dir), INDEX_ISSUES))
+    _write_kept(store, out_dir, pages, force=force)
+    outcome.files.extend(str(out_dir / name) for name in sorted(pages))
 
 
 def _write_kept(
@@ -301,22 +320,86 @@ def _write_kept(
     store.finish_outputs(folder, kept | report.holds, "", 0)
 
 
-def preview_digest(config: Config, week: Period, *, wait: float = 60.0) -> RenderedDigest | None:
-    """One week's newsletter rendered as ``digest`` would write it, for a preview: nothing is
-    written, sent or recorded (the parse cache is brought up to date, as by ``check``).
-    ``None`` for a week with no articles."""
+def preview_digest(
+    config: Config, week: Period, *, wait: float = 60.0, edition: Edition | None = None
+) -> RenderedDigest | None:
+    """One period's newsletter rendered as ``digest`` would write it, for a preview: nothing
+    is written, sent or recorded (the parse cache is brought up to date, as by ``check``).
+    ``None`` for a period with no articles. ``edition`` (default: ``[digest]``) chooses the
+    articles and the settings; ``config`` then is ``edition.config``."""
 
     def render(store: Store, warnings: list[str]) -> RenderedDigest | None:
-        from publisher.digest.render import render_digest
-
         content = load_content(store, Path(config.content))
-        issue = _plan_issue(config, content.catalogue, week)
-        if issue.is_empty:
-            return None
-        return render_digest(config, issue, compiled=(store.compiled, store.keep_compiled))
+        return _preview(store, config, content.catalogue, week, edition)
 
     rendered: RenderedDigest | None = with_store(config, wait, render)
     return rendered
+
+
+def latest_preview(
+    edition: Edition, today: date, *, periods: int = SEARCHED_PERIODS, wait: float = 60.0
+) -> tuple[Period, RenderedDigest] | None:
+    """The newest of the edition's issues that has articles, rendered as
+    :func:`preview_digest` does: searched from the period holding ``today`` back through at
+    most ``periods`` periods, then, if none has any, from the newest qualifying article's
+    period (a collection whose news stopped long ago still shows its last issue); ``None``
+    when the edition has no article up to ``today``."""
+    config = edition.config
+
+    def render(store: Store, warnings: list[str]) -> tuple[Period, RenderedDigest] | None:
+        catalogue = load_content(store, Path(config.content)).catalogue
+        period = edition.containing(today)
+        found, oldest = _search_back(store, edition, catalogue, period, periods)
+        if found is None and oldest is not None:
+            dates = (
+                article.published_at
+                for article in catalogue.published_between(EARLIEST, oldest.bounds(edition.zone)[1])
+                if edition.qualifies(article)
+            )
+            if newest := max(dates, default=None):
+                start = edition.containing(newest.astimezone(edition.zone).date())
+                found = _search_back(store, edition, catalogue, start, periods)[0]
+        return found
+
+    found: tuple[Period, RenderedDigest] | None = with_store(config, wait, render)
+    return found
+
+
+def _search_back(
+    store: Store, edition: Edition, catalogue: StoredArticles, period: Period, periods: int
+) -> tuple[tuple[Period, RenderedDigest] | None, Period | None]:
+    """The first of ``periods`` periods from ``period`` back whose issue has articles, and
+    the period it would look at next (``None`` when the calendar ran out)."""
+    for _ in range(periods):
+        start, end = period.bounds(edition.zone)
+        if any(map(edition.qualifies, catalogue.published_between(start, end))):
+            rendered = _preview(store, edition.config, catalogue, period, edition)
+            if rendered is not None:
+                return (period, rendered), period
+        try:
+            period = edition.before(period)
+        except (PublisherError, ValueError, OverflowError):  # the start of the calendar
+            return None, None
+    return None, period
+
+
+def _preview(
+    store: Store,
+    config: Config,
+    catalogue: StoredArticles,
+    period: Period,
+    edition: Edition | None,
+) -> RenderedDigest | None:
+    from publisher.digest.render import render_digest
+
+    chosen = None
+    if edition is not None and edition.name:
+        start, end = period.bounds(edition.zone)
+        chosen = [a for a in catalogue.published_between(start, end) if edition.qualifies(a)]
+    issue = _plan_issue(config, catalogue, period, chosen)
+    if issue.is_empty:
+        return None
+    return render_digest(config, issue, compiled=(store.compiled, store.keep_compiled))
 
 
 def _premailer_version() -> str:

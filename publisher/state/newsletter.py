@@ -10,7 +10,9 @@ from publisher.errors import StoreError
 from publisher.state.connection import Connection
 from publisher.state.records import IssueRecord, SendRecord
 
-_ISSUE_COLUMNS = "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content"
+_ISSUE_COLUMNS = (
+    "week, entry_id, title, sent_at, updated, sha256, archive_name, summary, content, lead, heading"
+)
 SEND_COLUMNS = ("list_address", "week", "message_id", "state", "at", "week_starts")
 """The columns of ``sends`` carried over from a store set aside (the last may be missing)."""
 _SEND_RECORD = "message_id, state, at, week_starts"
@@ -36,7 +38,7 @@ class NewsletterRecords(Connection):
         with self.transaction() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO issues (folder, {_ISSUE_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (folder, *(getattr(record, item.name) for item in fields(IssueRecord))),
             )
 

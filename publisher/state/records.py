@@ -297,3 +297,7 @@ class IssueRecord:
     archive_name: str
     summary: str
     content: str
+    lead: str = ""
+    """The lead story's headline (empty for issues recorded before it was kept)."""
+    heading: str = ""
+    """What the issue covers, as its masthead says (``The week of 16-22 November 2026``)."""

@@ -174,6 +174,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (edition, url)
     ) WITHOUT ROWID;
     """,
+    """
+    ALTER TABLE issues ADD COLUMN lead TEXT NOT NULL DEFAULT '';
+    ALTER TABLE issues ADD COLUMN heading TEXT NOT NULL DEFAULT '';
+    """,
 )
 """Migration N brings a store from ``user_version`` N to N + 1; append, never edit."""
 
