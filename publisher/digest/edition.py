@@ -73,7 +73,6 @@ class IssueDay(_CalendarPeriod):
         return self.day.isoformat()
 
 
-
 @dataclass(frozen=True, slots=True, order=True)
 class IssueMonth(_CalendarPeriod):
     """One calendar month, sent on the first day of the next."""
@@ -104,7 +103,6 @@ class IssueMonth(_CalendarPeriod):
     @property
     def label(self) -> str:
         return f"{self.year:04}-{self.month:02}"
-
 
 
 def _bounds(period: Period, zone: ZoneInfo) -> tuple[datetime, datetime]:
