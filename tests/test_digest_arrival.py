@@ -6,11 +6,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from helpers import list_config
+from conftest import CORPUS
+from helpers import list_config, load_folder
 from test_digest import SAMPLE_WEEK, render_corpus, render_sample
 
-from publisher.digest.issue import counted
-from publisher.digest.render import RenderedDigest, make_digest
+from publisher.config import DigestConfig
+from publisher.digest.issue import IssueWeek, counted, plan_digest
+from publisher.digest.render import (
+    PHONE_SUBJECT_CHARS,
+    RenderedDigest,
+    make_digest,
+    render_subject,
+)
 from publisher.model import Article
 
 MakeArticle = Callable[..., Article]
@@ -95,3 +102,23 @@ def test_view_in_browser_links_the_issue_page(make_article: MakeArticle) -> None
         none.digest.web_url,
         "View in your browser" in none.html + none.text,
     )
+
+
+@pytest.mark.parametrize("corpus", ["microsoft-power-apps", "artificial-intelligence"])
+def test_every_default_subject_of_both_real_corpora_fits_a_phone(corpus: str) -> None:
+    """Every week of both real corpora with stories gets a default subject of at most 78
+    characters that does not repeat the sender's name."""
+    folder = CORPUS / corpus / "_news"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    config = list_config()
+    articles = load_folder(folder).articles
+    weeks = sorted({IssueWeek.containing(article.published_at.date()) for article in articles})
+    subjects = []
+    for week in weeks:
+        digest = plan_digest(config, articles, week)
+        if digest.stories:
+            subjects.append(render_subject(DigestConfig.subject, digest, PHONE_SUBJECT_CHARS))
+    too_long = [subject for subject in subjects if len(subject) > 78]
+    named = [subject for subject in subjects if subject.startswith(config.site.title)]
+    assert ([], [], True) == (too_long, named, len(subjects) > 10)
