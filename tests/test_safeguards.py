@@ -279,7 +279,8 @@ def test_digest_never_overwrites_a_file_it_did_not_write(site: Path, tmp_path: P
     )
     forced = run("digest", "--config", str(site), "--week", WEEK, "--force")
     assert 0 == forced.exit_code, forced.stderr
-    assert ["2024-W18.eml", "2024-W18.html", "2024-W18.txt", "feed.json", "feed.xml"] == sorted(
+    expected = ["2024-W18.eml", "2024-W18.html", "2024-W18.txt", "feed.json", "feed.xml"]
+    assert [*expected, "index.html", "latest.html"] == sorted(
         path.name for path in (tmp_path / "newsletters").iterdir()
     )
     assert "mine" != (archive / page).read_text(encoding="utf-8")
