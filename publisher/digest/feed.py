@@ -18,6 +18,7 @@ from slugify import slugify
 
 from publisher import __version__
 from publisher.config import Config
+from publisher.digest.issue import folder_url, issue_page_url
 from publisher.state.records import IssueRecord
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def issue_feeds(config: Config, records: list[IssueRecord]) -> dict[str, bytes]:
     from publisher.feeds.syndication import render_atom_entries
 
     site = config.site
-    base = _folder_url(config.digest.url)
+    base = folder_url(config.digest.url)
     info = FeedInfo(
         title=f"{site.title}: newsletter",
         description=site.description,
@@ -172,7 +173,7 @@ def issue_feeds(config: Config, records: list[IssueRecord]) -> dict[str, bytes]:
             content_html=record.content,
             published=datetime.fromisoformat(record.sent_at),
             updated=datetime.fromisoformat(record.updated),
-            link=_link(config, record),
+            link=issue_page_url(config, record.archive_name, record.week),
             summary=record.summary,
         )
         for record in records
@@ -181,19 +182,6 @@ def issue_feeds(config: Config, records: list[IssueRecord]) -> dict[str, bytes]:
         ATOM_FILE: render_atom_entries(info, entries, f"{base}{ATOM_FILE}" if base else ""),
         JSON_FILE: render_json_entries(info, entries, f"{base}{JSON_FILE}" if base else ""),
     }
-
-
-def _link(config: Config, record: IssueRecord) -> str:
-    """The issue on the web: its archive page, else its HTML file beside the feed."""
-    if config.digest.archive_url:
-        return f"{_folder_url(config.digest.archive_url)}{record.archive_name}"
-    if config.digest.url:
-        return f"{_folder_url(config.digest.url)}{record.week}.html"
-    return ""
-
-
-def _folder_url(url: str) -> str:
-    return url if not url or url.endswith("/") else f"{url}/"
 
 
 def _utc(moment: datetime) -> str:

@@ -563,3 +563,19 @@ def _check_list_settings(config: Config) -> None:
     ):
         if "@" not in parseaddr(value)[1]:
             raise ConfigError(f"not an email address: {value!r}", field=key)
+
+
+def issue_page_url(config: Config, archive_name: str, key: str) -> str:
+    """Where an issue is on the web: its archive page (``archive_name`` under
+    ``digest.archive_url``), else its HTML file (``<key>.html``) under ``digest.url``, else
+    nothing."""
+    if config.digest.archive_url:
+        return f"{folder_url(config.digest.archive_url)}{archive_name}"
+    if config.digest.url:
+        return f"{folder_url(config.digest.url)}{key}.html"
+    return ""
+
+
+def folder_url(url: str) -> str:
+    """``url`` ending in ``/``, so a file name can follow; empty stays empty."""
+    return url if not url or url.endswith("/") else f"{url}/"

@@ -26,7 +26,7 @@ from jinja2.visitor import NodeTransformer
 from slugify import slugify
 
 from publisher.config import Config, DigestConfig
-from publisher.digest.issue import Digest, IssueWeek, plan_digest, shorten
+from publisher.digest.issue import Digest, IssueWeek, issue_page_url, plan_digest, shorten
 from publisher.digest.message import archive_page, build_message
 from publisher.errors import ConfigError, TemplateError
 from publisher.model import Article
@@ -88,20 +88,6 @@ def archive_name(digest: Digest) -> str:
     return f"{digest.issue_date.isoformat()}-{site or 'newsletter'}-{week}.html"
 
 
-def web_page(config: Config, digest: Digest) -> str:
-    """The issue on the web: its archive page, else its HTML file under ``digest.url``, else
-    nothing (then the email has no "view in browser" link)."""
-    if config.digest.archive_url:
-        return f"{_folder_url(config.digest.archive_url)}{archive_name(digest)}"
-    if config.digest.url:
-        return f"{_folder_url(config.digest.url)}{digest.week.key}.html"
-    return ""
-
-
-def _folder_url(url: str) -> str:
-    return url if url.endswith("/") else f"{url}/"
-
-
 Inliner = Callable[[str, str], str]
 """Inlines the CSS of an HTML document rendered from the named template."""
 
@@ -126,7 +112,7 @@ def render_digest(
     digest = replace(
         digest,
         subject=render_subject(template, digest, limit),
-        web_url=web_page(config, digest),
+        web_url=issue_page_url(config, archive_name(digest), digest.week.key),
     )
     environment = template_environment(template_folder(config), compiled)
     html = (inline or inline_css)(_render(environment, HTML_TEMPLATE, digest), HTML_TEMPLATE)
