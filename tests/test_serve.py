@@ -87,18 +87,23 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def server(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """``publisher serve --port 0`` started in ``site``; its URL read from its first lines."""
-    monkeypatch.setenv("no_proxy", "*")
-    process = subprocess.Popen(
+def start_serve(site: Path, **env: str) -> subprocess.Popen[str]:
+    """``publisher serve --port 0`` started in ``site``, with ``env`` added to the environment."""
+    return subprocess.Popen(
         [sys.executable, "-m", "publisher", "serve", "--config", "config.toml", "--port", "0"],
         cwd=site,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **env},
     )
+
+
+@pytest.fixture
+def server(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """``publisher serve --port 0`` started in ``site``; its URL read from its first lines."""
+    monkeypatch.setenv("no_proxy", "*")
+    process = start_serve(site, PYTHONUNBUFFERED="1")
     assert process.stdout is not None
     url = folder = ""
     for line in process.stdout:
@@ -336,14 +341,7 @@ def test_any_number_of_interrupts_leave_no_scratch_folder(site: Path, pause: flo
     removed all the same and the store keeps nothing of it."""
     scratch = site / "tmp"
     scratch.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "publisher", "serve", "--config", "config.toml", "--port", "0"],
-        cwd=site,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TMPDIR": str(scratch)},
-    )
+    process = start_serve(site, TMPDIR=str(scratch))
     deadline = time.monotonic() + WAIT
     while not list(scratch.glob("publisher-serve-*")) and time.monotonic() < deadline:
         time.sleep(0.005)
