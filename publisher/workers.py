@@ -28,11 +28,9 @@ def map_batches(function: Callable[[B], R], batches: Sequence[B], workers: int) 
     ``function`` must be a module-level function (or a partial of one). A batch whose worker
     died (out of memory, killed by an operator) is done in this process instead.
     """
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
     done = 0
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_forking()) as pool:
             call = functools.partial(_pickled_call, function)
             for blob in pool.map(call, batches):
                 yield pickle.loads(blob)
@@ -40,6 +38,12 @@ def map_batches(function: Callable[[B], R], batches: Sequence[B], workers: int) 
     except BrokenProcessPool:
         for batch in batches[done:]:
             yield function(batch)
+
+
+def _forking() -> multiprocessing.context.BaseContext:
+    """Workers forked where the system can: they start at once and share what the job loaded."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
 def _pickled_call(function: Callable[[B], R], batch: B) -> bytes:
@@ -70,9 +74,7 @@ class Workers:
         """Hand ``function(batch)`` of each batch to the workers; the function returned waits
         for the results, in order."""
         if self._pool is None:
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            self._pool = ProcessPoolExecutor(self.count, mp_context=context)
+            self._pool = ProcessPoolExecutor(self.count, mp_context=_forking())
         try:
             futures = [self._pool.submit(_pickled_call, function, batch) for batch in batches]
         except BrokenProcessPool:
