@@ -311,13 +311,22 @@ def _parse_subset(text: str) -> object:
     return value
 
 
+def parse_common(text: str) -> Any:
+    """What ``yaml.load(text, Loader=CSafeLoader)`` gives, when ``text`` is in the common
+    subset; ``None`` when it is not. Text in the subset holds no control characters (not even
+    tabs): each line must match :data:`_LINE`."""
+    try:
+        return _parse_subset(text)
+    except (_Unsupported, RecursionError, ValueError, OverflowError):
+        # Values out of range too: PyYAML's own errors say what is wrong with them.
+        return None
+
+
 def parse_yaml(text: str) -> Any:
     """Parse exactly as ``yaml.load(text, Loader=CSafeLoader)`` would, several times faster.
 
     Front matter in the common subset takes the fast path; anything else is handed whole to
     PyYAML's safe loader, so its errors, and its refusal of tags, are PyYAML's own.
     """
-    try:
-        return _parse_subset(text)
-    except (_Unsupported, RecursionError):
-        return yaml.load(text, Loader=SafeLoader)
+    value = parse_common(text)
+    return yaml.load(text, Loader=SafeLoader) if value is None else value

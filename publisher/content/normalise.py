@@ -18,7 +18,12 @@ from urllib.parse import urljoin, urlsplit
 
 import yaml
 
-from publisher.content.frontmatter import NotFrontMatter, parse_yaml, split_front_matter
+from publisher.content.frontmatter import (
+    NotFrontMatter,
+    parse_common,
+    parse_yaml,
+    split_front_matter,
+)
 from publisher.errors import ArticleError, Problem
 from publisher.model import Article, ArticleType, Image, Provider
 
@@ -67,6 +72,18 @@ def parse_article(data: bytes, path: str, warnings: list[Problem] | None = None)
         front_matter = split_front_matter(text)
     except NotFrontMatter as error:
         raise ArticleError(str(error), path=path) from None
+    # Most files are in the common subset, which admits no control character: nothing to
+    # repair, and no need to look for one (which took a tenth of the time of reading a file).
+    raw = parse_common(front_matter)
+    if raw is None:
+        raw = _parse_damaged(front_matter, path)
+    if not isinstance(raw, dict):
+        raise ArticleError("front matter is not a mapping of fields", path=path)
+    return article_from_fields(raw, path, warnings)
+
+
+def _parse_damaged(front_matter: str, path: str) -> Any:
+    """Front matter outside the common subset, repaired of control characters, by PyYAML."""
     if _C1_CONTROL.search(front_matter):
         # UTF-8 read as Latin-1 leaves C1 controls (â\x80\x99), which YAML rejects outright.
         front_matter = _repair_mojibake(front_matter)
@@ -86,12 +103,10 @@ def parse_article(data: bytes, path: str, warnings: list[Problem] | None = None)
         raise ArticleError(f"impossible value: {reason}", path=path) from None
     except RecursionError:
         raise ArticleError("front matter is nested too deeply", path=path) from None
-    if not isinstance(raw, dict):
-        raise ArticleError("front matter is not a mapping of fields", path=path)
     if "*" in front_matter:
         # Only aliases (*name) can make a document bigger than its text.
         _check_size(raw, path)
-    return article_from_fields(raw, path, warnings)
+    return raw
 
 
 def article_from_fields(
