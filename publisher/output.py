@@ -4,6 +4,7 @@ what publisher wrote ever removed."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import gzip
 import hashlib
@@ -13,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from publisher.errors import OutputError
 
@@ -153,23 +153,24 @@ def write_outputs(
     # Called even with no new path: it also marks the folder as being written.
     claim([relative for relative in everything.order if relative not in previous])
     report = WriteReport()
-    for relative in planned:
-        data = outputs[relative]
-        digest = hashlib.sha256(data).hexdigest()
-        known = previous.get(relative)
-        _put(out_dir, relative, data, digest, known, report)
-        # After their file: a twin is never there without it. A twin is reused only when its
-        # file's bytes are those it was recorded with and it is still as recorded.
-        same_source = known is not None and known[2] == digest
-        for twin in everything.twins.get(relative, ()):
-            recorded = previous.get(twin)
-            stamp = _stamp(out_dir / twin)
-            if same_source and recorded is not None and stamp == recorded[:2]:
-                report.unchanged.append(twin)
-                report.holds[twin] = recorded
-                continue
-            twin_data = everything[twin]
-            _put(out_dir, twin, twin_data, hashlib.sha256(twin_data).hexdigest(), None, report)
+    with Batch(out_dir, report) as batch:
+        for relative in planned:
+            data = outputs[relative]
+            digest = hashlib.sha256(data).hexdigest()
+            known = previous.get(relative)
+            batch.put(relative, data, digest, known)
+            # After their file: a twin is never there without it. A twin is reused only when
+            # its file's bytes are those it was recorded with and it is still as recorded.
+            same_source = known is not None and known[2] == digest
+            for twin in everything.twins.get(relative, ()):
+                recorded = previous.get(twin)
+                stamp = _stamp(out_dir / twin)
+                if same_source and recorded is not None and stamp == recorded[:2]:
+                    report.unchanged.append(twin)
+                    report.holds[twin] = recorded
+                    continue
+                twin_data = everything[twin]
+                batch.put(twin, twin_data, hashlib.sha256(twin_data).hexdigest(), None)
     stale = sorted(set(previous) - set(everything.order)) if prune else []
     # Twins first: a twin never outlives its file, even when a removal is cut short.
     for relative in sorted(stale, key=lambda path: not is_twin(path)):
@@ -192,25 +193,148 @@ def _remove(out_dir: Path, relative: str) -> bool:
     return True
 
 
-def _put(
-    out_dir: Path,
-    relative: str,
-    data: bytes,
-    digest: str,
-    known: OutputStamp | None,
-    report: WriteReport,
-) -> None:
-    """Write one file unless it already holds ``data``, and report what it holds."""
-    target = out_dir / relative
-    stamp = _stamp(target)
-    if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
-        report.unchanged.append(relative)
-    else:
-        write_atomically(target, data)
-        report.written.append(relative)
+BATCH_FILES = 256
+BATCH_BYTES = 64 << 20
+"""Files, and bytes, written before a batch is made durable and renamed into place."""
+
+
+class Batch:
+    """Files replaced atomically a batch at a time: each is written to a temporary file beside
+    it, and once the batch is on disk they are renamed over their targets, in the order they
+    were put. Readers only ever see a whole old file or a whole new one, even after a power
+    cut, as with one fsync per file; but the disk is waited for once per batch (one ``syncfs``
+    of the output's file system where the system has it): a file system commits its journal
+    at each fsync, and a cold build writes thousands of files.
+
+    Leaving the block puts the last batch in place; after an error, the batch's temporary
+    files are removed and its targets left as they were.
+    """
+
+    def __init__(self, out_dir: Path, report: WriteReport) -> None:
+        self.out_dir, self.report = out_dir, report
+        self._pending: list[tuple[str, Path, str]] = []
+        self._bytes = 0
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, kind: object, *rest: object) -> None:
+        if kind is None:
+            self.flush()
+        else:
+            self._discard()
+
+    def put(self, relative: str, data: bytes, digest: str, known: OutputStamp | None) -> None:
+        """Replace the file at ``relative`` with ``data`` unless it already holds them; what it
+        holds is reported once it is in place."""
+        target = self.out_dir / relative
         stamp = _stamp(target)
-    if stamp:
-        report.holds[relative] = (*stamp, digest)
+        if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
+            self.report.unchanged.append(relative)
+            if stamp:
+                self.report.holds[relative] = (*stamp, digest)
+            return
+        try:
+            self._pending.append((relative, write_temporary(target, data), digest))
+        except BaseException:
+            self._discard()
+            raise
+        self._bytes += len(data)
+        if len(self._pending) >= BATCH_FILES or self._bytes >= BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait for the disk to hold the pending files, then rename each over its target."""
+        pending, self._pending, self._bytes = self._pending, [], 0
+        try:
+            _make_durable(
+                self.out_dir, [(self.out_dir / relative, temp) for relative, temp, _ in pending]
+            )
+            for index, (relative, temp, digest) in enumerate(pending):
+                target = self.out_dir / relative
+                try:
+                    temp.replace(target)
+                except OSError as error:
+                    self._pending = pending[index:]
+                    raise OutputError(
+                        f"cannot write: {error.strerror or error}", path=str(target)
+                    ) from None
+                self.report.written.append(relative)
+                if stamp := _stamp(target):
+                    self.report.holds[relative] = (*stamp, digest)
+        except BaseException:
+            self._pending = self._pending or pending
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        for _, temp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        self._pending, self._bytes = [], 0
+
+
+def write_temporary(target: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``target``, readable as a published file;
+    not yet on disk for sure (see :class:`Batch`)."""
+    make_folder(target.parent)
+    try:
+        handle, temp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
+        )
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        temp.chmod(0o666 & ~_umask())
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(error, OSError):
+            raise OutputError(
+                f"cannot write: {error.strerror or error}", path=str(target)
+            ) from None
+        raise
+    return temp
+
+
+def _make_durable(out_dir: Path, files: Sequence[tuple[Path, Path]]) -> None:
+    """Wait until the temporary files of ``files`` (target, temporary file) are on disk: one
+    ``syncfs`` of ``out_dir``'s file system, or where that is missing or fails, an fsync of
+    each, the first failure raised naming its target."""
+    if not files:
+        return
+    syncfs = _syncfs()
+    if syncfs is not None:
+        descriptor = os.open(out_dir, os.O_RDONLY)
+        try:
+            if syncfs(descriptor) == 0:
+                return
+        finally:
+            os.close(descriptor)
+    for target, temp in files:
+        try:
+            descriptor = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError as error:
+            raise OutputError(
+                f"cannot write: {error.strerror or error}", path=str(target)
+            ) from None
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's ``syncfs(fd)``, which Python's os module lacks; ``None`` elsewhere."""
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
 
 
 TWIN_SUFFIXES = {"gzip": ".gz", "brotli": ".br"}
@@ -285,46 +409,6 @@ def unchanged_since(out_dir: Path, written: Mapping[str, OutputStamp | None]) ->
         stamp is not None and _stamp(out_dir / relative) == stamp[:2]
         for relative, stamp in written.items()
     )
-
-
-def write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to a temporary file beside ``target``, flush it, then rename it over.
-
-    ``durable`` also waits for the disk (fsync), so a power cut cannot leave an empty file;
-    a cache, which is checked on reading, can skip that wait.
-    """
-    with atomic_file(target, durable=durable) as stream:
-        stream.write(data)
-
-
-@contextlib.contextmanager
-def atomic_file(target: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
-    """A stream for ``target``'s new content: renamed over it when the block ends, removed if
-    the block fails, so readers only ever see the old file or the whole new one."""
-    make_folder(target.parent)
-    try:
-        handle, temp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
-        )
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            yield stream
-            stream.flush()
-            if durable:
-                os.fsync(stream.fileno())
-        temp.chmod(0o666 & ~_umask())
-        temp.replace(target)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -53,7 +53,7 @@ def store_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     and the marks "loaded" (articles stored), "planning" and "writing files" (each file)."""
     log: list[str] = []
     real_open, real_load = prelude.open_store, build_job.load_content
-    real_plan, real_write = build_module.plan_feeds, output.write_atomically
+    real_plan, real_write = build_module.plan_feeds, output.write_temporary
 
     def traced_open(*args: Any, **kwargs: Any) -> Any:
         store, warnings = real_open(*args, **kwargs)
@@ -78,7 +78,7 @@ def store_log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(prelude, "open_store", traced_open)
     monkeypatch.setattr(build_job, "load_content", traced_load)
     monkeypatch.setattr(build_module, "plan_feeds", marked("planning", real_plan))
-    monkeypatch.setattr(output, "write_atomically", marked("writing files", real_write))
+    monkeypatch.setattr(output, "write_temporary", marked("writing files", real_write))
     return log
 
 

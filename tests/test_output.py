@@ -19,7 +19,6 @@ from publisher.output import (
     ForeignFiles,
     OutputStamp,
     WriteReport,
-    write_atomically,
     write_outputs,
 )
 
@@ -156,20 +155,66 @@ def test_leftover_temp_files_are_cleaned(tmp_path: Path):
     assert "keep" == (out / ".htaccess").read_text()
 
 
-def test_full_disk_on_fsync_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """ENOSPC while flushing: the old file is intact, no temp file is left, a one-line error."""
-    target = tmp_path / "rss.xml"
-    target.write_bytes(b"previous")
+@pytest.mark.parametrize("syncfs", [None, lambda fd: -1], ids=["no syncfs", "syncfs fails"])
+def test_full_disk_on_fsync_keeps_previous_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: Callable[[int], int] | None
+):
+    """ENOSPC while flushing, where each file is fsynced (no syncfs, or it failed): the old
+    file is intact, no temp file is left, a one-line error names the file."""
+    out = tmp_path / "out"
+    write(out, PLAN)
 
     def full_disk(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    monkeypatch.setattr(output, "_syncfs", lambda: syncfs)
     monkeypatch.setattr(os, "fsync", full_disk)
     with pytest.raises(OutputError) as raised:
-        write_atomically(target, b"new and longer content")
-    assert b"previous" == target.read_bytes()
-    assert [] == temps_in(tmp_path)
-    assert f"{target}: cannot write: No space left on device" == str(raised.value)
+        write(out, {**PLAN, "rss.xml": b"<rss>changed</rss>"})
+    assert PLAN == files_in(out)
+    assert [] == temps_in(out)
+    assert f"{out / 'rss.xml'}: cannot write: No space left on device" == str(raised.value)
+
+
+def test_files_are_on_disk_before_they_replace_their_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Each batch is made durable before any of its files is renamed into place, and the files
+    take their places in the order given; a batch ends at BATCH_FILES files."""
+    out = tmp_path / "out"
+    events: list[str] = []
+    real_replace = Path.replace
+
+    def durable(out_dir: Path, files: list[tuple[Path, Path]]) -> None:
+        assert all(temp.exists() and not target.exists() for target, temp in files)
+        events.append(f"sync {len(files)}")
+
+    def replace(self: Path, target: Path) -> Path:
+        events.append(Path(target).relative_to(out).as_posix())
+        return real_replace(self, target)
+
+    monkeypatch.setattr(output, "_make_durable", durable)
+    monkeypatch.setattr(output, "BATCH_FILES", 3)
+    monkeypatch.setattr(Path, "replace", replace)
+    plan = {f"{name}.xml": name.encode() for name in "edcba"}
+    report = write_outputs(out, plan, {}, claim=lambda paths: None, order=list(plan))
+    assert ["sync 3", "e.xml", "d.xml", "c.xml", "sync 2", "b.xml", "a.xml"] == events
+    assert (list(plan), plan) == (report.written, files_in(out))
+    assert sorted(plan) == sorted(report.holds)
+
+
+def test_the_output_file_system_is_synced_once_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Where syncfs works, the files of a batch are not fsynced one by one."""
+    out = tmp_path / "out"
+    synced: list[int] = []
+    fsynced: list[int] = []
+    monkeypatch.setattr(output, "_syncfs", lambda: lambda fd: synced.append(fd) or 0)
+    monkeypatch.setattr(os, "fsync", fsynced.append)
+    write(out, PLAN)
+    assert (1, []) == (len(synced), fsynced)
+    assert PLAN == files_in(out)
 
 
 def test_full_disk_on_write_keeps_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -244,16 +289,16 @@ def test_new_paths_are_claimed_before_writing(tmp_path: Path, monkeypatch: pytes
     """A run killed after writing a new file still has it on record, so it can be pruned."""
     out = tmp_path / "out"
     write(out, {"rss.xml": b"<rss/>"})
-    real = output.write_atomically
+    real = output.write_temporary
     calls: list[str] = []
 
-    def dies_on_second_output(target: Path, data: bytes) -> None:
+    def dies_on_second_output(target: Path, data: bytes) -> Path:
         calls.append(target.name)
         if len(calls) > 1:
             raise OutputError("killed", path=str(target))
-        real(target, data)
+        return real(target, data)
 
-    monkeypatch.setattr(output, "write_atomically", dies_on_second_output)
+    monkeypatch.setattr(output, "write_temporary", dies_on_second_output)
     with pytest.raises(OutputError):
         write(out, {"rss.xml": b"<rss/>", "a/rss.xml": b"a", "b/rss.xml": b"b"})
     assert {"rss.xml", "a/rss.xml", "b/rss.xml"} <= set(listed(out))
