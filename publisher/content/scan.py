@@ -138,7 +138,7 @@ def _as_folder(path: str) -> str:
     return path if path.endswith(os.sep) else path + os.sep
 
 
-def read_file(path: Path, content_dir: Path | None = None) -> bytes:
+def read_file(path: str | Path, content_dir: Path | None = None) -> bytes:
     """The bytes of one article file; raises :class:`ArticleError` naming the file.
 
     Only a regular file of at most :data:`MAX_ARTICLE_BYTES` is read, and never more than that
@@ -158,15 +158,15 @@ def read_file(path: Path, content_dir: Path | None = None) -> bytes:
         os.close(descriptor)
 
 
-def _open(path: Path, content_dir: Path | None) -> int:
+def _open(path: str | Path, content_dir: Path | None) -> int:
     if _NOFOLLOW:
         try:
             # The common case, a regular file, in one call; a link makes it fail (ELOOP).
             return os.open(path, _OPEN_FLAGS | _NOFOLLOW)
         except OSError:
-            if not path.is_symlink():
+            if not Path(path).is_symlink():
                 raise
-    elif not path.is_symlink():
+    elif not Path(path).is_symlink():
         return os.open(path, _OPEN_FLAGS)
     # A link: followed by hand, only to a target inside the folder that is not itself a link
     # (a link that loops resolves to itself, and opening that fails).

@@ -95,7 +95,7 @@ class Item:
     """The item's date as the feeds give it: a document is dated by its newest item."""
     rss: bytes
     atom: bytes
-    json: str
+    json: bytes
 
 
 def make_items(articles: Sequence[Article]) -> list[Item]:

@@ -24,7 +24,7 @@ def render_json_feed(
     return json_document(info, json_items(articles), history)
 
 
-def json_document(info: FeedInfo, items: Sequence[str], history: History | None = None) -> bytes:
+def json_document(info: FeedInfo, items: Sequence[bytes], history: History | None = None) -> bytes:
     """A JSON Feed 1.1 document holding ``items`` (from :func:`json_items`).
 
     JSON Feed pages with ``next_url``: from the subscription document to the newest archive
@@ -44,19 +44,20 @@ def json_document(info: FeedInfo, items: Sequence[str], history: History | None 
         document["next_url"] = uri(history.prev_archive)
     document["items"] = []
     head = json.dumps(document, ensure_ascii=False, indent=2)
-    if items:
-        # The items are the last member, each already written as json.dumps writes it there.
-        head = head.removesuffix("[]\n}") + "[\n" + ",\n".join(items) + "\n  ]\n}"
-    return (head + "\n").encode("utf-8")
+    if not items:
+        return (head + "\n").encode("utf-8")
+    # The items are the last member, each already written as json.dumps writes it there.
+    start = head.removesuffix("[]\n}").encode("utf-8")
+    return b"".join((start, b"[\n", b",\n".join(items), b"\n  ]\n}\n"))
 
 
-def json_items(articles: Sequence[Article], texts: Sequence[ItemText] | None = None) -> list[str]:
+def json_items(articles: Sequence[Article], texts: Sequence[ItemText] | None = None) -> list[bytes]:
     """Each article's item as ``json.dumps(..., indent=2)`` writes it inside a document's
-    ``items``: a newline in JSON text is always structure (strings escape theirs), so the
-    item's own lines are indented by its depth. ``texts`` are the articles'
+    ``items``, in UTF-8: a newline in JSON text is always structure (strings escape theirs), so
+    the item's own lines are indented by its depth. ``texts`` are the articles'
     :func:`~publisher.feeds.itemhtml.item_text`, when made already."""
     return [
-        "    " + _indented(_json_item(article, text), "    ")
+        ("    " + _indented(_json_item(article, text), "    ")).encode("utf-8")
         for article, text in zip(articles, texts or map(item_text, articles), strict=True)
     ]
 

@@ -185,7 +185,7 @@ def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRo
         # A file that could not be read is tried again next run: it never matches a stamp.
         read = -1 if parsed.transient else read_ns
         return (name, read, RECORD_VERSION, parsed.field, parsed.message) + (None,) * 8 + ((),)
-    record = json.dumps(_encode(parsed), ensure_ascii=False, separators=(",", ":"))
+    record = _RECORD_ENCODER.encode(_encode(parsed))
     return (
         name,
         read_ns,
@@ -202,6 +202,10 @@ def article_row(name: str, parsed: Article | Problem, read_ns: int) -> ArticleRo
         record,
         parsed.topics,
     )
+
+
+_RECORD_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every record: ``json.dumps`` with options makes a new one each call."""
 
 
 def _microseconds(article: Article) -> int:
