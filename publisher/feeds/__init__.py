@@ -97,6 +97,11 @@ class Item:
     atom: bytes
     json: bytes
 
+    def __reduce__(self) -> tuple[type[Item], tuple[datetime, bytes, bytes, bytes]]:
+        # Sent back from the worker processes by the thousand: pickled as its four values,
+        # which unpickle several times faster than a dataclass's state.
+        return (Item, (self.published, self.rss, self.atom, self.json))
+
 
 def make_items(articles: Sequence[Article]) -> list[Item]:
     """Each article's :class:`Item`, in order."""
