@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -206,23 +207,28 @@ class Batch:
     of the output's file system where the system has it): a file system commits its journal
     at each fsync, and a cold build writes thousands of files.
 
-    Leaving the block puts the last batch in place; after an error, the batch's temporary
-    files are removed and its targets left as they were.
+    The temporary files are written on a thread of their own, while the caller makes the next
+    files. Leaving the block puts the last batch in place; after an error, the batch's
+    temporary files are removed and its targets left as they were.
     """
 
     def __init__(self, out_dir: Path, report: WriteReport) -> None:
         self.out_dir, self.report = out_dir, report
-        self._pending: list[tuple[str, Path, str]] = []
+        self._pending: list[tuple[str, Future[Path], str]] = []
         self._bytes = 0
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="publisher-writer")
 
     def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, kind: object, *rest: object) -> None:
-        if kind is None:
-            self.flush()
-        else:
-            self._discard()
+        try:
+            if kind is None:
+                self.flush()
+            else:
+                _remove_temps(self._written(raise_failure=False))
+        finally:
+            self._writer.shutdown()
 
     def put(self, relative: str, data: bytes, digest: str, known: OutputStamp | None) -> None:
         """Replace the file at ``relative`` with ``data`` unless it already holds them; what it
@@ -234,44 +240,56 @@ class Batch:
             if stamp:
                 self.report.holds[relative] = (*stamp, digest)
             return
-        try:
-            self._pending.append((relative, write_temporary(target, data), digest))
-        except BaseException:
-            self._discard()
-            raise
+        self._pending.append((relative, self._writer.submit(write_temporary, target, data), digest))
         self._bytes += len(data)
         if len(self._pending) >= BATCH_FILES or self._bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         """Wait for the disk to hold the pending files, then rename each over its target."""
-        pending, self._pending, self._bytes = self._pending, [], 0
+        written = self._written()
+        renamed = 0
         try:
-            _make_durable(
-                self.out_dir, [(self.out_dir / relative, temp) for relative, temp, _ in pending]
-            )
-            for index, (relative, temp, digest) in enumerate(pending):
+            _make_durable(self.out_dir, [(self.out_dir / path, temp) for path, temp, _ in written])
+            for relative, temp, digest in written:
                 target = self.out_dir / relative
                 try:
                     temp.replace(target)
                 except OSError as error:
-                    self._pending = pending[index:]
                     raise OutputError(
                         f"cannot write: {error.strerror or error}", path=str(target)
                     ) from None
+                renamed += 1
                 self.report.written.append(relative)
                 if stamp := _stamp(target):
                     self.report.holds[relative] = (*stamp, digest)
         except BaseException:
-            self._pending = self._pending or pending
-            self._discard()
+            _remove_temps(written[renamed:])
             raise
 
-    def _discard(self) -> None:
-        for _, temp, _ in self._pending:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-        self._pending, self._bytes = [], 0
+    def _written(self, *, raise_failure: bool = True) -> list[tuple[str, Path, str]]:
+        """The pending files with their temporary files, once all are written. After a
+        failure, those written are removed and (with ``raise_failure``) the first one raised."""
+        pending, self._pending, self._bytes = self._pending, [], 0
+        written: list[tuple[str, Path, str]] = []
+        failure: BaseException | None = None
+        for relative, future, digest in pending:
+            try:
+                written.append((relative, future.result(), digest))
+            except BaseException as error:
+                failure = failure or error
+        if failure is None:
+            return written
+        _remove_temps(written)
+        if raise_failure:
+            raise failure
+        return []
+
+
+def _remove_temps(written: Sequence[tuple[str, Path, str]]) -> None:
+    for _, temp, _ in written:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 def write_temporary(target: Path, data: bytes) -> Path:
