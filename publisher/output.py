@@ -157,9 +157,10 @@ def write_outputs(
     with Batch(out_dir, report) as batch:
         for relative in planned:
             data = outputs[relative]
-            digest = hashlib.sha256(data).hexdigest()
             known = previous.get(relative)
-            batch.put(relative, data, digest, known)
+            # A file on record is compared by digest; a new one is hashed as it is written.
+            digest = _digest(data) if known is not None else None
+            batch.put(relative, data, known, digest)
             # After their file: a twin is never there without it. A twin is reused only when
             # its file's bytes are those it was recorded with and it is still as recorded.
             same_source = known is not None and known[2] == digest
@@ -170,8 +171,7 @@ def write_outputs(
                     report.unchanged.append(twin)
                     report.holds[twin] = recorded
                     continue
-                twin_data = everything[twin]
-                batch.put(twin, twin_data, hashlib.sha256(twin_data).hexdigest(), None)
+                batch.put(twin, everything[twin], None)
     stale = sorted(set(previous) - set(everything.order)) if prune else []
     # Twins first: a twin never outlives its file, even when a removal is cut short.
     for relative in sorted(stale, key=lambda path: not is_twin(path)):
@@ -214,7 +214,7 @@ class Batch:
 
     def __init__(self, out_dir: Path, report: WriteReport) -> None:
         self.out_dir, self.report = out_dir, report
-        self._pending: list[tuple[str, Future[Path], str]] = []
+        self._pending: list[tuple[str, Future[tuple[Path, str]]]] = []
         self._bytes = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="publisher-writer")
 
@@ -230,17 +230,20 @@ class Batch:
         finally:
             self._writer.shutdown()
 
-    def put(self, relative: str, data: bytes, digest: str, known: OutputStamp | None) -> None:
+    def put(
+        self, relative: str, data: bytes, known: OutputStamp | None, digest: str | None = None
+    ) -> None:
         """Replace the file at ``relative`` with ``data`` unless it already holds them; what it
-        holds is reported once it is in place."""
+        holds is reported once it is in place. ``known`` is what the record says the file
+        holds; ``digest``, ``data``'s, when worked out already."""
         target = self.out_dir / relative
         stamp = _stamp(target)
         if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
             self.report.unchanged.append(relative)
             if stamp:
-                self.report.holds[relative] = (*stamp, digest)
+                self.report.holds[relative] = (*stamp, digest or _digest(data))
             return
-        self._pending.append((relative, self._writer.submit(write_temporary, target, data), digest))
+        self._pending.append((relative, self._writer.submit(_write_and_hash, target, data)))
         self._bytes += len(data)
         if len(self._pending) >= BATCH_FILES or self._bytes >= BATCH_BYTES:
             self.flush()
@@ -273,9 +276,9 @@ class Batch:
         pending, self._pending, self._bytes = self._pending, [], 0
         written: list[tuple[str, Path, str]] = []
         failure: BaseException | None = None
-        for relative, future, digest in pending:
+        for relative, future in pending:
             try:
-                written.append((relative, future.result(), digest))
+                written.append((relative, *future.result()))
             except BaseException as error:
                 failure = failure or error
         if failure is None:
@@ -290,6 +293,15 @@ def _remove_temps(written: Sequence[tuple[str, Path, str]]) -> None:
     for _, temp, _ in written:
         with contextlib.suppress(OSError):
             temp.unlink()
+
+
+def _write_and_hash(target: Path, data: bytes) -> tuple[Path, str]:
+    """:func:`write_temporary`, and ``data``'s digest (hashing lets other threads run)."""
+    return write_temporary(target, data), _digest(data)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_temporary(target: Path, data: bytes) -> Path:
