@@ -16,6 +16,7 @@ from lxml import etree
 # After lxml.etree: feedgen's extension modules use it without importing it.
 from feedgen.ext.dc import DcEntryExtension, DcExtension
 from feedgen.ext.media import MediaEntryExtension, MediaExtension
+from feedgen.util import xml_elem
 
 from publisher import __version__
 from publisher.feeds.itemhtml import ItemText, item_text
@@ -190,13 +191,27 @@ class _HistoryExtension(BaseExtension):  # type: ignore[misc]
             head.insert(position + offset, element)
 
 
+DC_NS = "http://purl.org/dc/elements/1.1/"
+
+
+class _DublinCoreEntry(DcEntryExtension):  # type: ignore[misc]
+    """feedgen's Dublin Core entry extension for the one element items carry, ``dc:creator``,
+    written as feedgen writes it: feedgen's own looks up all fifteen elements by name for each
+    item in each format, a tenth of the time of making an item."""
+
+    def _extend_xml(self, xml_element: etree._Element) -> None:
+        for creator in self._dcelem_creator or []:
+            xml_elem(f"{{{DC_NS}}}creator", xml_element).text = creator
+
+
 def _with_extensions(feed: FeedGenerator) -> FeedGenerator:
     """``feed`` with Media RSS and Dublin Core, as ``load_extension("media")`` and ``("dc")``
-    would give them. Registered by class: ``load_extension`` first tries to import a module
-    ``feedgen.ext.media_entry``, which does not exist, and a failed import searches every
-    folder of ``sys.path`` again each time (a tenth of a millisecond, for every document)."""
+    would give them (Dublin Core's entry part as :class:`_DublinCoreEntry`). Registered by
+    class: ``load_extension`` first tries to import a module ``feedgen.ext.media_entry``, which
+    does not exist, and a failed import searches every folder of ``sys.path`` again each time
+    (a tenth of a millisecond, for every document)."""
     feed.register_extension("media", MediaExtension, MediaEntryExtension)
-    feed.register_extension("dc", DcExtension, DcEntryExtension)
+    feed.register_extension("dc", DcExtension, _DublinCoreEntry)
     return feed
 
 
