@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from publisher.errors import OutputError
+
+T = TypeVar("T")
 
 TEMP_SUFFIX = ".publisher-tmp"
 
@@ -259,9 +262,7 @@ class Batch:
                 try:
                     temp.replace(target)
                 except OSError as error:
-                    raise OutputError(
-                        f"cannot write: {error.strerror or error}", path=str(target)
-                    ) from None
+                    raise _cannot_write(target, error) from None
                 renamed += 1
                 self.report.written.append(relative)
                 if stamp := _stamp(target):
@@ -313,7 +314,7 @@ def write_temporary(target: Path, data: bytes) -> Path:
             dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
         )
     except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", path=str(target)) from None
+        raise _cannot_write(target, error) from None
     temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -323,9 +324,7 @@ def write_temporary(target: Path, data: bytes) -> Path:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(error, OSError):
-            raise OutputError(
-                f"cannot write: {error.strerror or error}", path=str(target)
-            ) from None
+            raise _cannot_write(target, error) from None
         raise
     return temp
 
@@ -337,24 +336,26 @@ def _make_durable(out_dir: Path, files: Sequence[tuple[Path, Path]]) -> None:
     if not files:
         return
     syncfs = _syncfs()
-    if syncfs is not None:
-        descriptor = os.open(out_dir, os.O_RDONLY)
-        try:
-            if syncfs(descriptor) == 0:
-                return
-        finally:
-            os.close(descriptor)
+    if syncfs is not None and _opened(out_dir, syncfs) == 0:
+        return
     for target, temp in files:
         try:
-            descriptor = os.open(temp, os.O_RDONLY)
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            _opened(temp, os.fsync)
         except OSError as error:
-            raise OutputError(
-                f"cannot write: {error.strerror or error}", path=str(target)
-            ) from None
+            raise _cannot_write(target, error) from None
+
+
+def _opened(path: Path, act: Callable[[int], T]) -> T:
+    """``act`` on a descriptor of ``path``, opened for reading for the while."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        return act(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _cannot_write(target: Path, error: OSError) -> OutputError:
+    return OutputError(f"cannot write: {error.strerror or error}", path=str(target))
 
 
 @functools.cache
