@@ -14,12 +14,6 @@ from publisher.state import records as codec
 from publisher.state.connection import Connection
 from publisher.state.records import ArticleRow, Changes
 
-BULK_CACHE_KIB = 64 * 1024
-"""SQLite's page cache during a bulk load, in KiB. Files come in the folder's order, not that
-of the articles' (source, name) index, so each insert lands on a page of its own; with SQLite's
-default 2 MiB, pages were written out and read back all along (a cold load of 200,000 files
-took about a seventh longer). Given back once the load is stored."""
-
 
 class ArticleQueries(Connection):
     """Content folders and their articles."""
@@ -63,9 +57,7 @@ class ArticleQueries(Connection):
         secondary indexes dropped first and built once at the end: sorting once costs a third
         of 50,000 B-tree inserts into each. Nor is each file logged as a change: archive
         layouts of the folder are dropped instead (they are made again from every story).
-        A run killed half-way rolls back to before it.
-
-        SQLite's page cache is :data:`BULK_CACHE_KIB` meanwhile, and given back after."""
+        A run killed half-way rolls back to before it."""
         with self.transaction() as db:
             dropped = db.execute(
                 "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')"
@@ -74,16 +66,13 @@ class ArticleQueries(Connection):
             for kind, name, _ in dropped:
                 db.execute(f'DROP {kind.upper()} "{name}"')
             db.execute("DELETE FROM archive_layouts WHERE source = ?", (source,))
-            (cache_size,) = db.execute("PRAGMA cache_size").fetchone()
-            db.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
             self._bulk = True
             try:
                 yield
-                for _, _, sql in dropped:
-                    db.execute(sql)
             finally:
                 self._bulk = False
-                db.execute(f"PRAGMA cache_size = {int(cache_size)}")
+            for _, _, sql in dropped:
+                db.execute(sql)
 
     def put_articles(
         self, source: int, stamps: Mapping[str, tuple[int, int]], rows: Iterable[ArticleRow]
