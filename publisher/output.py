@@ -363,7 +363,7 @@ def _syncfs() -> Callable[[int], int] | None:
     """Linux's ``syncfs(fd)``, which Python's os module lacks; ``None`` elsewhere."""
     try:
         function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such function, or no C library to ask
         return None
     return function
 
