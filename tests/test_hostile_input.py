@@ -18,6 +18,7 @@ from conftest import CORPUS, article_text
 from helpers import load_folder
 
 from publisher.cli import main
+from publisher.content import scan
 from publisher.content.parallel import parse_file
 from publisher.content.scan import MAX_ARTICLE_BYTES, read_file, scan_folder
 from publisher.errors import ArticleError, Problem, PublisherError, quote_path
@@ -275,6 +276,32 @@ def test_the_scan_keeps_every_odd_entry_with_a_stamp(tmp_path: Path, write_artic
     (folder / "dir.md").mkdir()
     names = ["dangling.md", "dir.md", "good.md", "loop.md", "pipe.md", "zero.md"]
     assert names == sorted(scan_folder(folder))
+
+
+@pytest.mark.parametrize("by_descriptor", [True, False], ids=["descriptor", "path"])
+def test_the_scan_stamps_files_and_links_alike_through_a_descriptor_or_a_path(
+    tmp_path: Path,
+    write_article: WriteArticle,
+    monkeypatch: pytest.MonkeyPatch,
+    by_descriptor: bool,
+):
+    """A link inside the folder carries its target's stamp; one leading out, or nowhere, its
+    own; a file its own: whether the folder is read through one descriptor or by path."""
+    folder = write_article("good.md").parent
+    outside = tmp_path / "outside.md"
+    outside.write_text("x" * 7)
+    (folder / "inside.md").symlink_to("good.md")
+    (folder / "outside.md").symlink_to(outside)
+    (folder / "dangling.md").symlink_to("missing.md")
+    monkeypatch.setattr(scan, "_BY_DESCRIPTOR", by_descriptor)
+    stamps = scan_folder(folder)
+    good = (folder / "good.md").stat()
+    assert stamps["good.md"] == stamps["inside.md"] == (good.st_size, good.st_mtime_ns)
+    for name in ("outside.md", "dangling.md"):
+        own = (folder / name).lstat()
+        assert stamps[name] == (own.st_size, own.st_mtime_ns)
+    # In the folder's own order, as reading it lists the names.
+    assert list(stamps) == [path.name for path in folder.iterdir() if path.suffix == ".md"]
 
 
 @pytest.fixture

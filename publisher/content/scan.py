@@ -8,9 +8,11 @@ UTF-8. Each of those is a problem for that one file; the rest of the folder is r
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from publisher.errors import ArticleError, Problem
@@ -73,19 +75,17 @@ def scan_folder(content_dir: Path) -> Scan:
     stamps: dict[str, FileStamp] = {}
     refused: list[Problem] = []
     try:
-        with os.scandir(content_dir) as entries:
-            for entry in entries:
-                name = entry.name
+        with _listing(content_dir) as (names, status_of):
+            for name in names:
                 if not name.endswith(".md") or name[0] in ".#":
                     continue
                 if not name.isascii() and not _is_utf8(name):
                     refused.append(Problem(str(content_dir / name), "", _NOT_UTF8))
                     continue
                 try:
-                    if entry.is_symlink():
-                        status = _link_stamp(content_dir, entry)
-                    else:
-                        status = entry.stat(follow_symlinks=False)
+                    status = status_of(name)
+                    if stat.S_ISLNK(status.st_mode):
+                        status = _link_stamp(content_dir, f"{content_dir}{os.sep}{name}", status)
                 except FileNotFoundError:
                     continue  # removed while we looked, by a git pull say
                 stamps[name] = (status.st_size, status.st_mtime_ns)
@@ -113,14 +113,38 @@ def _path_bytes(problem: Problem) -> bytes:
     return os.fsencode(problem.path)
 
 
-def _link_stamp(content_dir: Path, entry: os.DirEntry[str]) -> os.stat_result:
+@contextlib.contextmanager
+def _listing(
+    content_dir: Path,
+) -> Iterator[tuple[list[str], Callable[[str], os.stat_result]]]:
+    """The names in a folder, in its own order, and how to get one's status (not following a
+    link). Where the system can, both go through one descriptor of the folder: each status is
+    then looked up in the folder alone, not along its whole path again (a third of a scan)."""
+    # Names, not Path objects: making 50,000 of them would cost more than the lookups saved.
+    if not _BY_DESCRIPTOR:
+        names = os.listdir(content_dir)  # noqa: PTH208
+        yield names, lambda name: os.lstat(f"{content_dir}{os.sep}{name}")
+        return
+    folder = os.open(content_dir, _FOLDER_FLAGS)
+    try:
+        names = os.listdir(folder)  # noqa: PTH208
+        yield names, functools.partial(os.stat, dir_fd=folder, follow_symlinks=False)
+    finally:
+        os.close(folder)
+
+
+_BY_DESCRIPTOR = os.stat in os.supports_dir_fd and os.listdir in os.supports_fd
+_FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _link_stamp(content_dir: Path, path: str, own: os.stat_result) -> os.stat_result:
     """A link's target's stamp when it stays in the folder and can be followed, else its own."""
-    if _inside(content_dir, entry.path):
+    if _inside(content_dir, path):
         try:
-            return entry.stat()
+            return os.stat(path)  # noqa: PTH116
         except OSError:
             pass  # dangling, looping or barred: reading it says which
-    return entry.stat(follow_symlinks=False)
+    return own
 
 
 def _inside(content_dir: Path, path: str) -> bool:
