@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ArticleType = Literal["article", "video"]
@@ -71,9 +71,10 @@ class Article:
         return self.type == "video"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """What selection needs to know of a stored article before loading all of it."""
+class Candidate(NamedTuple):
+    """What selection needs to know of a stored article before loading all of it. A named
+    tuple: a build makes one for every story of every feed, and a tuple is made in a third of
+    the time of a frozen dataclass."""
 
     name: str
     date_us: int
