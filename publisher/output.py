@@ -12,12 +12,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from publisher.errors import OutputError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 
@@ -219,6 +221,9 @@ class Batch:
         self.out_dir, self.report = out_dir, report
         self._pending: list[tuple[str, Future[tuple[Path, str]]]] = []
         self._bytes = 0
+        # Imported here: a run that writes nothing never needs a thread.
+        from concurrent.futures import ThreadPoolExecutor
+
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="publisher-writer")
 
     def __enter__(self) -> Batch:

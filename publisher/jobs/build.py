@@ -47,13 +47,13 @@ from publisher.state import (
     encode_candidates,
     retirement_due,
 )
-from publisher.workers import Workers, usable_cores
 
 if TYPE_CHECKING:
     from publisher.build import BuildPlan, FeedSelection, ItemMaker
     from publisher.content.parallel import Progress
     from publisher.feeds import Item
     from publisher.websub import PingReport
+    from publisher.workers import Workers
 
 
 @dataclass
@@ -221,6 +221,9 @@ def _build(
             and (count := check_shrink(selected, record.last_selected, rules, max_drop)) is not None
         ):
             raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
+    # Imported here: a build with nothing to do never starts a worker.
+    from publisher.workers import Workers, usable_cores
+
     # Worker processes, started when there are many items to make, live through the write:
     # pages are written while their successors' items are made.
     with Workers(usable_cores()) as workers:
