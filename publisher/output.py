@@ -8,8 +8,8 @@ import ctypes
 import functools
 import gzip
 import hashlib
+import itertools
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +27,8 @@ TEMP_SUFFIX = ".publisher-tmp"
 
 OutputStamp = tuple[int, int, str]
 """What publisher wrote at a path: the file's size, mtime (ns) and the SHA-256 of its bytes."""
+FileStamp = tuple[int, int]
+"""A file's size and mtime (ns)."""
 
 
 @dataclass
@@ -212,14 +214,14 @@ class Batch:
     of the output's file system where the system has it): a file system commits its journal
     at each fsync, and a cold build writes thousands of files.
 
-    The temporary files are written on a thread of their own, while the caller makes the next
-    files. Leaving the block puts the last batch in place; after an error, the batch's
-    temporary files are removed and its targets left as they were.
+    Each target is looked at, and its temporary file written, on a thread of their own, while
+    the caller makes the next files. Leaving the block puts the last batch in place; after an
+    error, the batch's temporary files are removed and its targets left as they were.
     """
 
     def __init__(self, out_dir: Path, report: WriteReport) -> None:
         self.out_dir, self.report = out_dir, report
-        self._pending: list[tuple[str, Future[tuple[Path, str]]]] = []
+        self._pending: list[tuple[str, Future[_Put]]] = []
         self._bytes = 0
         # Imported here: a run that writes nothing never needs a thread.
         from concurrent.futures import ThreadPoolExecutor
@@ -234,7 +236,7 @@ class Batch:
             if kind is None:
                 self.flush()
             else:
-                _remove_temps(self._written(raise_failure=False))
+                _remove_temps(self._done(raise_failure=False))
         finally:
             self._writer.shutdown()
 
@@ -245,93 +247,123 @@ class Batch:
         holds is reported once it is in place. ``known`` is what the record says the file
         holds; ``digest``, ``data``'s, when worked out already."""
         target = self.out_dir / relative
-        stamp = _stamp(target)
-        if (stamp and known and known == (*stamp, digest)) or _same_bytes(target, data):
-            self.report.unchanged.append(relative)
-            if stamp:
-                self.report.holds[relative] = (*stamp, digest or _digest(data))
-            return
-        self._pending.append((relative, self._writer.submit(_write_and_hash, target, data)))
+        self._pending.append((relative, self._writer.submit(_put, target, data, known, digest)))
         self._bytes += len(data)
         if len(self._pending) >= BATCH_FILES or self._bytes >= BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         """Wait for the disk to hold the pending files, then rename each over its target."""
-        written = self._written()
+        done = self._done()
         renamed = 0
         try:
-            _make_durable(self.out_dir, [(self.out_dir / path, temp) for path, temp, _ in written])
-            for relative, temp, digest in written:
-                target = self.out_dir / relative
-                try:
-                    temp.replace(target)
-                except OSError as error:
-                    raise _cannot_write(target, error) from None
+            written = [(self.out_dir / path, temp) for path, temp, *_ in done if temp]
+            _make_durable(self.out_dir, written)
+            for relative, temp, stamp, digest in done:
+                if temp is None:
+                    self.report.unchanged.append(relative)
+                else:
+                    target = self.out_dir / relative
+                    try:
+                        temp.replace(target)
+                    except OSError as error:
+                        raise _cannot_write(target, error) from None
+                    self.report.written.append(relative)
                 renamed += 1
-                self.report.written.append(relative)
-                if stamp := _stamp(target):
-                    self.report.holds[relative] = (*stamp, digest)
+                # Renaming a file keeps its size and time: its stamp is its temporary file's.
+                self.report.holds[relative] = (*stamp, digest)
         except BaseException:
-            _remove_temps(written[renamed:])
+            _remove_temps(done[renamed:])
             raise
 
-    def _written(self, *, raise_failure: bool = True) -> list[tuple[str, Path, str]]:
-        """The pending files with their temporary files, once all are written. After a
-        failure, those written are removed and (with ``raise_failure``) the first one raised."""
+    def _done(self, *, raise_failure: bool = True) -> list[_Done]:
+        """What became of each pending file, once all are looked at and written. After a
+        failure, the temporary files written are removed and (with ``raise_failure``) the
+        first failure raised."""
         pending, self._pending, self._bytes = self._pending, [], 0
-        written: list[tuple[str, Path, str]] = []
+        done: list[_Done] = []
         failure: BaseException | None = None
         for relative, future in pending:
             try:
-                written.append((relative, *future.result()))
+                done.append((relative, *future.result()))
             except BaseException as error:
                 failure = failure or error
         if failure is None:
-            return written
-        _remove_temps(written)
+            return done
+        _remove_temps(done)
         if raise_failure:
             raise failure
         return []
 
 
-def _remove_temps(written: Sequence[tuple[str, Path, str]]) -> None:
-    for _, temp, _ in written:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+_Put = tuple[Path | None, FileStamp, str]
+"""What became of a file put into a batch: the temporary file holding its new bytes (``None``
+when it held them already), what it holds once the batch is in place, and their digest."""
+_Done = tuple[str, Path | None, FileStamp, str]
+"""A file put into a batch, by its path in the output folder, and what became of it."""
 
 
-def _write_and_hash(target: Path, data: bytes) -> tuple[Path, str]:
-    """:func:`write_temporary`, and ``data``'s digest (hashing lets other threads run)."""
-    return write_temporary(target, data), _digest(data)
+def _remove_temps(done: Sequence[_Done]) -> None:
+    for _, temp, *_ in done:
+        if temp:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+
+def _put(target: Path, data: bytes, known: OutputStamp | None, digest: str | None) -> _Put:
+    """``data`` in a temporary file beside ``target``, unless ``target`` holds them already
+    (as ``known``, its record, says, or as its bytes show); and ``data``'s digest (hashing
+    lets other threads run)."""
+    stamp = _stamp(target)
+    if stamp and ((known and known == (*stamp, digest)) or _same_bytes(target, data)):
+        return None, stamp, digest or _digest(data)
+    return *write_temporary(target, data), _digest(data)
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_temporary(target: Path, data: bytes) -> Path:
-    """``data`` in a new temporary file beside ``target``, readable as a published file;
-    not yet on disk for sure (see :class:`Batch`)."""
-    make_folder(target.parent)
+def write_temporary(target: Path, data: bytes) -> tuple[Path, FileStamp]:
+    """``data`` in a new temporary file beside ``target``, readable as a published file, and
+    that file's stamp; not yet on disk for sure (see :class:`Batch`). The folder is made
+    when it is missing."""
     try:
-        handle, temp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
-        )
+        try:
+            temp, handle = _new_file_beside(target)
+        except FileNotFoundError:
+            make_folder(target.parent)
+            temp, handle = _new_file_beside(target)
     except OSError as error:
         raise _cannot_write(target, error) from None
-    temp = Path(temp_name)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        temp.chmod(0o666 & ~_umask())
+        status = temp.stat()
     except BaseException as error:
         with contextlib.suppress(OSError):
             temp.unlink()
         if isinstance(error, OSError):
             raise _cannot_write(target, error) from None
         raise
-    return temp
+    return temp, (status.st_size, status.st_mtime_ns)
+
+
+_SERIALS = itertools.count()
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _new_file_beside(target: Path) -> tuple[Path, int]:
+    """A file of ours, new and open for writing, in ``target``'s folder: named for this
+    process and a serial number (no random names to make), with the mode any file the user
+    writes gets, not a temporary file's 0600."""
+    while True:
+        name = f".{target.name}.{os.getpid()}-{next(_SERIALS)}{TEMP_SUFFIX}"
+        temp = target.with_name(name)
+        try:
+            return temp, os.open(temp, _NEW_FILE, 0o666)
+        except FileExistsError:
+            continue  # left by a killed run whose process number this one has
 
 
 def _make_durable(out_dir: Path, files: Sequence[tuple[Path, Path]]) -> None:
@@ -492,10 +524,3 @@ def remove_leftover_temps(folder: Path, older_than: float = 0) -> None:
         with contextlib.suppress(OSError):
             if not older_than or leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
-
-
-@functools.cache
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

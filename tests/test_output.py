@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -246,10 +246,14 @@ def test_full_disk_on_write_keeps_previous_file(tmp_path: Path, monkeypatch: pyt
 def test_cannot_create_temp_file_is_output_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A folder refusing new files (as a read-only one does) gives OutputError, not a trace."""
 
-    def denied(*args: object, **kwargs: object) -> None:
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    real_open = os.open
 
-    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    def denied(path: str, flags: int, *args: object, **kwargs: object) -> int:
+        if flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(OutputError) as raised:
         write(tmp_path / "out", PLAN)
     assert "Permission denied" in str(raised.value)
@@ -277,12 +281,38 @@ def test_output_path_is_a_file(tmp_path: Path):
 
 
 def test_written_files_follow_umask(tmp_path: Path):
-    """Outputs are world-readable like any file the user writes, not mkstemp's 0600."""
+    """Outputs are world-readable like any file the user writes, not a temporary file's 0600."""
     write(tmp_path / "out", PLAN)
     mode = (tmp_path / "out" / "rss.xml").stat().st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)
     assert 0o666 & ~umask == mode
+
+
+def test_recorded_stamps_are_the_written_files(tmp_path: Path):
+    """What a write reports each file holds (size, mtime, digest) is what the disk says after:
+    the next run finds its files untouched."""
+    out = tmp_path / "out"
+    report = write(out, PLAN)
+    assert sorted(PLAN) == sorted(report.written) == sorted(report.holds)
+    for relative, (size, mtime_ns, digest) in report.holds.items():
+        status = (out / relative).stat()
+        assert (status.st_size, status.st_mtime_ns) == (size, mtime_ns)
+        assert output._digest(PLAN[relative]) == digest
+    assert output.unchanged_since(out, report.holds)
+
+
+def test_a_temporary_file_left_under_the_same_name_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A killed run of a process with this one's number may have left a file under the name a
+    temporary file would take: the next name is taken, the other file is not touched."""
+    monkeypatch.setattr(output, "_SERIALS", itertools.count(7))
+    left = tmp_path / f".rss.xml.{os.getpid()}-7{TEMP_SUFFIX}"
+    left.write_bytes(b"left")
+    temp, stamp = output.write_temporary(tmp_path / "rss.xml", b"<rss/>")
+    assert (temp.name, temp.read_bytes()) == (f".rss.xml.{os.getpid()}-8{TEMP_SUFFIX}", b"<rss/>")
+    assert (b"left", (6, temp.stat().st_mtime_ns)) == (left.read_bytes(), stamp)
 
 
 def test_new_paths_are_claimed_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -292,7 +322,7 @@ def test_new_paths_are_claimed_before_writing(tmp_path: Path, monkeypatch: pytes
     real = output.write_temporary
     calls: list[str] = []
 
-    def dies_on_second_output(target: Path, data: bytes) -> Path:
+    def dies_on_second_output(target: Path, data: bytes) -> tuple[Path, tuple[int, int]]:
         calls.append(target.name)
         if len(calls) > 1:
             raise OutputError("killed", path=str(target))
