@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -46,6 +47,8 @@ from publisher.state import (
     records,
     schema,
 )
+from publisher.state import connection as connection_module
+from publisher.state.connection import CHECKPOINT_PAGES
 
 WriteArticle = Callable[..., Path]
 
@@ -851,3 +854,38 @@ def test_a_bulk_load_that_fails_leaves_the_store_as_it_was(
         assert (0, indexes) == (store.count(store.source(folder)), index_names(store))
         monkeypatch.setattr(Store, "put_articles", real)
         assert 6 == refresh_articles(store, folder, scan_folder(folder)).parsed
+
+
+def test_a_bulk_load_is_checkpointed_after_its_commit_on_a_thread_of_its_own(
+    write_article: WriteArticle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The commit of a bulk load leaves its log for a thread to copy into the store file:
+    that thread sees the load committed, the connection checkpoints as usual again after it,
+    and once the thread is done the whole log is in the store file."""
+    folder = write_articles(write_article, 6)
+    monkeypatch.setattr(prelude, "BULK_LOAD_MIN", 1)
+    seen: list[tuple[str, int]] = []
+    real = connection_module._checkpoint
+
+    def checkpoint(path: Path) -> None:
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            seen.append(
+                (
+                    threading.current_thread().name,
+                    other.execute("SELECT count(*) FROM articles").fetchone()[0],
+                )
+            )
+        real(path)
+
+    monkeypatch.setattr(connection_module, "_checkpoint", checkpoint)
+    with opened(tmp_path / "cache") as store:
+        refresh_articles(store, folder, scan_folder(folder))
+        store.finish_checkpoint()
+        assert [("publisher-checkpoint", 6)] == seen
+        autocheckpoint = store.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        pages, page_size = (
+            store.connection.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "page_size")
+        )
+        # The store file holds every page: the log was copied into it.
+        assert (CHECKPOINT_PAGES, pages * page_size) == (autocheckpoint, store.path.stat().st_size)

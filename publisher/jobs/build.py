@@ -224,6 +224,8 @@ def _build(
     # Imported here: a build with nothing to do never starts a worker.
     from publisher.workers import Workers, usable_cores
 
+    store.finish_checkpoint()
+
     # Worker processes, started when there are many items to make, live through the write:
     # pages are written while their successors' items are made.
     with Workers(usable_cores()) as workers:

@@ -57,8 +57,10 @@ class ArticleQueries(Connection):
         secondary indexes dropped first and built once at the end: sorting once costs a third
         of 50,000 B-tree inserts into each. Nor is each file logged as a change: archive
         layouts of the folder are dropped instead (they are made again from every story).
-        A run killed half-way rolls back to before it."""
-        with self.transaction() as db:
+        A run killed half-way rolls back to before it. The load is copied from the log into
+        the store file while the job goes on (at its commit, it took a third of the index
+        build's time again)."""
+        with self.checkpointed_later(), self.transaction() as db:
             dropped = db.execute(
                 "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')"
                 " AND sql IS NOT NULL AND tbl_name IN ('articles', 'article_topics')"
