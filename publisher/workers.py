@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import ProcessPoolExecutor
 
 B = TypeVar("B")
 R = TypeVar("R")
@@ -28,6 +29,10 @@ def map_batches(function: Callable[[B], R], batches: Sequence[B], workers: int) 
     ``function`` must be a module-level function (or a partial of one). A batch whose worker
     died (out of memory, killed by an operator) is done in this process instead.
     """
+    # Imported here, as in Workers.start: a run that starts no worker never needs them.
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     done = 0
     try:
         with ProcessPoolExecutor(workers, mp_context=_forking()) as pool:
@@ -42,6 +47,8 @@ def map_batches(function: Callable[[B], R], batches: Sequence[B], workers: int) 
 
 def _forking() -> multiprocessing.context.BaseContext:
     """Workers forked where the system can: they start at once and share what the job loaded."""
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -66,6 +73,11 @@ class Workers:
     def __enter__(self) -> Workers:
         return self
 
+    @property
+    def started(self) -> bool:
+        """Whether the worker processes are running: handing them a batch costs no start."""
+        return self._pool is not None
+
     def __exit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
@@ -73,6 +85,9 @@ class Workers:
     def start(self, function: Callable[[B], R], batches: Sequence[B]) -> Callable[[], list[R]]:
         """Hand ``function(batch)`` of each batch to the workers; the function returned waits
         for the results, in order."""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.count, mp_context=_forking())
         try:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from publisher.config import Config, check_folders
 from publisher.content.scan import FileStamp
 from publisher.errors import PublisherError
+from publisher.jobs.items import EarlyItems, items_on_every_core
 from publisher.jobs.prelude import (
     RACY_NS,
     LoadReport,
@@ -43,17 +44,15 @@ from publisher.state import (
     BuildUpdate,
     Changes,
     Store,
-    decode_article,
     encode_candidates,
     retirement_due,
 )
+from publisher.workers import Workers, usable_cores
 
 if TYPE_CHECKING:
     from publisher.build import BuildPlan, FeedSelection, ItemMaker
     from publisher.content.parallel import Progress
-    from publisher.feeds import Item
     from publisher.websub import PingReport
-    from publisher.workers import Workers
 
 
 @dataclass
@@ -194,43 +193,44 @@ def _build(
 
     with timings.stage("scan"):
         _adopt_earlier_layout(store, out_dir, folder)
-    content = load_content(
-        store,
-        Path(config.content),
-        empty="no article files (*.md); nothing published",
-        up_to_date=up_to_date,
-        timings=timings,
-        reparse=not use_cache,
-        progress=progress,
-    )
-    if isinstance(content, BuildOutcome):
-        return content
-    loaded, catalogue = content.loaded, content.catalogue
-    if strict and loaded.problems:
-        raise StrictRefusal(loaded)
-    warnings.extend(str(warning) for warning in loaded.warnings)
-    with timings.stage("select"):
-        # Read once the articles are loaded and before any is read for planning: its change
-        # position counts their changes, and one made meanwhile is looked at again next time.
-        record = store.build_record(folder)
-        planned = _plan(store, config, record, catalogue, use_cache, today)
-        rules = selection_rules(config)
-        selected, max_drop = planned.selection.selected, config.selection.max_drop
-        if (
-            not force
-            and (count := check_shrink(selected, record.last_selected, rules, max_drop)) is not None
-        ):
-            raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
-    # Imported here: a build with nothing to do never starts a worker.
-    from publisher.workers import Workers, usable_cores
-
-    store.finish_checkpoint()
-
     # Worker processes, started when there are many items to make, live through the write:
     # pages are written while their successors' items are made.
     with Workers(usable_cores()) as workers:
+        early = EarlyItems(config, workers) if config.archive.enabled else None
+        content = load_content(
+            store,
+            Path(config.content),
+            empty="no article files (*.md); nothing published",
+            up_to_date=up_to_date,
+            timings=timings,
+            reparse=not use_cache,
+            progress=progress,
+            cold=early,
+        )
+        if isinstance(content, BuildOutcome):
+            return content
+        loaded, catalogue = content.loaded, content.catalogue
+        if strict and loaded.problems:
+            raise StrictRefusal(loaded)
+        warnings.extend(str(warning) for warning in loaded.warnings)
+        with timings.stage("select"):
+            # Read once the articles are loaded and before any is read for planning: its
+            # change position counts their changes, and one made meanwhile is looked at again
+            # next time.
+            record = store.build_record(folder)
+            planned = _plan(store, config, record, catalogue, use_cache, today)
+            rules = selection_rules(config)
+            selected, max_drop = planned.selection.selected, config.selection.max_drop
+            count = check_shrink(selected, record.last_selected, rules, max_drop)
+            if not force and count is not None:
+                raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
+        # No thread of the store's runs while worker processes are forked.
+        store.finish_checkpoint()
+        items = items_on_every_core(catalogue, workers)
+        if early:
+            items = early.maker(items)
         with timings.stage("render"):
-            plan = _render(store, config, folder, planned, catalogue, use_cache, workers)
+            plan = _render(store, config, folder, planned, catalogue, use_cache, items)
         warnings.extend(plan.warnings)
         # A run with problems or warnings is never skipped next time: they are reported again.
         clean = not loaded.problems and not warnings
@@ -317,7 +317,7 @@ def _render(
     planned: _Planned,
     catalogue: StoredArticles,
     use_cache: bool,
-    workers: Workers,
+    make_items: ItemMaker,
 ) -> BuildPlan:
     """Render the planned feeds, reusing subscription documents rendered earlier."""
     from publisher.build import render_feeds
@@ -331,7 +331,7 @@ def _render(
         catalogue,
         reuse,
         planned.unchanged,
-        items_on_every_core(catalogue, workers),
+        make_items,
     )
 
 
@@ -554,33 +554,3 @@ def forget_output_folder(config: Config, *, wait: float = 60.0) -> None:
         with_store(config, wait, lambda store, warnings: store.forget_folder(folder))
     with contextlib.suppress(OSError):
         lock_path(Path(config.cache_dir), Path(config.out)).unlink()
-
-
-ITEMS_IN_WORKERS_MIN = 1000
-"""Stories to make into items from which worker processes pay for their start."""
-
-
-def items_on_every_core(catalogue: StoredArticles, workers: Workers) -> ItemMaker:
-    """Makes stories into feed items, handed to worker processes when there are many: each
-    worker decodes its share of the stored records and renders their items, while the build
-    goes on writing the pages of the batch before."""
-
-    def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
-        if workers.count < 2 or len(stories) < ITEMS_IN_WORKERS_MIN:
-            from publisher.build import made_here
-
-            return made_here(catalogue)(stories)
-        records = catalogue.records(stories)
-        size = -(-len(records) // (workers.count * 2))
-        batches = [records[start : start + size] for start in range(0, len(records), size)]
-        wait = workers.start(items_of_records, batches)
-        return lambda: [item for made in wait() for item in made]
-
-    return start
-
-
-def items_of_records(records: Sequence[tuple[str, str]]) -> list[Item]:
-    """The feed items of stored records, given with their file paths."""
-    from publisher.feeds import make_items
-
-    return make_items([decode_article(record, path) for path, record in records])

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from publisher import __version__
 from publisher.config import DEFAULT_SITE_URL, Config
@@ -21,6 +21,7 @@ from publisher.model import EPOCH, Article, Candidate
 from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
+    ArticleRow,
     DamagedStore,
     Store,
     article_row,
@@ -40,6 +41,16 @@ BULK_LOAD_MIN = 2000
 """A content folder new to the store with at least this many files is stored in one bulk
 load (measured: three times quicker at 10,000 files; below a few thousand it makes no
 difference)."""
+
+
+class ColdLoad(Protocol):
+    """Told what a bulk load (a content folder new to the store) stores, as it goes, and when
+    every file is parsed: before the store builds its indexes."""
+
+    def stored(self, rows: Sequence[ArticleRow]) -> None: ...
+
+    def parsed(self) -> None: ...
+
 
 RACY_NS = 2_000_000_000
 """A file modified this close to when it was read may have changed unseen since (git's
@@ -134,6 +145,7 @@ def load_content(
     timings: Timings | None = None,
     reparse: bool = False,
     progress: Progress | None = None,
+    cold: ColdLoad | None = None,
 ) -> Content | T:
     """Scan ``content_dir`` and bring the store's articles up to date with it (see
     :func:`refresh_articles`), timed as the ``scan`` and ``load`` stages of ``timings``.
@@ -153,7 +165,7 @@ def load_content(
             return done
     with timings.stage("load"):
         loaded = refresh_articles(
-            store, content_dir, stamps, keys=keys, reparse=reparse, progress=progress
+            store, content_dir, stamps, keys=keys, reparse=reparse, progress=progress, cold=cold
         )
     return Content(loaded, StoredArticles(store, store.source(content_dir), content_dir))
 
@@ -166,10 +178,12 @@ def refresh_articles(
     keys: Sequence[str] | None = None,
     reparse: bool = False,
     progress: Progress | None = None,
+    cold: ColdLoad | None = None,
 ) -> LoadReport:
     """Bring the store up to date with ``content_dir``: parse new and changed files (all of
     them with ``reparse``), forget removed ones; report every bad file. ``keys`` are the
-    files' :func:`stamp_keys`, when the caller has them already."""
+    files' :func:`stamp_keys`, when the caller has them already; ``cold`` is told of a bulk
+    load's rows."""
     source = store.source(content_dir)
     trusted = set() if reparse else store.trusted_stamps(source, RACY_NS)
     keys = stamp_keys(stamps) if keys is None else keys
@@ -185,14 +199,20 @@ def refresh_articles(
         # Imported here: a run with nothing to parse never needs the parser.
         from publisher.content.parallel import parse_files
 
+        bulk = len(todo) >= BULK_LOAD_MIN and store.count(source) == 0
+
         def keep(rows: list[Any]) -> None:
             store.put_articles(source, stamps, rows)
+            if cold and bulk:
+                cold.stored(rows)
 
-        if len(todo) >= BULK_LOAD_MIN and store.count(source) == 0:
+        if bulk:
             with store.bulk_load(source):
                 parse_files(
                     content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend
                 )
+                if cold:
+                    cold.parsed()
         else:
             parse_files(
                 content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend

@@ -1,0 +1,129 @@
+"""Feed items made on every core for the build: from the stored records of the stories asked
+for, and, in a cold build, from the oldest stories while the store indexes them."""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from publisher.config import Config
+from publisher.jobs.prelude import StoredArticles
+from publisher.model import Candidate
+from publisher.state import ArticleRow, decode_article
+
+if TYPE_CHECKING:
+    from publisher.build import ItemMaker
+    from publisher.feeds import Item
+    from publisher.workers import Workers
+
+ITEMS_IN_WORKERS_MIN = 1000
+"""Stories to make into items from which worker processes pay for their start (any number,
+once they run)."""
+
+EARLY_ITEMS = 2_500
+"""Stories a cold build makes into items while the store indexes its articles and the build
+plans: about the time those take on one core, spent on the others."""
+
+
+def items_on_every_core(catalogue: StoredArticles, workers: Workers) -> ItemMaker:
+    """Makes stories into feed items, handed to worker processes when there are many: each
+    worker decodes its share of the stored records and renders their items, while the build
+    goes on writing the pages of the batch before."""
+
+    def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
+        few = len(stories) < ITEMS_IN_WORKERS_MIN and not workers.started
+        if workers.count < 2 or few:
+            from publisher.build import made_here
+
+            return made_here(catalogue)(stories)
+        return _on_workers(workers, catalogue.records(stories))
+
+    return start
+
+
+def _on_workers(workers: Workers, records: Sequence[tuple[str, str]]) -> Callable[[], list[Item]]:
+    """Starts making the items of ``records`` (path, record), shared out among the workers."""
+    size = -(-len(records) // (workers.count * 2))
+    batches = [records[start : start + size] for start in range(0, len(records), size)]
+    wait = workers.start(items_of_records, batches)
+    return lambda: [item for made in wait() for item in made]
+
+
+def items_of_records(records: Sequence[tuple[str, str]]) -> list[Item]:
+    """The feed items of stored records, given with their file paths."""
+    from publisher.feeds import make_items
+
+    return make_items([decode_article(record, path) for path, record in records])
+
+
+class EarlyItems:
+    """A cold build's oldest stories made into items as soon as every file is parsed.
+
+    What follows the parse, the store's index build and the planning, takes one core; the
+    workers would wait. Every story a build with archive pages selects is on a page, and the
+    oldest pages are rendered first (after the subscription documents), so the oldest
+    stories that the loosest rules could select are made meanwhile: they are taken by the
+    first batches, not held. Keeps the rows a bulk load stores (see
+    :func:`~publisher.jobs.prelude.refresh_articles`); :meth:`maker` hands out what was made.
+    """
+
+    def __init__(self, config: Config, workers: Workers) -> None:
+        overrides = [rule.min_quality for rule in config.topics.values()]
+        self._min_quality = min(
+            [config.selection.min_quality, *(q for q in overrides if q is not None)]
+        )
+        self._unrated = config.selection.include_unrated
+        self._folder = f"{Path(config.content)}{os.sep}"
+        self._workers, self._count = workers, EARLY_ITEMS
+        # The newest kept on top, to be let go of first: (-date, name, record).
+        self._oldest: list[tuple[int, str, str]] = []
+        self._started: list[str] = []
+        self._waiting: set[str] = set()
+        self._wait: Callable[[], list[Item]] = list
+        self._made: dict[str, Item] | None = None
+
+    def stored(self, rows: Sequence[ArticleRow]) -> None:
+        """Rows just stored: the oldest that may be selected are kept."""
+        for name, _, _, _, problem, published, quality, _, date_us, *_, record, _ in rows:
+            rated = self._min_quality <= quality if quality is not None else self._unrated
+            if problem is not None or not published or not rated:
+                continue
+            heapq.heappush(self._oldest, (-date_us, name, record))
+            if len(self._oldest) > self._count:
+                heapq.heappop(self._oldest)
+
+    def parsed(self) -> None:
+        """Every file is parsed and stored: the stories kept are handed to the workers."""
+        kept, self._oldest = sorted(self._oldest, reverse=True), []
+        if len(kept) < ITEMS_IN_WORKERS_MIN or self._workers.count < 2:
+            return
+        self._started = [name for _, name, _ in kept]
+        self._waiting = set(self._started)
+        self._wait = _on_workers(self._workers, [(self._folder + n, r) for _, n, r in kept])
+
+    def maker(self, make: ItemMaker) -> ItemMaker:
+        """``make``, taking the items of stories made early from those."""
+
+        def start(stories: Sequence[Candidate]) -> Callable[[], list[Item]]:
+            early = {story.name for story in stories} & self._waiting
+            if not early:
+                return make(stories)
+            self._waiting -= early
+            rest = [story for story in stories if story.name not in early]
+            wait = make(rest) if rest else list
+
+            def items() -> list[Item]:
+                made, others = self._made_early(), iter(wait())
+                return [made.pop(s.name) if s.name in early else next(others) for s in stories]
+
+            return items
+
+        return start
+
+    def _made_early(self) -> dict[str, Item]:
+        if self._made is None:
+            self._made = dict(zip(self._started, self._wait(), strict=True))
+        return self._made
