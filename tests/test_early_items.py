@@ -1,5 +1,6 @@
-"""A cold build with archive pages makes its oldest stories into items while the store indexes
-them and the build plans: on the real Power Apps corpus, the same files, each story made once."""
+"""A cold build makes its first stories into items while the store indexes them and the build
+plans (with archive pages the oldest, without the newest): on the real Power Apps corpus, the
+same files, each story made once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from publisher.jobs import items, prelude, run_build
 from publisher.workers import Workers
 
 EARLY = 60
-"""Stories made early here: the corpus has 192 files."""
+"""Stories made early here, with archive pages: the corpus has 192 files, 132 selectable."""
+FEEDS = 3
+"""Feeds whose subscription documents' worth of the newest stories is made early without."""
 
 
 @pytest.fixture
@@ -36,14 +39,14 @@ def power_apps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def config(folder: Path, out: str) -> Config:
+def config(folder: Path, out: str, archives: bool) -> Config:
     return Config(
         content=str(folder),
         out=str(folder.parent / out),
         cache_dir=str(folder.parent / f"cache-{out}"),
         site=SiteConfig(url="https://early.example.org/feeds/"),
         selection=SelectionConfig(limit=10),
-        archive=ArchiveConfig(page_size=9),
+        archive=ArchiveConfig(enabled=archives, page_size=9),
     )
 
 
@@ -55,12 +58,13 @@ def files_in(folder: Path) -> dict[str, bytes]:
     }
 
 
-def test_the_oldest_stories_are_made_before_planning_and_no_story_twice(
-    power_apps: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("archives", [True, False], ids=["archives", "no archives"])
+def test_the_first_stories_are_made_before_planning_and_no_story_twice(
+    power_apps: Path, monkeypatch: pytest.MonkeyPatch, archives: bool
 ):
     """The first batch handed to the workers, before planning, is the oldest stories the rules
-    may select; every story is made once in all; the files are those of a build that makes
-    none early."""
+    may select (with archive pages) or the newest (without); every story is made once in all;
+    the files are those of a build that makes none early."""
     log: list[Any] = []
     real_start, real_plan = Workers.start, build_module.plan_feeds
 
@@ -75,22 +79,23 @@ def test_the_oldest_stories_are_made_before_planning_and_no_story_twice(
     monkeypatch.setattr(Workers, "start", start)
     monkeypatch.setattr(build_module, "plan_feeds", plan)
     monkeypatch.setattr(items, "EARLY_ITEMS", EARLY)
-    run_build(config(power_apps, "early"))
+    monkeypatch.setattr(items, "EARLY_FEEDS", FEEDS)
+    run_build(config(power_apps, "early", archives))
 
     early, planning, *later = log
-    assert ("planning", EARLY) == (planning, len(early))
+    assert ("planning", EARLY if archives else FEEDS * 10) == (planning, len(early))
     with opened(power_apps.parent / "cache-early") as store:
         rows = store.connection.execute(
             "SELECT name, date_us FROM articles"
             " WHERE problem IS NULL AND published = 1 AND quality >= 50"
         ).fetchall()
-    dates = {f"{power_apps}/{name}": date_us for name, date_us in rows}
+    # Dates as they order the stories made early first (ties at the edge either way).
+    dates = {f"{power_apps}/{name}": date if archives else -date for name, date in rows}
     later_dates = [dates[path] for path in dates.keys() - set(early)]
-    # The oldest of the stories the rules may select (ties at the edge either way).
     assert max(dates[path] for path in early) <= min(later_dates)
     made = [*early, *(path for batch in later for path in batch)]
     assert len(made) == len(set(made))
 
     monkeypatch.setattr(items.EarlyItems, "parsed", lambda self: None)
-    run_build(config(power_apps, "late"))
+    run_build(config(power_apps, "late", archives))
     assert files_in(power_apps.parent / "late") == files_in(power_apps.parent / "early")

@@ -196,7 +196,7 @@ def _build(
     # Worker processes, started when there are many items to make, live through the write:
     # pages are written while their successors' items are made.
     with Workers(usable_cores()) as workers:
-        early = EarlyItems(config, workers) if config.archive.enabled else None
+        early = EarlyItems(config, workers)
         content = load_content(
             store,
             Path(config.content),
@@ -226,9 +226,7 @@ def _build(
                 raise ShrinkRefusal(out_dir, selected, count, max_drop, loaded)
         # No thread of the store's runs while worker processes are forked.
         store.finish_checkpoint()
-        items = items_on_every_core(catalogue, workers)
-        if early:
-            items = early.maker(items)
+        items = early.maker(items_on_every_core(catalogue, workers))
         with timings.stage("render"):
             plan = _render(store, config, folder, planned, catalogue, use_cache, items)
         warnings.extend(plan.warnings)

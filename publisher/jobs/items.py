@@ -26,6 +26,9 @@ once they run)."""
 EARLY_ITEMS = 2_500
 """Stories a cold build makes into items while the store indexes its articles and the build
 plans: about the time those take on one core, spent on the others."""
+EARLY_FEEDS = 20
+"""Without archive pages, the newest stories made early: enough for the subscription
+documents of this many feeds."""
 
 
 def items_on_every_core(catalogue: StoredArticles, workers: Workers) -> ItemMaker:
@@ -60,13 +63,14 @@ def items_of_records(records: Sequence[tuple[str, str]]) -> list[Item]:
 
 
 class EarlyItems:
-    """A cold build's oldest stories made into items as soon as every file is parsed.
+    """A cold build's first stories made into items as soon as every file is parsed.
 
     What follows the parse, the store's index build and the planning, takes one core; the
     workers would wait. Every story a build with archive pages selects is on a page, and the
     oldest pages are rendered first (after the subscription documents), so the oldest
     stories that the loosest rules could select are made meanwhile: they are taken by the
-    first batches, not held. Keeps the rows a bulk load stores (see
+    first batches, not held. Without archive pages, the feeds are subscription documents of
+    the newest stories: the newest are made. Keeps the rows a bulk load stores (see
     :func:`~publisher.jobs.prelude.refresh_articles`); :meth:`maker` hands out what was made.
     """
 
@@ -77,9 +81,16 @@ class EarlyItems:
         )
         self._unrated = config.selection.include_unrated
         self._folder = f"{Path(config.content)}{os.sep}"
-        self._workers, self._count = workers, EARLY_ITEMS
-        # The newest kept on top, to be let go of first: (-date, name, record).
-        self._oldest: list[tuple[int, str, str]] = []
+        self._workers = workers
+        if config.archive.enabled:
+            self._count, self._newest = EARLY_ITEMS, False
+        else:
+            limits = [rule.limit for rule in config.topics.values() if rule.limit is not None]
+            self._count = min(EARLY_ITEMS, EARLY_FEEDS * max([config.selection.limit, *limits]))
+            self._newest = True
+        # The first to be let go of on top: (date, name, record), the date negated when the
+        # oldest are kept.
+        self._kept: list[tuple[int, str, str]] = []
         self._started: list[str] = []
         self._waiting: set[str] = set()
         self._wait: Callable[[], list[Item]] = list
@@ -91,13 +102,13 @@ class EarlyItems:
             rated = self._min_quality <= quality if quality is not None else self._unrated
             if problem is not None or not published or not rated:
                 continue
-            heapq.heappush(self._oldest, (-date_us, name, record))
-            if len(self._oldest) > self._count:
-                heapq.heappop(self._oldest)
+            heapq.heappush(self._kept, (date_us if self._newest else -date_us, name, record))
+            if len(self._kept) > self._count:
+                heapq.heappop(self._kept)
 
     def parsed(self) -> None:
         """Every file is parsed and stored: the stories kept are handed to the workers."""
-        kept, self._oldest = sorted(self._oldest, reverse=True), []
+        kept, self._kept = sorted(self._kept, reverse=True), []
         if len(kept) < ITEMS_IN_WORKERS_MIN or self._workers.count < 2:
             return
         self._started = [name for _, name, _ in kept]
