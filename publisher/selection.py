@@ -43,11 +43,27 @@ def rules_for(
 
 def is_selectable(article: Article, rules: Rules) -> bool:
     """Published, and rated at least ``min_quality`` (or unrated, when that is allowed)."""
-    if not article.published:
+    return may_select(article.published, article.quality, rules)
+
+
+def may_select(published: bool, quality: int | None, rules: Rules) -> bool:
+    """:func:`is_selectable` of an article known by these two fields alone (a stored row)."""
+    if not published:
         return False
-    if article.quality is None:
+    if quality is None:
         return rules.include_unrated
-    return article.quality >= rules.min_quality
+    return quality >= rules.min_quality
+
+
+def loosest_rules(selection: SelectionConfig, topics: Mapping[str, TopicRule]) -> Rules:
+    """What any feed's rules could select: the lowest ``min_quality`` and the highest
+    ``limit`` of the site-wide rules and every topic's."""
+    every = [rules_for(topic, selection, topics) for topic in (None, *topics)]
+    return Rules(
+        min_quality=min(rules.min_quality for rules in every),
+        include_unrated=selection.include_unrated,
+        limit=max(rules.limit for rules in every),
+    )
 
 
 def _age(article: Article) -> int:

@@ -19,6 +19,7 @@ from publisher.selection import (
     best_first,
     canonical_url,
     deduplicate,
+    loosest_rules,
     rules_for,
     select,
 )
@@ -66,6 +67,14 @@ def test_rules_for_applies_topic_override():
     assert Rules(80, True, 3) == rules_for("Space", selection, topics)
     assert Rules(50, True, 20) == rules_for("Climate", selection, topics)
     assert Rules(50, True, 20) == rules_for(None, selection, topics)
+
+
+def test_the_loosest_rules_are_any_feeds_lowest_quality_and_highest_limit():
+    """What any feed could select: one topic's lower bar (0 included), another's longer list."""
+    selection = SelectionConfig(min_quality=50, include_unrated=True, limit=20)
+    topics = {"Space": TopicRule(min_quality=0), "Climate": TopicRule(min_quality=80, limit=30)}
+    assert Rules(0, True, 30) == loosest_rules(selection, topics)
+    assert Rules(50, False, 20) == loosest_rules(SelectionConfig(limit=20), {})
 
 
 def test_topic_override_of_zero_is_honoured():

@@ -3,6 +3,7 @@ for, and, in a cold build, from the oldest stories while the store indexes them.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import os
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from publisher.state import ArticleRow, decode_article
 if TYPE_CHECKING:
     from publisher.build import ItemMaker
     from publisher.feeds import Item
+    from publisher.selection import Rules
     from publisher.workers import Workers
 
 ITEMS_IN_WORKERS_MIN = 1000
@@ -75,19 +77,9 @@ class EarlyItems:
     """
 
     def __init__(self, config: Config, workers: Workers) -> None:
-        overrides = [rule.min_quality for rule in config.topics.values()]
-        self._min_quality = min(
-            [config.selection.min_quality, *(q for q in overrides if q is not None)]
-        )
-        self._unrated = config.selection.include_unrated
+        self._config, self._workers = config, workers
         self._folder = f"{Path(config.content)}{os.sep}"
-        self._workers = workers
-        if config.archive.enabled:
-            self._count, self._newest = EARLY_ITEMS, False
-        else:
-            limits = [rule.limit for rule in config.topics.values() if rule.limit is not None]
-            self._count = min(EARLY_ITEMS, EARLY_FEEDS * max([config.selection.limit, *limits]))
-            self._newest = True
+        self._newest = not config.archive.enabled
         # The first to be let go of on top: (date, name, record), the date negated when the
         # oldest are kept.
         self._kept: list[tuple[int, str, str]] = []
@@ -96,11 +88,24 @@ class EarlyItems:
         self._wait: Callable[[], list[Item]] = list
         self._made: dict[str, Item] | None = None
 
+    @functools.cached_property
+    def _rules(self) -> Rules:
+        """What any feed's rules could select. (Worked out when rows come: a build with
+        nothing to parse never selects, and never imports selection.)"""
+        from publisher.selection import loosest_rules
+
+        return loosest_rules(self._config.selection, self._config.topics)
+
+    @functools.cached_property
+    def _count(self) -> int:
+        return min(EARLY_ITEMS, EARLY_FEEDS * self._rules.limit) if self._newest else EARLY_ITEMS
+
     def stored(self, rows: Sequence[ArticleRow]) -> None:
-        """Rows just stored: the oldest that may be selected are kept."""
+        """Rows just stored: the first to be rendered that may be selected are kept."""
+        from publisher.selection import may_select
+
         for name, _, _, _, problem, published, quality, _, date_us, *_, record, _ in rows:
-            rated = self._min_quality <= quality if quality is not None else self._unrated
-            if problem is not None or not published or not rated:
+            if problem is not None or not may_select(published, quality, self._rules):
                 continue
             heapq.heappush(self._kept, (date_us if self._newest else -date_us, name, record))
             if len(self._kept) > self._count:
