@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from publisher.config import (
     load_config,
     parse_config,
 )
+from publisher.config.checks import envelope_part
 from publisher.errors import ConfigError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -318,6 +320,24 @@ def test_display_names_may_be_anything_printable():
     """A sender's display name may hold non-ASCII text; only its address is checked."""
     sender = "Nouvelles Été <news@example.org>"
     assert sender == parse_config({"digest": {"sender": sender}}).digest.sender
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "news@example.org",
+        "first.last@mail.example.org",
+        "o'brien+news@example.org",
+        "{tag}|x~y=z@sub-domain.example",
+        "a!#$%&*/=?^_`-@x1.y2",
+    ],
+)
+def test_a_bare_address_is_its_own_envelope_part(address: str):
+    """A bare address is taken as it is, without the email parser, which agrees; one with a
+    display name still goes through the parser."""
+    assert [("", address)] == getaddresses([address])
+    assert address == envelope_part(address)
+    assert address == envelope_part(f"News Desk <{address}>")
 
 
 # Output folders -----------------------------------------------------------------------------

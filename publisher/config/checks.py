@@ -63,6 +63,8 @@ def url_problem(url: str) -> str:
 def envelope_part(value: str) -> str:
     """The address of a ``Name <address>`` value, or the whole value when it is not one such
     address (two addresses, or one the parser had to repair), for :func:`address_problem`."""
+    if _ADDRESS.fullmatch(value):
+        return value  # a bare address is its own envelope part, as the parser agrees
     # Imported here: the email package costs a feed build with nothing to do 10 ms.
     from email.utils import getaddresses
 
