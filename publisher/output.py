@@ -28,7 +28,8 @@ TEMP_SUFFIX = ".publisher-tmp"
 OutputStamp = tuple[int, int, str]
 """What publisher wrote at a path: the file's size, mtime (ns) and the SHA-256 of its bytes."""
 FileStamp = tuple[int, int]
-"""A file's size and mtime (ns)."""
+"""A file's size and mtime (ns): while both hold, what was read from it (an article parsed,
+a file publisher wrote) still holds."""
 
 
 @dataclass
@@ -481,7 +482,7 @@ def unchanged_since(out_dir: Path, written: Mapping[str, OutputStamp | None]) ->
     )
 
 
-def _stamp(path: str | Path) -> tuple[int, int] | None:
+def _stamp(path: str | Path) -> FileStamp | None:
     try:
         status = os.stat(path)  # noqa: PTH116
     except OSError:

@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from publisher.errors import ArticleError, Problem
-
-FileStamp = tuple[int, int]
-"""A file's size and mtime in nanoseconds: while both hold, what was parsed from it holds."""
+from publisher.output import FileStamp
 
 CANNOT_READ = "cannot read: "
 """How a problem that may pass by itself (permissions, a file being replaced) begins."""

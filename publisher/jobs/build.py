@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher.config import Config, check_folders
-from publisher.content.scan import FileStamp
 from publisher.errors import PublisherError
 from publisher.jobs.items import EarlyItems, items_on_every_core
 from publisher.jobs.prelude import (
@@ -31,6 +30,7 @@ from publisher.jobs.prelude import (
 from publisher.lock import job_lock, lock_path
 from publisher.model import Candidate
 from publisher.output import (
+    FileStamp,
     OutputStamp,
     WriteReport,
     twin_paths,

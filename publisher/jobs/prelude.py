@@ -7,7 +7,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from publisher import __version__
 from publisher.config import DEFAULT_SITE_URL, Config
-from publisher.content.scan import FileStamp, refused_files, scan_folder
+from publisher.content.scan import refused_files, scan_folder
 from publisher.errors import ArticleError, Problem
 from publisher.model import EPOCH, Article, Candidate
+from publisher.output import FileStamp
 from publisher.state import (
     DB_NAME,
     RECORD_VERSION,
@@ -206,17 +207,12 @@ def refresh_articles(
             if cold and bulk:
                 cold.stored(rows)
 
-        if bulk:
-            with store.bulk_load(source):
-                parse_files(
-                    content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend
-                )
-                if cold:
-                    cold.parsed()
-        else:
+        with store.bulk_load(source) if bulk else nullcontext():
             parse_files(
                 content_dir, todo, article_row, keep, progress=progress, warn=warnings.extend
             )
+            if cold and bulk:
+                cold.parsed()
     if not content_dir.is_dir():
         raise ArticleError("content folder disappeared during the run", path=str(content_dir))
     folder = f"{content_dir}{os.sep}"
